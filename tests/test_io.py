@@ -1,0 +1,479 @@
+"""Tests of deap_lib.io: DEAP's file format, its validation, the safe unpickler, finding files."""
+
+import os
+import pickle
+import pickletools
+import struct
+import subprocess
+import warnings
+
+import numpy as np
+import pytest
+
+from deap_lib import io
+from deap_lib.io import DEAPFormatError
+
+
+@pytest.fixture(scope="module")
+def valid():
+    """A valid participant in float32: data (40, 40, 8064), labels (40, 4) with both rating bounds."""
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal(io.DATA_SHAPE, dtype=np.float32)
+    labels = rng.uniform(1, 9, io.LABELS_SHAPE).astype(np.float32)
+    labels[0, 0], labels[1, 1] = 1.0, 9.0  # the bounds are allowed
+    data.flags.writeable = labels.flags.writeable = False  # tests copy before changing
+    return data, labels
+
+
+def _dump(path, obj, protocol=4):
+    with open(path, "wb") as f:
+        pickle.dump(obj, f, protocol=protocol)
+    return path
+
+
+def _py2_dump(path, arrays):
+    """Write ``arrays`` as Python 2.7's cPickle.dump(d, f, 2) with numpy 1.x does.
+
+    Written opcode by opcode, independently of io.write_participant: keys and array bytes are
+    Python 2 ``str`` (SHORT_BINSTRING / BINSTRING), globals are memoized (BINPUT) and reused (BINGET),
+    shapes use the short TUPLE2/TUPLE3 opcodes.
+    """
+    memo = {}
+
+    def glob(module, name):
+        if (module, name) in memo:
+            return b"h" + bytes([memo[module, name]])
+        memo[module, name] = len(memo) + 1
+        return b"c" + f"{module}\n{name}\n".encode() + b"q" + bytes([memo[module, name]])
+
+    def py2str(raw):
+        return b"U" + bytes([len(raw)]) + raw if len(raw) < 256 else b"T" + struct.pack("<i", len(raw)) + raw
+
+    def small_int(n):
+        return b"K" + bytes([n]) if n < 256 else b"M" + struct.pack("<H", n)
+
+    out = [b"\x80\x02}q\x00("]
+    for key, a in arrays.items():
+        shape = b"".join(small_int(n) for n in a.shape) + {2: b"\x86", 3: b"\x87"}[a.ndim]
+        out += [
+            py2str(key.encode()),
+            glob("numpy.core.multiarray", "_reconstruct"),
+            glob("numpy", "ndarray"),
+            b"K\x00\x85" + py2str(b"b") + b"\x87R(K\x01" + shape,
+            glob("numpy", "dtype"),
+            py2str(f"f{a.itemsize}".encode()) + b"K\x00K\x01\x87R",
+            b"(K\x03" + py2str(b"<") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89",
+            py2str(a.astype(a.dtype.newbyteorder("<")).tobytes()),
+            b"tb",
+        ]
+    out.append(b"u.")
+    path.write_bytes(b"".join(out))
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# Constants
+# ---------------------------------------------------------------------------------------------
+
+
+def test_constants_describe_deap():
+    assert len(set(io.EEG_CHANNELS)) == io.N_EEG == 32
+    assert io.EEG_CHANNELS[:3] == ("Fp1", "AF3", "F3") and io.EEG_CHANNELS[-1] == "O2"
+    assert len(io.CHANNEL_NAMES) == io.N_CHANNELS == io.N_EEG + len(io.PERIPHERAL_CHANNELS)
+    assert io.N_SAMPLES == (io.BASELINE_S + 60) * io.SFREQ
+    assert io.RATING_NAMES == ("valence", "arousal", "dominance", "liking")
+    assert io.DEAP_DIR_ENV == "DEAP_DIR"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing and reading back
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_round_trip_keeps_values_and_dtype(tmp_path, valid, dtype):
+    data, labels = (a.astype(dtype) for a in valid)
+    path = io.write_participant(tmp_path / "s01.dat", data, labels)
+
+    got_data, got_labels = io.read_participant(path)
+    assert got_data.dtype == got_labels.dtype == dtype
+    np.testing.assert_array_equal(got_data, data)
+    np.testing.assert_array_equal(got_labels, labels)
+    assert got_data.flags.writeable
+
+    with open(path, "rb") as f:  # how everyone reads the real files
+        plain = pickle.load(f, encoding="latin1")
+    assert isinstance(plain, dict) and sorted(plain) == ["data", "labels"]
+    np.testing.assert_array_equal(plain["data"], data)
+    np.testing.assert_array_equal(plain["labels"], labels)
+    assert os.listdir(tmp_path) == ["s01.dat"]  # no temporary file left behind
+
+
+def test_written_file_is_a_python2_pickle(tmp_path, valid):
+    path = io.write_participant(tmp_path / "s01.dat", *(a.astype(np.float64) for a in valid))
+    ops = list(pickletools.genops(path.read_bytes()))
+    assert ops[0][0].name == "PROTO" and ops[0][1] == 2
+    assert max(op.proto for op, _, _ in ops) <= 2
+    names = {op.name for op, _, _ in ops}
+    assert not names & {"BINUNICODE", "SHORT_BINUNICODE", "UNICODE"}  # Python 2 str only
+    assert {arg for op, arg, _ in ops if op.name == "GLOBAL"} == {
+        "numpy.core.multiarray _reconstruct",  # the name numpy 1.x on Python 2 resolves
+        "numpy ndarray",
+        "numpy dtype",
+    }
+    raw = 8 * (np.prod(io.DATA_SHAPE) + np.prod(io.LABELS_SHAPE))
+    assert raw < path.stat().st_size < raw + 1000  # raw bytes, not utf-8-inflated text
+
+
+def test_write_creates_folders_and_overwrites(tmp_path, valid):
+    path = tmp_path / "a" / "b" / "s02.dat"
+    io.write_participant(path, *valid)
+    labels = valid[1].copy()
+    labels[:, 0] = 5.0
+    io.write_participant(path, valid[0], labels)
+    np.testing.assert_array_equal(io.read_participant(path)[1], labels)
+
+
+def test_failed_write_keeps_the_old_file(tmp_path, valid, monkeypatch):
+    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    before = path.read_bytes()
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(io.os, "replace", broken_replace)
+    labels = valid[1].copy()
+    labels[:] = 2.0
+    with pytest.raises(OSError, match="disk full"):
+        io.write_participant(path, valid[0], labels)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["s01.dat"]
+
+
+def test_reads_handcrafted_python2_pickle(tmp_path, valid):
+    data = valid[0].astype(np.float64)  # the real files hold float64
+    labels = valid[1].astype(np.float64)
+    path = _py2_dump(tmp_path / "s01.dat", {"labels": labels, "data": data})
+
+    got_data, got_labels = io.read_participant(path)
+    assert got_data.dtype == np.float64
+    np.testing.assert_array_equal(got_data, data)
+    np.testing.assert_array_equal(got_labels, labels)
+    with pytest.raises(UnicodeDecodeError):  # why encoding="latin1" is needed at all
+        with open(path, "rb") as f:
+            pickle.load(f)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4])
+def test_reads_python3_pickles(tmp_path, valid, protocol):
+    # Protocol 2 from Python 3 stores array bytes through _codecs.encode(str, "latin1").
+    path = _dump(tmp_path / "s01.dat", {"data": valid[0], "labels": valid[1]}, protocol)
+    got_data, got_labels = io.read_participant(path)
+    np.testing.assert_array_equal(got_data, valid[0])
+    np.testing.assert_array_equal(got_labels, valid[1])
+
+
+def test_reads_big_endian_as_native(tmp_path, valid):
+    data, labels = (a.astype(">f8") for a in valid)
+    path = _dump(tmp_path / "s01.dat", {"data": data, "labels": labels})
+    got_data, got_labels = io.read_participant(path)
+    assert got_data.dtype == np.dtype("=f8")
+    np.testing.assert_array_equal(got_data, valid[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad files
+# ---------------------------------------------------------------------------------------------
+
+
+def _bad_arrays(valid, change):
+    """``(data, labels, expected message fragments)`` for one kind of invalid content."""
+    data, labels = valid[0].copy(), valid[1].copy()
+    if change == "data shape":
+        return data[:, :32], labels, ["'data'", "(40, 32, 8064)", "expected (40, 40, 8064)"]
+    if change == "labels shape":
+        return data, labels[:, :2], ["'labels'", "(40, 2)", "expected (40, 4)"]
+    if change == "int dtype":
+        return data.astype(np.int32), labels, ["'data'", "int32", "float32 or float64"]
+    if change == "float16 dtype":
+        return data, labels.astype(np.float16), ["'labels'", "float16", "float32 or float64"]
+    if change == "object dtype":
+        return data, labels.astype(object), ["'labels'", "object"]
+    if change == "nan sample":
+        data[3, 5, 100] = np.nan
+        data[7, 0, 0] = np.inf
+        return data, labels, ["2 non-finite", "data[3, 5, 100]", "trial 3", "channel 5 FC1"]
+    if change == "rating 0":
+        labels[2, 0] = 0.0
+        return data, labels, ["valence", "0.0", "labels[2, 0]", "1-9"]
+    if change == "rating 9.5":
+        labels[4, 1] = 9.5
+        return data, labels, ["arousal", "9.5", "labels[4, 1]", "1-9"]
+    if change == "nan rating":
+        labels[0, 3] = np.nan
+        return data, labels, ["liking", "nan"]
+    if change == "data is a list":
+        return data[0, 0, :3].tolist(), labels, ["'data'", "list", "ndarray"]
+    raise AssertionError(change)
+
+
+BAD_ARRAYS = [
+    "data shape",
+    "labels shape",
+    "int dtype",
+    "float16 dtype",
+    "object dtype",
+    "nan sample",
+    "rating 0",
+    "rating 9.5",
+    "nan rating",
+    "data is a list",
+]
+
+
+@pytest.mark.parametrize("change", BAD_ARRAYS)
+def test_read_rejects_bad_content(tmp_path, valid, change):
+    data, labels, fragments = _bad_arrays(valid, change)
+    path = _dump(tmp_path / "s01.dat", {"data": data, "labels": labels})
+    with pytest.raises(DEAPFormatError) as info:
+        io.read_participant(path)
+    for fragment in [str(path), *fragments]:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("change", BAD_ARRAYS)
+def test_write_rejects_what_read_rejects(tmp_path, valid, change):
+    data, labels, fragments = _bad_arrays(valid, change)
+    path = tmp_path / "s01.dat"
+    with pytest.raises(DEAPFormatError) as info:
+        io.write_participant(path, data, labels)
+    for fragment in [str(path), *fragments]:
+        assert fragment in str(info.value)
+    assert os.listdir(tmp_path) == []
+
+
+def test_object_array_under_another_key_is_rejected(tmp_path, valid):
+    extra = np.array([{"x": 1}, "y"], dtype=object)
+    path = _dump(tmp_path / "s01.dat", {"data": valid[0], "labels": valid[1], "notes": extra})
+    with pytest.raises(DEAPFormatError, match="'notes'.*Python objects"):
+        io.read_participant(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        (lambda valid: [valid[0], valid[1]], ["holds a list", "expected a dict"]),
+        (lambda valid: {"data": valid[0]}, ["lacks key(s) 'labels'", "found 'data'"]),
+        (lambda valid: {}, ["lacks key(s) 'data', 'labels'", "found none"]),
+    ],
+    ids=["list", "no labels", "empty dict"],
+)
+def test_read_rejects_wrong_structure(tmp_path, valid, content, fragments):
+    path = _dump(tmp_path / "s01.dat", content(valid))
+    with pytest.raises(DEAPFormatError) as info:
+        io.read_participant(path)
+    for fragment in [str(path), *fragments]:
+        assert fragment in str(info.value)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random bytes", "empty", "text"])
+def test_read_rejects_damaged_files(tmp_path, valid, damage):
+    path = tmp_path / "s01.dat"
+    if damage == "truncated":
+        io.write_participant(path, *valid)
+        raw = path.read_bytes()
+        path.write_bytes(raw[: len(raw) // 2])
+    elif damage == "random bytes":
+        path.write_bytes(np.random.default_rng(1).bytes(4096))
+    elif damage == "empty":
+        path.write_bytes(b"")
+    else:
+        path.write_text("subject,trial,valence\n1,1,5.0\n")
+    with pytest.raises(DEAPFormatError, match="s01.dat") as info:
+        io.read_participant(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
+    with pytest.raises(FileNotFoundError):
+        io.read_participant(tmp_path / "s01.dat")
+    with pytest.raises(DEAPFormatError, match="is a directory"):
+        io.read_participant(tmp_path)
+
+    path = tmp_path / "s02.dat"
+    path.write_bytes(b"")
+
+    def denied(*args, **kwargs):  # chmod 000 does not stop root, so refuse the open itself
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(io, "open", denied, raising=False)
+    with pytest.raises(DEAPFormatError, match="cannot be opened.*Permission denied") as info:
+        io.read_participant(path)
+    assert str(path) in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Security: a pickle must not be able to run code
+# ---------------------------------------------------------------------------------------------
+
+
+def _payloads(marker):
+    """Objects whose unpickling would create ``marker``, and the global each one asks for."""
+
+    class OsSystem:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    class Eval:
+        def __reduce__(self):
+            return eval, (f"open({str(marker)!r}, 'w').close()",)
+
+    class Subprocess:
+        def __reduce__(self):
+            return subprocess.call, (["touch", str(marker)],)
+
+    # At protocols < 3 Python 3 writes Python 2 names: __builtin__.eval, commands.call.
+    return {
+        "os.system": (OsSystem(), (f"{os.system.__module__}.system",)),
+        "builtins.eval": (Eval(), ("builtins.eval", "__builtin__.eval")),
+        "subprocess.call": (Subprocess(), ("subprocess.call", "commands.call")),
+    }
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
+@pytest.mark.parametrize("payload", ["os.system", "builtins.eval", "subprocess.call"])
+@pytest.mark.parametrize("where", ["top level", "inside the dict"])
+def test_code_in_a_pickle_is_refused(tmp_path, valid, protocol, payload, where):
+    marker = tmp_path / "pwned"
+    evil, global_names = _payloads(marker)[payload]
+    obj = evil if where == "top level" else {"data": evil, "labels": valid[1]}
+    path = _dump(tmp_path / "s01.dat", obj, protocol)
+
+    with pytest.raises(DEAPFormatError) as info:
+        io.read_participant(path)
+    message = str(info.value)
+    assert "refused" in message and str(path) in message
+    assert any(f"global {name} " in message for name in global_names)
+    assert not marker.exists()
+
+
+def test_codecs_encode_is_latin1_only(tmp_path):
+    import codecs
+
+    class Zlib:
+        def __reduce__(self):
+            return codecs.encode, ("x" * 100, "zlib_codec")
+
+    path = _dump(tmp_path / "s01.dat", {"data": Zlib()})
+    with pytest.raises(DEAPFormatError, match="latin1"):
+        io.read_participant(path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Finding and loading several participants
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deap_dir(tmp_path_factory, valid):
+    """A DEAP folder with s10, s03, s01 (written in that order); s01 in float64, its labels shifted."""
+    root = tmp_path_factory.mktemp("deap")
+    for pid in (10, 3, 1):
+        data, labels = valid[0].copy(), valid[1].copy()
+        data[0, 0, 0] = pid
+        labels[0, 3] = pid / 10 + 1
+        if pid == 1:
+            data, labels = data.astype(np.float64), labels.astype(np.float64)
+        io.write_participant(io.participant_path(root, pid), data, labels)
+    (root / "notes.txt").write_text("not a participant")
+    return root
+
+
+def test_participant_path():
+    assert io.participant_path("/x", 1).as_posix() == "/x/s01.dat"
+    assert io.participant_path("/x", 32).name == "s32.dat"
+
+
+def test_find_all_sorted_and_warns_missing(deap_dir):
+    with pytest.warns(UserWarning, match=r"lacks 29 of 32.*s02\.dat.*s32\.dat") as record:
+        found = io.find_participants(deap_dir)
+    assert "s01.dat" not in str(record[0].message)
+    assert found == [(1, deap_dir / "s01.dat"), (3, deap_dir / "s03.dat"), (10, deap_dir / "s10.dat")]
+
+
+def test_find_explicit_list(deap_dir):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        found = io.find_participants(str(deap_dir), [10, np.int64(1)])
+    assert [pid for pid, _ in found] == [1, 10]
+
+
+def test_find_explicit_missing_is_an_error(deap_dir):
+    with pytest.raises(FileNotFoundError, match=r"s02\.dat, s04\.dat") as info:
+        io.find_participants(deap_dir, [1, 2, 4])
+    assert "s01.dat" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("participants", "error"),
+    [([0], ValueError), ([1, 33], ValueError), ([1, 1], ValueError), ([], ValueError), ([True], TypeError),
+     ([1.0], TypeError), ("1", TypeError), (3, TypeError)],
+)  # fmt: skip
+def test_find_rejects_bad_participant_ids(deap_dir, participants, error):
+    with pytest.raises(error):
+        io.find_participants(deap_dir, participants)
+
+
+def test_find_empty_folder(tmp_path):
+    (tmp_path / "data_preprocessed_python").mkdir()
+    with pytest.raises(FileNotFoundError, match="none of s01.dat.*data_preprocessed_python"):
+        io.find_participants(tmp_path)
+
+
+def test_resolve_deap_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv(io.DEAP_DIR_ENV, raising=False)
+    with pytest.raises(FileNotFoundError, match="DEAP_DIR"):
+        io.resolve_deap_dir()
+    assert io.resolve_deap_dir(tmp_path) == tmp_path
+
+    monkeypatch.setenv(io.DEAP_DIR_ENV, str(tmp_path))
+    assert io.resolve_deap_dir() == tmp_path
+
+    gone = tmp_path / "nowhere"
+    monkeypatch.setenv(io.DEAP_DIR_ENV, str(gone))
+    with pytest.raises(FileNotFoundError, match="nowhere.*DEAP_DIR"):
+        io.resolve_deap_dir()
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        io.find_participants(gone)
+
+    (tmp_path / "file").write_text("")
+    with pytest.raises(NotADirectoryError, match="file"):
+        io.resolve_deap_dir(tmp_path / "file")
+
+
+def test_iter_deap_checks_eagerly_and_yields_in_order(deap_dir):
+    with pytest.raises(FileNotFoundError):
+        io.iter_deap(deap_dir, [2], progress=False)  # before the first next()
+    seen = [(pid, data[0, 0, 0], data.shape, labels.shape) for pid, data, labels in
+            io.iter_deap(deap_dir, [3, 10], progress=False)]  # fmt: skip
+    assert seen == [(3, 3.0, io.DATA_SHAPE, io.LABELS_SHAPE), (10, 10.0, io.DATA_SHAPE, io.LABELS_SHAPE)]
+
+
+def test_load_deap_from_env(deap_dir, valid, monkeypatch):
+    monkeypatch.setenv(io.DEAP_DIR_ENV, str(deap_dir))
+    with pytest.warns(UserWarning, match="lacks 29"):
+        data, labels, participant = io.load_deap(progress=False)
+    assert data.shape == (120, 40, 8064) and labels.shape == (120, 4) and participant.shape == (120,)
+    assert data.dtype == labels.dtype == np.float64  # s01 is float64, the others float32
+    assert participant.dtype == np.int64
+    np.testing.assert_array_equal(participant, np.repeat([1, 3, 10], 40))
+    np.testing.assert_array_equal(data[[0, 40, 80], 0, 0], [1, 3, 10])
+    np.testing.assert_allclose(labels[[0, 40, 80], 3], [1.1, 1.3, 2.0], rtol=1e-6)
+    np.testing.assert_array_equal(data[41:80], valid[0][1:])
+    np.testing.assert_array_equal(labels[81:], valid[1][1:])
+
+
+def test_load_deap_explicit(deap_dir):
+    data, labels, participant = io.load_deap(deap_dir, [10], progress=False)
+    assert data.shape == (40, 40, 8064) and data.dtype == np.float32
+    assert set(participant) == {10}
