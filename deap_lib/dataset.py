@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from deap_lib import features, io, synthetic
 from deap_lib.config import atomic_write_bytes, cache_dir, stable_hash

@@ -19,13 +19,14 @@ from __future__ import annotations
 import os
 import pickle
 import struct
-import uuid
 import warnings
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
+
+from deap_lib.config import atomic_write_bytes
 
 __all__ = [
     "BASELINE_S",
@@ -522,16 +523,5 @@ def write_participant(path: str | os.PathLike, data: np.ndarray, labels: np.ndar
         ops += [*_py2_str(key.encode("ascii")), *_py2_array(little)]
     ops += [pickle.SETITEMS, pickle.STOP]
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with open(tmp, "xb") as f:  # "x": default permissions, and never clobbers another writer's file
-            for op in ops:
-                f.write(op)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    atomic_write_bytes(path, lambda f: [f.write(op) for op in ops])
     return path
