@@ -54,6 +54,78 @@ def _cmd_prepare(args) -> int:
     return 0
 
 
+def _config(args):
+    import yaml
+
+    from deap_lib.training import load_config
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    for name in ("epochs", "seed", "target"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if args.deap_dir:
+        overrides["deap_dir"] = args.deap_dir
+    if args.participants:
+        overrides["participants"] = args.participants
+    return load_config(args.config, **overrides)
+
+
+def _print_summary(config, records) -> None:
+    from deap_lib.training import summary_table
+
+    print(f"data: {records[0]['data']['description']}")
+    print(f"{config.model} {config.target}: {len(records)} run(s), {config.epochs} epochs")
+    table = summary_table(records)
+    for name, label in (
+        ("as_reported", "best epoch on the test set (as reported; optimistic)"),
+        ("last", "last epoch"),
+        ("val_chosen", "epoch chosen on validation"),
+    ):
+        if name in table:
+            t = table[name]
+            ci = "" if t["n_runs"] == 1 else f" (95 % CI {t['low']:.1%}-{t['high']:.1%})"
+            print(f"  {label:55s} {t['mean']:.1%}{ci}")
+    print(f"  {'majority-class baseline':55s} {table['majority_baseline']:.1%}")
+    print(f"records: {records[0]['id']}... under the results cache")
+
+
+def _cmd_train(args) -> int:
+    from deap_lib.training import run_experiment
+
+    config = _config(args)
+    records = run_experiment(config, "fixed", n_jobs=1, cache=args.cache, force=args.force)
+    _print_summary(config, records)
+    return 0
+
+
+def _cmd_cv(args) -> int:
+    from deap_lib.training import run_experiment
+
+    config = _config(args)
+    scheme = "kfold" if args.scheme == "kfold32" else args.scheme
+    n_folds = 32 if args.scheme == "kfold32" else args.n_folds
+    records = run_experiment(config, scheme, n_folds=n_folds, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    _print_summary(config, records)
+    return 0
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="experiment YAML, or a packaged name such as deap_dnn_valence")
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--target", choices=["valence", "arousal"], help="override the config's target")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key (repeatable), e.g. --set lr=1e-3")
+    p.add_argument("--deap-dir", help=f"DEAP's data_preprocessed_python folder (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
+    p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
+    p.add_argument("--force", action="store_true", help="train again even when the run is stored")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m deap_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -71,6 +143,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--standardization", choices=["trial", "report-prose", "none"], default="trial")
     p.add_argument("--force", action="store_true", help="recompute even when cached")
     p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("train", help="train one experiment on the report's fixed 1180/100 split")
+    _add_run_args(p)
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("cv", help="cross-validate one experiment (the report's 32-fold, or leave-one-subject-out)")
+    _add_run_args(p)
+    p.add_argument("--scheme", choices=["kfold32", "kfold", "loso"], default="kfold32",
+                   help="kfold32: the report's random 32 folds (participants mixed); loso: one participant per fold")
+    p.add_argument("--n-folds", type=int, default=32, help="folds of --scheme kfold (default %(default)s)")
+    p.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib workers)")
+    p.set_defaults(func=_cmd_cv)
     return parser
 
 
