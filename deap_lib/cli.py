@@ -114,6 +114,17 @@ def _cmd_cv(args) -> int:
     return 0
 
 
+def _cmd_book(args) -> int:
+    from deap_lib import book
+
+    params = {"deap_dir": args.deap_dir} if args.deap_dir else {}
+    times = book.execute_chapters(args.profile, chapters=tuple(args.chapters or book.CHAPTERS), parameters=params)
+    print("chapters executed: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+    if not args.no_build:
+        book.build("book")
+    return 0
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="experiment YAML, or a packaged name such as deap_dnn_valence")
     p.add_argument("--epochs", type=int, help="override the config's epochs")
@@ -155,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, default=32, help="folds of --scheme kfold (default %(default)s)")
     p.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib workers)")
     p.set_defaults(func=_cmd_cv)
+
+    p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
+    p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")
+    p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_dnn")
+    p.add_argument("--no-build", action="store_true", help="execute the chapters only")
+    p.set_defaults(func=_cmd_book)
     return parser
 
 

@@ -235,3 +235,10 @@ def prepare(
         identity=identity,
         files=contents if source.kind == "deap" else {},
     )
+
+
+def raw_participant(source: DataSource, pid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The raw arrays of one participant of ``source``: data (40, 40, 8064), labels (40, 4)."""
+    if source.kind == "deap":
+        return io.read_participant(io.participant_path(source.root, pid))
+    return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)

@@ -427,3 +427,40 @@ def summary_table(records: list[dict]) -> dict:
             out[name] = {"mean": mean, "low": low, "high": high, "n_runs": len(values), "values": values}
     out["majority_baseline"] = float(np.mean([r["summary"]["majority_baseline"] for r in records]))
     return out
+
+
+def test_predictions(record: dict, which: str = "last") -> np.ndarray:
+    """Test-set predictions (0/1, in the split's test order) at the epoch a figure uses.
+
+    ``which``: "last", "val_chosen" or "as_reported" (the test-chosen epoch: optimistic).
+    """
+    figure = record["summary"].get(which)
+    if figure is None:
+        raise ValueError(f"this run has no {which!r} figure (val_fraction was 0?)")
+    return np.array([int(c) for c in record["history"]["test_pred"][figure["epoch"] - 1]])
+
+
+def five_by_two(
+    config_a: ExperimentConfig,
+    config_b: ExperimentConfig,
+    data: Prepared,
+    *,
+    n_jobs: int = 1,
+    cache: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
+    """Dietterich's 5x2cv paired t-test between two configs (last-epoch test accuracies).
+
+    Both configs must have the same target and seed (the same five 50/50 splits).
+    """
+    if (config_a.target, config_a.seed) != (config_b.target, config_b.seed):
+        raise ValueError("5x2cv compares two models on the same splits: use the same target and seed")
+    pairs = splits_mod.five_by_two_splits(len(data.features), seed=config_a.seed)
+    flat = [s for pair in pairs for s in pair]
+    acc = {}
+    for name, config in (("a", config_a), ("b", config_b)):
+        records = run_splits(config, data, flat, scheme="5x2", n_jobs=n_jobs, cache=cache, progress=progress)
+        acc[name] = np.array([r["summary"]["last"]["accuracy"] for r in records]).reshape(5, 2)
+    result = stats.paired_t_5x2cv(acc["a"] - acc["b"])
+    return {**result, "accuracy_a": acc["a"].tolist(), "accuracy_b": acc["b"].tolist(),
+            "mean_a": float(acc["a"].mean()), "mean_b": float(acc["b"].mean())}

@@ -1,0 +1,133 @@
+"""Figures of the book. Every function takes ``ax=None`` (or ``axes``) and returns the Figure."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from deap_lib import features, io
+
+REPORT_COLOR = "0.45"
+MODEL_COLORS = {"dnn": "tab:blue", "cnn": "tab:orange"}
+
+
+def _ax(ax, figsize=(7, 3.5)):
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax.figure, ax
+
+
+def plot_montage(*, ax=None):
+    """DEAP's 32 EEG channels on the standard 10-20 montage (MNE's positions, seen from above)."""
+    import mne
+
+    fig, ax = _ax(ax, (4.5, 4.5))
+    pos = mne.channels.make_standard_montage("standard_1020").get_positions()["ch_pos"]
+    xy = np.array([pos[name][:2] for name in io.EEG_CHANNELS])
+    ax.add_patch(plt.Circle((0, 0), 0.095, fill=False, color="0.6"))
+    ax.scatter(xy[:, 0], xy[:, 1], s=260, c="white", edgecolors="k", zorder=2)
+    for (x, y), name in zip(xy, io.EEG_CHANNELS):
+        ax.text(x, y, name, ha="center", va="center", fontsize=6.5, zorder=3)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    ax.set_title("32 EEG channels, DEAP order (front at top)")
+    return fig
+
+
+def plot_raw(data: np.ndarray, *, channels=io.EEG_CHANNELS, seconds: float = 8.0, ax=None):
+    """Stacked traces of one trial, data shape (n_channels, n_samples) in microvolts."""
+    fig, ax = _ax(ax, (8, 5))
+    n = int(seconds * io.SFREQ)
+    t = np.arange(n) / io.SFREQ
+    spacing = 4 * np.median(data[:, :n].std(axis=1))
+    for i, trace in enumerate(data[:, :n]):
+        ax.plot(t, trace - i * spacing, lw=0.5, color="k")
+    ax.axvline(io.BASELINE_S, color="tab:red", lw=1, ls="--", label="end of the 3 s baseline")
+    ax.set_yticks(-np.arange(len(data)) * spacing, channels, fontsize=6)
+    ax.set_xlabel("time (s)")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def plot_windows(signal: np.ndarray, *, ax=None):
+    """One channel with the reduction's 10 windows and each window's mean +/- std."""
+    fig, ax = _ax(ax, (8, 3))
+    t = np.arange(signal.size) / io.SFREQ
+    window = features.default_window(signal.size)
+    ax.plot(t, signal, lw=0.3, color="0.5")
+    stats = features.reduce_dim(signal)
+    for w in range(features.N_WINDOWS):
+        start, stop = w * window, min((w + 1) * window, signal.size)
+        mean, std = stats[9 * w], stats[9 * w + 4]
+        ax.axvline(start / io.SFREQ, color="k", lw=0.5)
+        ax.fill_between([start / io.SFREQ, stop / io.SFREQ], mean - std, mean + std, color="tab:blue", alpha=0.3)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("µV")
+    return fig
+
+
+def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
+    """A reduced trial (32, 99) as an image: channels by window x statistic."""
+    fig, ax = _ax(ax, (8, 4))
+    im = ax.imshow(f, aspect="auto", cmap="RdBu_r", vmin=-np.abs(f).max(), vmax=np.abs(f).max())
+    ax.set_yticks(range(len(f)), io.EEG_CHANNELS[: len(f)], fontsize=5)
+    ax.set_xticks(np.arange(4, 99, 9), [f"w{w}" for w in range(10)] + ["all"], fontsize=7)
+    for edge in np.arange(8.5, 98, 9):
+        ax.axvline(edge, color="k", lw=0.3)
+    ax.set_xlabel("window (9 statistics each: " + ", ".join(features.STAT_NAMES) + ")", fontsize=7)
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax)
+    return fig
+
+
+def plot_history(record: dict, *, axes=None):
+    """Loss and accuracies per epoch of one run (as the report recorded them)."""
+    if axes is None:
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
+    fig = axes[0].figure
+    h = record["history"]
+    epochs = np.arange(1, len(h["loss"]) + 1)
+    axes[0].plot(epochs, h["loss"], color="k")
+    axes[0].set(xlabel="epoch", ylabel="mean training loss (BCE)")
+    axes[1].plot(epochs, h["train_acc"], label="train", color="0.5")
+    if h["val_acc"] and h["val_acc"][0] is not None:
+        axes[1].plot(epochs, h["val_acc"], label="validation (from train)", color="tab:green")
+    axes[1].plot(epochs, h["test_acc"], label="test", color="tab:red")
+    axes[1].axhline(record["summary"]["majority_baseline"], ls=":", color="k", label="majority baseline")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
+    axes[1].legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_test_curves(records: dict[str, dict], *, ax=None, title: str = ""):
+    """Test accuracy per epoch of several runs on the same split (e.g. DNN vs CNN)."""
+    fig, ax = _ax(ax)
+    for label, record in records.items():
+        acc = record["history"]["test_acc"]
+        color = MODEL_COLORS.get(record["config"]["model"])
+        ax.plot(np.arange(1, len(acc) + 1), acc, label=label, color=color)
+        best = record["summary"]["as_reported"]
+        ax.plot(best["epoch"], best["accuracy"], "v", color=color, ms=8)
+    baseline = next(iter(records.values()))["summary"]["majority_baseline"]
+    ax.axhline(baseline, ls=":", color="k", label="majority baseline")
+    ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
+    ax.legend(fontsize=8)
+    return fig
+
+
+def plot_fold_accuracies(groups: dict[str, list[float]], *, baselines: dict[str, float] | None = None,
+                         reported: dict[str, float] | None = None, ax=None, title: str = ""):
+    """One dot per fold for each group, with the mean; dashes for baselines, crosses for the report."""
+    fig, ax = _ax(ax, (8, 3.5))
+    rng = np.random.default_rng(0)  # jitter only
+    for i, (label, values) in enumerate(groups.items()):
+        values = np.asarray(values)
+        ax.scatter(i + rng.uniform(-0.12, 0.12, values.size), values, s=12, alpha=0.7)
+        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=2)
+        if baselines and label in baselines:
+            ax.hlines(baselines[label], i - 0.35, i + 0.35, color="k", ls=":", lw=1.5)
+        if reported and label in reported and reported[label] is not None:
+            ax.plot(i + 0.38, reported[label], "x", color=REPORT_COLOR, ms=8, mew=2)
+    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
+    ax.set(ylabel="test accuracy per fold", title=title, ylim=(0, 1))
+    return fig
