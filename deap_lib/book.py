@@ -72,10 +72,10 @@ def page_header(values: dict, data) -> "object":
         "quick": " Quick profile: fewer epochs and folds than the report (stated where they matter).",
         "paper": " Paper profile: the report's settings.",
     }.get(profile, "")
-    kind = "real DEAP" if data.source.kind == "deap" else "the synthetic DEAP twin (**not DEAP results**)"
     v = versions()
+    describe = data.source.describe().replace("not DEAP results", "**not DEAP results**")
     return Markdown(
-        f":::{{note}}\n**Data:** {kind}: {data.source.describe()}; {len(data.features)} trials, "
+        f":::{{note}}\n**Data:** {describe}; {len(data.features)} trials, "
         f"identity `{data.identity}`.\n\n**Profile:** `{profile}`.{reduced}\n\n"
         f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
         f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from deap_lib import book, models
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def test_every_chapter_is_in_the_toc_and_the_driver():
+    toc = (ROOT / "_toc.yml").read_text()
+    names = [p.stem for p in CHAPTER_SOURCES]
+    assert names == list(book.CHAPTERS)
+    assert all(f"chapters/{n}" in toc for n in names)
+    assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
+
+
+@pytest.mark.parametrize("src", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_pairs_in_sync_with_parameters_and_no_outputs(src):
+    py, ipynb = jupytext.read(src), jupytext.read(src.with_suffix(".ipynb"))
+    assert [c.source for c in py.cells] == [c.source for c in ipynb.cells], f"run: jupytext --to ipynb {src}"
+    tagged = [c for c in ipynb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "profile = None" in tagged[0].source
+    assert all(not c.get("outputs") for c in ipynb.cells if c.cell_type == "code")
+    assert ipynb.cells[0].source.startswith("# "), "the first cell is the chapter title"
+
+
+def test_settings_fill_none_from_profile(monkeypatch):
+    monkeypatch.delenv(book.PROFILE_ENV, raising=False)
+    values = book.settings({"profile": "smoke", "epochs": None, "target": "arousal", "unrelated": 1})
+    assert values["epochs"] == book.load_profile("smoke")["epochs"] and values["target"] == "arousal"
+    assert "unrelated" not in values
+    monkeypatch.setenv(book.PROFILE_ENV, "paper")
+    assert book.settings({"profile": None})["epochs"] == 250
+    config = book.experiment_config(book.settings({"profile": "quick"}), model="cnn")
+    assert config.batch_size == 50 and config.epochs == book.load_profile("quick")["epochs"]
+
+
+def test_bad_profiles(tmp_path):
+    with pytest.raises(FileNotFoundError, match="smoke"):
+        book.load_profile("fastest")
+    bad = tmp_path / "mine.yml"
+    bad.write_text("epochs: 3\nlearning_rate: 1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        book.load_profile(str(bad))
+
+
+def test_layer_rows_count_the_report_parameters():
+    rows = book.layer_rows(models.build_model("dnn"))
+    assert sum(int(r["parameters"].replace(",", "")) for r in rows) == 18_847_501
+    assert rows[-1]["output"] == "1"
