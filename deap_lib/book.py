@@ -19,9 +19,12 @@ import yaml
 PROFILE_DIR = Path(__file__).parent / "profiles"
 #: Profile of a chapter whose ``profile`` parameter is None (nbval cannot pass parameters).
 PROFILE_ENV = "DEAP_LIB_PROFILE"
-CHAPTERS = ("01_data", "02_dnn", "03_cnn", "04_fixed_split", "05_kfold")
+CHAPTERS = ("01_data", "02_dnn", "03_cnn", "04_fixed_split", "05_kfold", "06_honest")
 #: The parameters a profile may set (anything else in a profile file is an error).
-PROFILE_KEYS = ("profile", "participants", "n_test", "epochs", "cv_epochs", "n_folds", "five_by_two_epochs", "n_jobs")
+PROFILE_KEYS = (
+    "profile", "participants", "n_test", "epochs", "cv_epochs", "n_folds", "five_by_two_epochs", "n_jobs",
+    "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
+)
 
 
 def load_profile(name: str) -> dict:
@@ -233,3 +236,103 @@ def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
             "report (DEAP, 32 folds)": _pct(rep) if rep is not None else "not reported",
         })
     return rows
+
+
+PROTOCOLS = (
+    "best epoch on test (as reported)",
+    "fixed split, validation-chosen epoch",
+    "random k-fold, last epoch",
+    "leave-one-subject-out, validation-chosen epoch",
+)
+
+
+def protocol_summary(fixed: dict, kfold: list, loso: list) -> dict:
+    """How the number moves with the protocol, for one model and target.
+
+    ``fixed``: the fixed-split record; ``kfold`` and ``loso``: their fold records. Returns
+    ``{protocol: {"mean", "low", "high", "baseline", "n"}}``: Wilson intervals for the single split,
+    t-intervals over folds for the cross-validations.
+    """
+    import numpy as np
+
+    from deap_lib import stats
+
+    out = {}
+    s = fixed["summary"]
+    for protocol, fig in zip(PROTOCOLS[:2], (s["as_reported"], s["val_chosen"] or s["last"])):
+        low, high = stats.wilson_interval(round(fig["accuracy"] * s["n_test"]), s["n_test"])
+        out[protocol] = {"mean": fig["accuracy"], "low": low, "high": high, "baseline": s["majority_baseline"], "n": 1}
+    for protocol, recs, which in ((PROTOCOLS[2], kfold, "last"), (PROTOCOLS[3], loso, "val_chosen")):
+        acc = [(r["summary"][which] or r["summary"]["last"])["accuracy"] for r in recs]
+        mean, low, high = stats.mean_ci(acc)
+        low, high = max(low, 0.0), min(high, 1.0)  # an accuracy's interval stays within [0, 1]
+        base = float(np.mean([r["summary"]["majority_baseline"] for r in recs]))
+        out[protocol] = {"mean": mean, "low": low, "high": high, "baseline": base, "n": len(acc)}
+    return out
+
+
+def verdict(name: str, mean: float, low: float, high: float, baseline: float) -> str:
+    """One sentence comparing an accuracy and its interval with its chance level, driven by the numbers."""
+    import math
+
+    if math.isnan(low):
+        where = "a single number without an interval"
+    elif low > baseline:
+        where = "above chance"
+    elif high < baseline:
+        where = "below chance"
+    else:
+        where = "not distinguishable from chance"
+    return (f"{name}: {mean:.1%} (95 % CI {low:.1%}-{high:.1%}) against a majority baseline of "
+            f"{baseline:.1%}: **{where}**.")
+
+
+def protocol_runs(values: dict, data, *, models=("dnn", "cnn"), targets=("valence", "arousal")) -> dict:
+    """Fixed-split, random k-fold and LOSO runs of each model and target with a chapter's settings.
+
+    Stored runs are read (the fixed-split and k-fold chapters made most of them).
+    Returns ``{"fixed": {(model, target): record}, "kfold": {...: [records]}, "loso": {...}}``.
+    """
+    from deap_lib import training
+
+    out = {"fixed": {}, "kfold": {}, "loso": {}}
+    for t in targets:
+        for m in models:
+            [out["fixed"][m, t]] = training.run_experiment(
+                experiment_config(values, model=m, target=t), "fixed", data=data, progress=False)
+            out["kfold"][m, t] = training.run_experiment(
+                experiment_config(values, model=m, target=t, epochs=values["cv_epochs"]), "kfold",
+                data=data, n_folds=values["n_folds"], n_jobs=values["n_jobs"], progress=False)
+            out["loso"][m, t] = training.run_experiment(
+                experiment_config(values, model=m, target=t, epochs=values["loso_epochs"]), "loso",
+                data=data, holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
+    return out
+
+
+def negative_control(summaries: dict, baseline_runs: dict) -> dict:
+    """Check that every honest figure sits at chance (its 95 % interval reaches the baseline).
+
+    ``summaries``: ``{(model, target): protocol_summary(...)}`` on the null twin;
+    ``baseline_runs``: ``{target: run_baseline("logreg", ..., LOSO splits)}`` on the null twin.
+    Random k-fold is shown but not judged: it is not an honest figure (participants leak).
+    """
+    from deap_lib import stats
+
+    rows, ok = [], True
+    honest = (PROTOCOLS[1], PROTOCOLS[3])
+    for (m, t), by_protocol in summaries.items():
+        for protocol, v in by_protocol.items():
+            judged = protocol in honest
+            at_chance = v["low"] <= v["baseline"]
+            ok &= at_chance or not judged
+            rows.append({"figure": f"{m.upper()} {t}, {protocol}", "accuracy": f"{v['mean']:.1%} ({v['low']:.1%}-{v['high']:.1%})",
+                         "majority baseline": f"{v['baseline']:.1%}",
+                         "at chance": ("yes" if at_chance else "NO") if judged else "(not judged)"})
+    for t, recs in baseline_runs.items():
+        mean, low, high = stats.mean_ci([r["accuracy"] for r in recs])
+        base = sum(r["majority_baseline"] for r in recs) / len(recs)
+        at_chance = low <= base
+        ok &= at_chance
+        rows.append({"figure": f"logistic regression {t}, LOSO", "accuracy": f"{mean:.1%} ({low:.1%}-{high:.1%})",
+                     "majority baseline": f"{base:.1%}", "at chance": "yes" if at_chance else "NO"})
+    return {"rows": rows, "all_at_chance": bool(ok)}

@@ -4,8 +4,8 @@ Both take reduced trials of shape ``(B, n_channels, n_features)`` (32 x 99 by de
 logit per trial (high vs low), shape ``(B,)``. Constructor defaults reproduce the report exactly
 (18,847,501 and 4,021,777 trainable parameters).
 
-The layer order is the report's; three things in ``forward`` are written for speed on a CPU and are
-numerically the same model:
+The layer order is the report's; four things are written for speed on a CPU and are numerically
+the same model:
 
 - Dropout masks are drawn with ``uniform_`` and a comparison instead of ``bernoulli_``: the same
   Bernoulli(1 - p) mask scaled by 1 / (1 - p), multiplied the way ``nn.Dropout`` does (``noise`` of
@@ -16,6 +16,9 @@ numerically the same model:
 - In the CNN, ``ReLU -> Dropout2d -> MaxPool2d`` after the second convolution is computed as
   ``MaxPool2d -> ReLU -> Dropout2d``, which is exact (see ``CNN.forward``) and does the element-wise
   work on a map four times smaller.
+- The CNN's convolution weights are stored channels-last (NHWC), which makes oneDNN run the
+  convolutions and the pooling in that layout (the flattened features keep the report's C, H, W
+  order).
 
 Dropout masks come from ``dropout_generator`` when one is given, otherwise from PyTorch's global
 generator, as ``nn.Dropout``'s do.
@@ -29,7 +32,15 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["CNN", "DNN", "MODEL_NAMES", "build_model", "count_parameters", "dropout_noise"]
+__all__ = [
+    "CNN",
+    "DNN",
+    "MODEL_NAMES",
+    "build_model",
+    "count_parameters",
+    "dropout_noise",
+    "pool_relu_dropout2d",
+]
 
 
 def dropout_noise(
@@ -112,8 +123,8 @@ class _Classifier(nn.Module):
     def _dropout(self, x: torch.Tensor, p: float, shape: tuple[int, ...] | None = None) -> torch.Tensor:
         if not self.training or p == 0.0:
             return x
-        noise = dropout_noise(x.shape if shape is None else shape, p, like=x, generator=self.dropout_generator)
-        return x * noise
+        shape = x.shape if shape is None else shape
+        return x * dropout_noise(shape, p, like=x, generator=self.dropout_generator)
 
     def _materialize(self, generator: torch.Generator | None) -> None:
         # Layers are created on the meta device so that building a model draws nothing from the
@@ -151,11 +162,10 @@ class DNN(_Classifier):
     dropout_generator : torch.Generator or None
         Source of the dropout masks in training mode; None uses the global generator.
 
-    Shapes
-    ------
-    x : Tensor, shape (B, n_channels, n_features)
-    returns : Tensor, shape (B,)
-        Logits (``>= 0`` predicts the high class).
+    Notes
+    -----
+    ``forward`` maps trials ``x`` of shape (B, n_channels, n_features) to logits of shape (B,);
+    a logit ``>= 0`` predicts the high class.
     """
 
     def __init__(
@@ -189,7 +199,16 @@ class DNN(_Classifier):
         return f"p_input={self.p_input}, p_hidden={self.p_hidden}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (B,) for trials of shape (B, n_channels, n_features)."""
+        """Logits for a batch of trials.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, n_channels, n_features)
+
+        Returns
+        -------
+        Tensor, shape (B,)
+        """
         self._check_input(x)
         x = x.flatten(1)  # (B, C * F)
         x = self._dropout(x, self.p_input)
@@ -225,11 +244,10 @@ class CNN(_Classifier):
     dropout_generator : torch.Generator or None
         Source of the dropout masks in training mode; None uses the global generator.
 
-    Shapes
-    ------
-    x : Tensor, shape (B, n_channels, n_features)
-    returns : Tensor, shape (B,)
-        Logits (``>= 0`` predicts the high class).
+    Notes
+    -----
+    ``forward`` maps trials ``x`` of shape (B, n_channels, n_features) to logits of shape (B,);
+    a logit ``>= 0`` predicts the high class.
     """
 
     def __init__(
@@ -277,7 +295,16 @@ class CNN(_Classifier):
         return f"p_input={self.p_input}, p_conv={self.p_conv}, p_fc={self.p_fc}, p_hidden={self.p_hidden}"
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits of shape (B,) for trials of shape (B, n_channels, n_features)."""
+        """Logits for a batch of trials.
+
+        Parameters
+        ----------
+        x : Tensor, shape (B, n_channels, n_features)
+
+        Returns
+        -------
+        Tensor, shape (B,)
+        """
         self._check_input(x)
         x = x.unsqueeze(1)  # (B, 1, H, W)
         x = self._dropout(x, self.p_input)

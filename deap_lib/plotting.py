@@ -8,6 +8,8 @@ import numpy as np
 from deap_lib import features, io
 
 REPORT_COLOR = "0.45"
+#: MNE's template 10-20 positions (named "standard_1020" before MNE 1.13); ships with MNE, no download.
+MONTAGE = "colin27_1020"
 MODEL_COLORS = {"dnn": "tab:blue", "cnn": "tab:orange"}
 
 
@@ -22,7 +24,7 @@ def plot_montage(*, ax=None):
     import mne
 
     fig, ax = _ax(ax, (4.5, 4.5))
-    pos = mne.channels.make_standard_montage("standard_1020").get_positions()["ch_pos"]
+    pos = mne.channels.make_standard_montage(MONTAGE).get_positions()["ch_pos"]
     xy = np.array([pos[name][:2] for name in io.EEG_CHANNELS])
     ax.add_patch(plt.Circle((0, 0), 0.095, fill=False, color="0.6"))
     ax.scatter(xy[:, 0], xy[:, 1], s=260, c="white", edgecolors="k", zorder=2)
@@ -130,4 +132,126 @@ def plot_fold_accuracies(groups: dict[str, list[float]], *, baselines: dict[str,
             ax.plot(i + 0.38, reported[label], "x", color=REPORT_COLOR, ms=8, mew=2)
     ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
     ax.set(ylabel="test accuracy per fold", title=title, ylim=(0, 1))
+    return fig
+
+
+def _figure_accuracy(record: dict) -> float:
+    """The honest figure of a run: the validation-chosen epoch, else the last."""
+    return (record["summary"]["val_chosen"] or record["summary"]["last"])["accuracy"]
+
+
+def plot_loso(loso: dict, *, axes=None):
+    """Leave-one-subject-out accuracy per held-out participant, one panel per target.
+
+    ``loso``: ``{(model, target): [fold records]}``; each participant's majority baseline is a grey bar.
+    """
+    targets = sorted({t for _, t in loso}, reverse=True)
+    if axes is None:
+        fig, axes = plt.subplots(1, len(targets), figsize=(9, 3.2), layout="constrained", squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, target in zip(axes, targets):
+        models = [m for m, t in loso if t == target]
+        for i, model in enumerate(models):
+            recs = loso[model, target]
+            x = np.arange(len(recs))
+            if i == 0:
+                ax.bar(x, [r["summary"]["majority_baseline"] for r in recs], color="0.85", width=0.8, label="majority baseline")
+            ax.plot(x + (i - 0.5) * 0.25, [_figure_accuracy(r) for r in recs], "o", ms=5,
+                    color=MODEL_COLORS.get(model), label=model.upper())
+        names = [r["split"]["name"].replace("loso-", "") for r in loso[models[0], target]]
+        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=90 if len(names) > 12 else 0)
+        ax.set(title=target, ylim=(0, 1), ylabel="test accuracy", xlabel="held-out participant")
+        ax.legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def plot_protocols(summary: dict, *, axes=None):
+    """Accuracy with its 95 % interval under each protocol, one panel per (model, target)."""
+    keys = list(summary)
+    if axes is None:
+        fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 3.6), layout="constrained", sharey=True, squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, key in zip(axes, keys):
+        protocols = list(summary[key])
+        for i, p in enumerate(protocols):
+            v = summary[key][p]
+            ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
+                        color=REPORT_COLOR if i == 0 else MODEL_COLORS.get(key[0]), capsize=3)
+            ax.hlines(v["baseline"], i - 0.3, i + 0.3, color="k", ls=":", lw=1.5)
+        ax.set_xticks(range(len(protocols)), ["best epoch\n(report)", "fixed,\nvalidation", "random\nk-fold", "LOSO"], fontsize=7)
+        ax.set(title=f"{key[0].upper()} {key[1]}", ylim=(0, 1))
+    axes[0].set_ylabel("test accuracy")
+    return fig
+
+
+def plot_permutation(results: dict, *, axes=None):
+    """Null distribution of a permutation test (histogram) and the observed score (red), per key."""
+    if axes is None:
+        fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3), layout="constrained", squeeze=False)
+        axes = axes[0]
+    fig = axes[0].figure
+    for ax, (name, r) in zip(axes, results.items()):
+        ax.hist(r["null"], bins=15, color="0.7", label="labels shuffled within participants")
+        ax.axvline(r["observed"], color="tab:red", lw=2, label=f"real labels (p = {r['p_value']:.3f})")
+        ax.set(title=str(name), xlabel="cross-validated accuracy", ylabel="permutations")
+        ax.legend(fontsize=7)
+    return fig
+
+
+def plot_topomaps(maps: dict, *, axes=None):
+    """A grid of scalp maps: rows = targets, columns = kinds, from ``{(target, kind): values (32,)}``."""
+    rows = list(dict.fromkeys(t for t, _ in maps))
+    cols = list(dict.fromkeys(k for _, k in maps))
+    if axes is None:
+        fig, axes = plt.subplots(len(rows), len(cols), figsize=(4 * len(cols), 3.3 * len(rows)), layout="constrained", squeeze=False)
+    fig = axes[0][0].figure
+    labels = {"effect": "Cohen's d (high - low)", "occlusion": "test-loss increase when blanked"}
+    for i, target in enumerate(rows):
+        for j, kind in enumerate(cols):
+            plot_topomap(maps[target, kind], ax=axes[i][j], title=f"{target}: {kind}", label=labels.get(kind, kind))
+    return fig
+
+
+def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim=None, label: str = ""):
+    """A scalp map of one value per EEG channel (MNE's standard 10-20 positions, front at top).
+
+    Parameters
+    ----------
+    values : array-like of float, shape (32,)
+        One value per channel in DEAP's order (:data:`deap_lib.io.EEG_CHANNELS`), e.g. from
+        :func:`deap_lib.importance.channel_effects`.
+    ax : matplotlib Axes, optional
+        Where to draw; a new figure when None.
+    title : str
+        Axes title.
+    cmap : str
+        Matplotlib colormap; the default diverges around 0.
+    vlim : (float, float), optional
+        Colour limits; default symmetric about 0, ``(-max|values|, max|values|)``.
+    label : str
+        Colorbar label.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    import mne
+
+    values = np.asarray(values, dtype=float)
+    if values.shape != (len(io.EEG_CHANNELS),):
+        raise ValueError(f"values must have shape ({len(io.EEG_CHANNELS)},), one per EEG channel, got {values.shape}")
+    if vlim is None:
+        top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
+        top = top if top > 0 else 1.0  # an all-zero map still needs a colour range
+        vlim = (-top, top)
+    elif len(vlim) != 2:
+        raise ValueError(f"vlim must be a (low, high) pair or None, got {vlim!r}")
+    fig, ax = _ax(ax, (4, 3.5))
+    info = mne.create_info(list(io.EEG_CHANNELS), io.SFREQ, "eeg")
+    info.set_montage(mne.channels.make_standard_montage(MONTAGE), verbose=False)
+    im, _ = mne.viz.plot_topomap(values, info, axes=ax, show=False, cmap=cmap, vlim=tuple(vlim))
+    fig.colorbar(im, ax=ax, label=label, shrink=0.8)
+    ax.set_title(title)
     return fig

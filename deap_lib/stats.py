@@ -391,7 +391,7 @@ def permutation_test_estimator(
         X,
         y,
         groups=groups,
-        cv=cv,
+        cv=cv if groups is None or _uses_groups(cv) else _WithoutGroups(cv),
         n_permutations=n_permutations,
         n_jobs=n_jobs,
         random_state=seed,
@@ -403,6 +403,27 @@ def permutation_test_estimator(
         "p_value": float(p_value),
         "n_permutations": int(n_permutations),
     }
+
+
+def _uses_groups(cv) -> bool:
+    try:
+        from sklearn.model_selection._split import GroupsConsumerMixin
+    except ImportError:  # older/newer scikit-learn: assume a plain splitter
+        return False
+    return isinstance(cv, GroupsConsumerMixin)
+
+
+class _WithoutGroups:
+    """A splitter that ignores ``groups``: they only say where to shuffle labels, not how to split."""
+
+    def __init__(self, cv):
+        self.cv = cv
+
+    def split(self, X, y=None, groups=None):
+        return self.cv.split(X, y)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.cv.get_n_splits(X, y)
 
 
 def mean_ci(values, *, confidence=0.95):

@@ -396,6 +396,7 @@ def run_experiment(
     *,
     data: Prepared | None = None,
     n_folds: int = 32,
+    holdout: int | None = None,
     n_jobs: int = 1,
     device: str | torch.device | None = None,
     cache: str | os.PathLike | None = None,
@@ -406,15 +407,26 @@ def run_experiment(
 
     ``scheme``: "fixed" (seeded 1180/100), "kfold" (random folds over all trials, participants
     mixed, as the report), or "loso" (leave-one-subject-out). Splits follow the report: seeded,
-    unstratified.
+    unstratified. ``holdout`` (LOSO only) tests a seeded choice of that many participants
+    instead of all of them, each still trained on every other participant.
     """
     if data is None:
         data = prepare(config.source(), standardization=config.standardization, cache=cache, progress=progress)
-    splits = splits_mod.make_splits(
+    splits = loso_holdout_splits(data, holdout, seed=config.seed) if scheme == "loso" else splits_mod.make_splits(
         scheme, n_rows=len(data.features), participant=data.participant, seed=config.seed,
         n_folds=n_folds, n_test=config.n_test,
     )
     return run_splits(config, data, splits, scheme=scheme, n_jobs=n_jobs, device=device, cache=cache, force=force, progress=progress)
+
+
+def loso_holdout_splits(data: Prepared, holdout: int | None = None, *, seed: int = 12) -> list[splits_mod.Split]:
+    """Leave-one-subject-out folds, for all participants or a seeded choice of ``holdout`` of them."""
+    pids = np.unique(data.participant)
+    if holdout is not None and holdout < len(pids):
+        if holdout < 1:
+            raise ValueError(f"holdout must be >= 1 participant, got {holdout}")
+        pids = np.sort(np.random.default_rng(seed).choice(pids, size=holdout, replace=False))
+    return splits_mod.loso_splits(data.participant, participants=pids.tolist())
 
 
 def summary_table(records: list[dict]) -> dict:
