@@ -215,7 +215,7 @@ def plot_topomaps(maps: dict, *, axes=None):
 
 
 def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim=None, label: str = ""):
-    """A scalp map of one value per EEG channel (MNE's standard 10-20 positions, front at top).
+    """A scalp map of one value per EEG channel (MNE's 10-20 template positions, front at top).
 
     Parameters
     ----------

@@ -386,12 +386,15 @@ def permutation_test_estimator(
         ``observed`` (float), ``null`` (ndarray, shape (n_permutations,)),
         ``p_value`` (float) and ``n_permutations``.
     """
+    from sklearn.base import is_classifier
+    from sklearn.model_selection import check_cv
+
     observed, null, p_value = permutation_test_score(
         estimator,
         X,
         y,
         groups=groups,
-        cv=cv if groups is None or _uses_groups(cv) else _WithoutGroups(cv),
+        cv=cv if groups is None or _uses_groups(cv) else _WithoutGroups(check_cv(cv, y, classifier=is_classifier(estimator))),
         n_permutations=n_permutations,
         n_jobs=n_jobs,
         random_state=seed,

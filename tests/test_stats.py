@@ -234,3 +234,23 @@ def test_mean_ci_edge_cases():
     mean, low, high = mean_ci([0.7])
     assert mean == 0.7 and math.isnan(low) and math.isnan(high)
     assert mean_ci([0.5, 0.5]) == (0.5, 0.5, 0.5)
+
+
+def test_permutation_estimator_groups_only_shuffle_for_plain_splitters():
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import KFold
+
+    from deap_lib.stats import permutation_test_estimator
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    groups = np.repeat(np.arange(6), 10)
+    folds = list(KFold(3).split(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # KFold would warn that it ignores groups
+        for cv in (KFold(3, shuffle=True, random_state=0), folds):
+            out = permutation_test_estimator(LogisticRegression(), X, y, cv=cv, n_permutations=9, seed=1, groups=groups)
+            assert out["observed"] > 0.8 and out["p_value"] == 0.1
