@@ -92,7 +92,7 @@ def make_classifier(name: str, *, seed: int = 12) -> Pipeline:
         clf = LinearSVC(C=1e-3, dual=False, max_iter=5000, random_state=seed)
     else:
         clf = RandomForestClassifier(
-            n_estimators=200, max_features="sqrt", random_state=seed, n_jobs=1
+            n_estimators=100, max_features="sqrt", random_state=seed, n_jobs=1
         )
     return Pipeline([("scale", StandardScaler()), ("clf", clf)])
 

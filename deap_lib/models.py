@@ -9,13 +9,13 @@ the same model:
 
 - Dropout masks are drawn with ``uniform_`` and a comparison instead of ``bernoulli_``: the same
   Bernoulli(1 - p) mask scaled by 1 / (1 - p), multiplied the way ``nn.Dropout`` does (``noise`` of
-  0 and 1 / (1 - p), then ``x * noise``). ``bernoulli_`` was 3-4x slower than ``uniform_`` on the
-  2-core CPUs this project runs on, and the masks were over 10 % of a DNN epoch.
+  0 and 1 / (1 - p), then ``x * noise``). On the 2-core CPUs this project runs on ``bernoulli_``
+  was 3-4x slower than ``uniform_`` and took about 11 % of a DNN epoch.
 - ReLU runs in place on the output of a Linear or a convolution (their backward passes do not need
   that output).
 - In the CNN, ``ReLU -> Dropout2d -> MaxPool2d`` after the second convolution is computed as
-  ``MaxPool2d -> ReLU -> Dropout2d``, which is exact (see ``CNN.forward``) and does the element-wise
-  work on a map four times smaller.
+  ``MaxPool2d -> ReLU -> Dropout2d``, which is exact (see ``pool_relu_dropout2d``) and does the
+  element-wise work on a map four times smaller.
 - The CNN's convolution weights are stored channels-last (NHWC), which makes oneDNN run the
   convolutions and the pooling in that layout (the flattened features keep the report's C, H, W
   order).
@@ -30,7 +30,6 @@ import math
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 __all__ = [
     "CNN",
@@ -288,7 +287,7 @@ class CNN(_Classifier):
         self.output = nn.Linear(hidden, 1, device="meta")
         self._materialize(generator)
         # Channels-last convolution weights make oneDNN run both convolutions and the pooling in
-        # NHWC layout: about 30 % off a training epoch on CPU. Values and shapes are unchanged.
+        # NHWC layout: about 20-25 % off a CPU training epoch. Values and shapes are unchanged.
         self.to(memory_format=torch.channels_last)
 
     def extra_repr(self) -> str:
