@@ -336,3 +336,30 @@ def negative_control(summaries: dict, baseline_runs: dict) -> dict:
         rows.append({"figure": f"logistic regression {t}, LOSO", "accuracy": f"{mean:.1%} ({low:.1%}-{high:.1%})",
                      "majority baseline": f"{base:.1%}", "at chance": "yes" if at_chance else "NO"})
     return {"rows": rows, "all_at_chance": bool(ok)}
+
+
+def model_chapter(values: dict) -> dict:
+    """The computation behind a model chapter (DNN or CNN): data, model, fixed-split run, glued numbers.
+
+    Returns ``{"config", "data", "net", "record"}``; glues ``n_params``, ``n_params_report``,
+    ``epochs``, ``majority`` and ``acc_*`` / ``epoch_*`` for the three figures.
+    """
+    from myst_nb import glue
+
+    from deap_lib import models, report, training
+    from deap_lib.dataset import prepare
+
+    config = experiment_config(values)
+    data = prepare(config.source(), standardization=config.standardization, progress=False)
+    net = models.build_model(config.model, **config.model_kwargs)
+    [record] = training.run_experiment(config, "fixed", data=data, progress=False)
+    glue("n_params", models.count_parameters(net), display=False)
+    glue("n_params_report", report.N_PARAMS[config.model], display=False)
+    glue("epochs", config.epochs, display=False)
+    s = record["summary"]
+    glue("majority", s["majority_baseline"], display=False)
+    for name in ("as_reported", "last", "val_chosen"):
+        fig = s[name] or {"accuracy": float("nan"), "epoch": "-"}
+        glue(f"acc_{name}", fig["accuracy"], display=False)
+        glue(f"epoch_{name}", fig["epoch"], display=False)
+    return {"config": config, "data": data, "net": net, "record": record}

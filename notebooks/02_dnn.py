@@ -37,19 +37,11 @@ val_fraction = None  # share of the training trials held out to choose an epoch 
 model_kwargs = None  # e.g. {"hidden": [5000, 500, 1000], "p_input": 0.25, "p_hidden": 0.5}
 
 # %% tags=["remove-input"]
-from myst_nb import glue
-
-from deap_lib import book, models, plotting, report, training
-from deap_lib.dataset import prepare
+from deap_lib import book, plotting
 
 values = book.settings(globals())
-config = book.experiment_config(values)
-data = prepare(config.source(), standardization=config.standardization, progress=False)
-net = models.build_model(config.model, **config.model_kwargs)
-glue("n_params", models.count_parameters(net), display=False)
-glue("n_params_report", report.N_PARAMS[config.model], display=False)
-glue("epochs", config.epochs, display=False)
-book.page_header(values, data)
+chapter = book.model_chapter(values)
+book.page_header(values, chapter["data"])
 
 # %% [markdown]
 # ## Architecture
@@ -58,13 +50,13 @@ book.page_header(values, data)
 # itself: {glue:text}`n_params:,` in all (the report states {glue:text}`n_params_report:,`).
 
 # %% tags=["remove-input"]
-book.md_table(book.layer_rows(net))
+book.md_table(book.layer_rows(chapter["net"]))
 
 # %% [markdown]
 # ## Hyperparameters
 
 # %% tags=["remove-input"]
-book.md_table(book.config_rows(config))
+book.md_table(book.config_rows(chapter["config"]))
 
 # %% [markdown]
 # ## Training on the fixed split
@@ -73,16 +65,8 @@ book.md_table(book.config_rows(config))
 # training trials is held out as a validation set, so that an epoch can be chosen without
 # looking at the test set.
 
-# %% tags=["remove-input"]
-[record] = training.run_experiment(config, "fixed", data=data, progress=False)
-s = record["summary"]
-for name in ("as_reported", "last", "val_chosen"):
-    glue(f"acc_{name}", s[name]["accuracy"], display=False)
-    glue(f"epoch_{name}", s[name]["epoch"], display=False)
-glue("majority", s["majority_baseline"], display=False)
-
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Mean training loss (left) and accuracy on the training, validation and test trials (right) per epoch; the dotted line is the majority-class baseline of the test set.", "name": "fig-dnn-history"}}
-fig = plotting.plot_history(record)
+fig = plotting.plot_history(chapter["record"])
 
 # %% [markdown]
 # The best test accuracy over the epochs, which the report quotes, is

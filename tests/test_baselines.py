@@ -1,24 +1,14 @@
+import helpers
 import numpy as np
 import pytest
 
 from deap_lib import baselines
 from deap_lib.baselines import CLASSIFIERS, make_classifier, permutation_null, run_baseline
-from deap_lib.dataset import DataSource, Prepared
 from deap_lib.splits import kfold_splits
 
 
 def fake_data(n_participants=3, seed=0, signal=1.0):
-    """A tiny Prepared set whose valence label is planted in channel 13: fast, learnable."""
-    rng = np.random.default_rng(seed)
-    n = 40 * n_participants
-    ratings = rng.uniform(1, 9, size=(n, 4))
-    x = rng.standard_normal((n, 32, 99))
-    x[:, 13, :] += signal * (2 * (ratings[:, :1] >= 5) - 1)
-    return Prepared(
-        features=x, ratings=ratings, participant=np.repeat(np.arange(1, n_participants + 1), 40),
-        trial=np.tile(np.arange(40), n_participants), source=DataSource(), standardization="trial",
-        identity=f"fake-baselines-{n_participants}-{seed}-{signal}",
-    )
+    return helpers.fake_data(n_participants, seed, signal, tag="fake-baselines")
 
 
 def folds(data, n_folds=3):

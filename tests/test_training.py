@@ -1,11 +1,11 @@
 import json
 
+import helpers
 import numpy as np
 import pytest
 import torch
 
 from deap_lib import training
-from deap_lib.dataset import DataSource, Prepared
 from deap_lib.splits import fixed_split, kfold_splits, loso_splits
 from deap_lib.training import ExperimentConfig, load_config, run_experiment, run_splits
 
@@ -14,17 +14,7 @@ SMALL_CNN = {"conv_channels": (2, 4), "hidden": 8}
 
 
 def fake_data(n_participants=4, seed=0, signal=1.0):
-    """A tiny Prepared set whose label is planted in one feature: fast, learnable."""
-    rng = np.random.default_rng(seed)
-    n = 40 * n_participants
-    ratings = rng.uniform(1, 9, size=(n, 4))
-    x = rng.standard_normal((n, 32, 99))
-    x[:, 13, :] += signal * (2 * (ratings[:, :1] >= 5) - 1)
-    return Prepared(
-        features=x, ratings=ratings, participant=np.repeat(np.arange(1, n_participants + 1), 40),
-        trial=np.tile(np.arange(40), n_participants), source=DataSource(), standardization="trial",
-        identity=f"fake-{n_participants}-{seed}-{signal}",
-    )
+    return helpers.fake_data(n_participants, seed, signal, tag="fake")
 
 
 def config(**kw):
