@@ -330,6 +330,7 @@ def negative_control(summaries: dict, baseline_runs: dict) -> dict:
                          "at chance": ("yes" if at_chance else "NO") if judged else "(not judged)"})
     for t, recs in baseline_runs.items():
         mean, low, high = stats.mean_ci([r["accuracy"] for r in recs])
+        low, high = max(low, 0.0), min(high, 1.0)
         base = sum(r["majority_baseline"] for r in recs) / len(recs)
         at_chance = low <= base
         ok &= at_chance
