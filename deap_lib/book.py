@@ -96,7 +96,7 @@ def execute_chapters(
     """Execute the chapters in order with papermill; return each one's wall time in seconds.
 
     Only the parameters a notebook declares are passed to it. ``.ipynb`` files are made from
-    the jupytext ``.py`` sources when missing or older.
+    the jupytext ``.py`` sources when missing or when their cells differ.
     """
     import jupytext
     import papermill
@@ -108,8 +108,10 @@ def execute_chapters(
     for name in chapters:
         src = Path(notebooks) / f"{name}.py"
         ipynb = Path(notebooks) / f"{name}.ipynb"
-        if src.exists() and (not ipynb.exists() or ipynb.stat().st_mtime < src.stat().st_mtime):
-            jupytext.write(jupytext.read(src), ipynb)
+        if src.exists():
+            text = jupytext.read(src)
+            if not ipynb.exists() or [c.source for c in jupytext.read(ipynb).cells] != [c.source for c in text.cells]:
+                jupytext.write(text, ipynb)  # only when the sources differ: no churn of cell ids
         declared = papermill.inspect_notebook(str(ipynb))
         params = {"profile": profile, **(parameters or {})}
         params = {k: v for k, v in params.items() if k in declared}
