@@ -492,7 +492,7 @@ def write_participant(path: str | os.PathLike, data: np.ndarray, labels: np.ndar
     The file is the protocol-2 pickle Python 2 with numpy 1.x writes for ``{'data': data, 'labels':
     labels}``: strings and array bytes are Python 2 ``str``, arrays rebuilt through
     ``numpy.core.multiarray._reconstruct``. So it loads like the real files, with
-    ``pickle.load(f, encoding="latin1")`` (or :func:`read_participant`), and in Python 2. It is
+    Python 3's unpickler with ``encoding="latin1"`` (or :func:`read_participant`), and in Python 2. It is
     written to a temporary file in the same folder, then renamed over ``path``, so a reader never
     sees half a file. Missing parent folders are created.
 

@@ -205,7 +205,7 @@ def write_twin(
 ) -> list[Path]:
     """Write ``s01.dat`` ... as DEAP's ``data_preprocessed_python`` files; return their paths.
 
-    The files load with ``pickle.load(f, encoding="latin1")`` like the real ones (which hold
+    The files load with Python's unpickler and ``encoding="latin1"`` like the real ones (which hold
     float64; ``dtype="float64"`` matches that at twice the disk space, about 100 MB a file).
     """
     out = Path(out_dir)
