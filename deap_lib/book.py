@@ -22,8 +22,8 @@ PROFILE_ENV = "DEAP_LIB_PROFILE"
 CHAPTERS = ("01_data", "02_dnn", "03_cnn", "04_fixed_split", "05_kfold", "06_honest")
 #: The parameters a profile may set (anything else in a profile file is an error).
 PROFILE_KEYS = (
-    "profile", "participants", "n_test", "epochs", "cv_epochs", "n_folds", "five_by_two_epochs", "n_jobs",
-    "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
+    "profile", "participants", "n_test", "epochs", "cv_epochs", "n_folds", "kfold_holdout", "five_by_two_epochs",
+    "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
 )
 
 
@@ -72,14 +72,18 @@ def page_header(values: dict, data) -> "object":
     profile = values.get("profile")
     reduced = {
         "smoke": " **Smoke profile: a tiny run that only shows the chapter executes; its numbers mean nothing.**",
-        "quick": " Quick profile: fewer epochs and folds than the report (stated where they matter).",
+        "quick": " Quick profile: fewer epochs, folds and participants than the report, chosen from measured "
+                 "learning curves so that the models learn within the build's time (see "
+                 "[How to reproduce](../reproduce)); every reduction is stated where it matters.",
         "paper": " Paper profile: the report's settings.",
     }.get(profile, "")
     v = versions()
     describe = data.source.describe().replace("not DEAP results", "**not DEAP results**")
+    nonfinite = data.nonfinite_note()
+    nonfinite = f" **{nonfinite}**" if nonfinite else ""
     return Markdown(
         f":::{{note}}\n**Data:** {describe}; {len(data.features)} trials, "
-        f"identity `{data.identity}`.\n\n**Profile:** `{profile}`.{reduced}\n\n"
+        f"identity `{data.identity}`.{nonfinite}\n\n**Profile:** `{profile}`.{reduced}\n\n"
         f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
         f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"
     )
@@ -191,38 +195,106 @@ def _pct(x) -> str:
     return "" if x is None else f"{x:.1%}"
 
 
-def fixed_split_rows(records: dict) -> list[dict]:
-    """One row per (model, target) run on the fixed split: the report's figure beside honest ones."""
+def fixed_split_rows(pairs: dict) -> list[dict]:
+    """One row per (model, target) on the fixed split: the report's figure beside honest ones.
+
+    ``pairs``: ``{(model, target): run_fixed(...) item}``. Honest figures carry a Wilson 95 %
+    interval; the best-on-test figure does not, because an interval around a maximum over epochs
+    chosen on the same trials is not a valid confidence interval.
+    """
     from deap_lib import report, stats
 
     rows = []
-    for (model, target), record in records.items():
-        s = record["summary"]
+    for (model, target), pair in pairs.items():
+        s = pair["summary"]
         n = s["n_test"]
 
         def with_ci(fig):
             if fig is None:
-                return ""
+                return "not run"
             low, high = stats.wilson_interval(round(fig["accuracy"] * n), n)
-            return f"{fig['accuracy']:.1%} ({low:.1%}-{high:.1%}) @{fig['epoch']}"
+            return f"{fig['accuracy']:.1%} ({low:.1%}-{high:.1%}), epoch {fig['epoch']}"
 
         rep = report.FIXED_SPLIT.get((model, target))
         rows.append({
-            "model": model.upper(), "target": target,
-            "best epoch on test (as reported, optimistic)": with_ci(s["as_reported"]),
+            "experiment": f"{model.upper()} {target}",
+            "best epoch on test (optimistic)": f"{s['as_reported']['accuracy']:.1%}, epoch {s['as_reported']['epoch']}",
             "last epoch": with_ci(s["last"]),
-            "validation-chosen epoch": with_ci(s["val_chosen"]),
-            "majority baseline": _pct(s["majority_baseline"]),
-            "report (DEAP, best epoch)": _pct(rep["as_reported"]) if rep else "not reported",
+            "validation-chosen": with_ci(s["val_chosen"]),
+            "majority": _pct(s["majority_baseline"]),
+            "report, DEAP (best epoch)": _pct(rep["as_reported"]) if rep else "not reported",
         })
     return rows
 
 
+def balance_rows(data, records: list[dict]) -> list[dict]:
+    """Class balance (high / low) of the training and test trials of each run's split, as the report printed."""
+    from deap_lib import splits
+
+    rows = []
+    for r in records:
+        target = r["config"]["target"]
+        split = splits.Split.from_dict(r["split"])
+        b = splits.class_balance(data.labels(target), split)
+        rows.append({
+            "split": split.name, "target": target,
+            "train: high / low": f"{b['train']['high']} / {b['train']['low']} ({b['train']['share_high']:.1%} high)",
+            "test: high / low": f"{b['test']['high']} / {b['test']['low']} ({b['test']['share_high']:.1%} high)",
+        })
+    return rows
+
+
+def not_learned(name: str, accuracy: float, baseline: float, n: int, epochs: int) -> str | None:
+    """A sentence when an honest figure lies inside the majority baseline's 95 % interval, else None.
+
+    The baseline's interval is the Wilson interval of its accuracy on the same ``n`` test trials.
+    """
+    from deap_lib import stats
+
+    low, high = stats.wilson_interval(round(baseline * n), n)
+    if accuracy > high:
+        return None
+    return (f"{name}: {accuracy:.1%} lies inside the majority baseline's 95 % interval "
+            f"({low:.1%}-{high:.1%} on {n} test trials) after {epochs} epochs")
+
+
+def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "object":
+    """:func:`budget_warning` for the honest figures (last, validation-chosen) of fixed-split pairs."""
+    items = []
+    for (model, target), pair in pairs.items():
+        s, epochs = pair["summary"], pair["config"].epochs
+        for label, figure in (("last epoch", s["last"]), ("validation-chosen epoch", s["val_chosen"])):
+            if figure is not None:
+                items.append(not_learned(f"{model.upper()} {target} ({label})", figure["accuracy"],
+                                         s["majority_baseline"], s["n_test"], epochs))
+    return budget_warning(items, profile=profile)
+
+
+def budget_warning(items: list[str | None], *, profile: str | None = None) -> "object":
+    """An admonition listing the models that have not learned measurably (nothing when all have)."""
+    from IPython.display import Markdown
+
+    items = [i for i in items if i]
+    if not items:
+        return Markdown("")
+    which = f"the `{profile}` profile's" if profile else "this build's"
+    return Markdown(
+        ":::{warning} Not learned (yet)\n" + "\n".join(f"- {i}." for i in items) + "\n\n"
+        f"These models cannot be told apart from always predicting the majority class. With {which} "
+        "training budget this is a finding about the budget, not about the architecture: the report "
+        "trained for 250 epochs. Re-run with more epochs (the `epochs`, `cv_epochs` or `loso_epochs` "
+        "parameters, or the `paper` profile) before drawing conclusions about the models.\n:::"
+    )
+
+
 def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
-    """One row per (model, target) cross-validation: last-epoch mean over folds with its interval."""
+    """One row per (model, target) cross-validation: last-epoch mean over folds with its spread.
+
+    The report's arousal figures are marked "(a)": its arousal run used valence labels.
+    """
     import numpy as np
 
-    from deap_lib import stats
+    from deap_lib import report, stats
 
     rows = []
     for (model, target), recs in records.items():
@@ -230,18 +302,19 @@ def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
         mean, low, high = stats.mean_ci(acc)
         base = np.mean([r["summary"]["majority_baseline"] for r in recs])
         rep = (reported or {}).get((model, target))
+        caveat = " (a)" if (model, target) in report.KFOLD32_CAVEAT else ""
         rows.append({
-            "model": model.upper(), "target": target, "folds": len(acc),
-            "mean accuracy (95 % CI)": f"{mean:.1%} ({low:.1%}-{high:.1%})",
+            "experiment": f"{model.upper()} {target}", "folds": len(acc),
+            "mean (t-interval over folds)": f"{mean:.1%} ({low:.1%}-{high:.1%})",
             "fold range": f"{acc.min():.1%}-{acc.max():.1%}",
-            "majority baseline": _pct(base),
-            "report (DEAP, 32 folds)": _pct(rep) if rep is not None else "not reported",
+            "majority": _pct(base),
+            "report, DEAP (32 folds)": (_pct(rep) + caveat) if rep is not None else "not reported",
         })
     return rows
 
 
 PROTOCOLS = (
-    "best epoch on test (as reported)",
+    "best epoch on test (report's protocol)",
     "fixed split, validation-chosen epoch",
     "random k-fold, last epoch",
     "leave-one-subject-out, validation-chosen epoch",
@@ -251,26 +324,53 @@ PROTOCOLS = (
 def protocol_summary(fixed: dict, kfold: list, loso: list) -> dict:
     """How the number moves with the protocol, for one model and target.
 
-    ``fixed``: the fixed-split record; ``kfold`` and ``loso``: their fold records. Returns
-    ``{protocol: {"mean", "low", "high", "baseline", "n"}}``: Wilson intervals for the single split,
-    t-intervals over folds for the cross-validations.
+    ``fixed``: the fixed split's pair from :func:`deap_lib.training.run_fixed`; ``kfold`` and
+    ``loso``: their fold records. Returns ``{protocol: {"mean", "low", "high", "baseline", "n",
+    "interval"}}``. ``interval`` says what ``low``-``high`` is: a Wilson interval for an honest
+    figure on the single split; a t-interval over folds for the cross-validations (folds share
+    training data, so it describes the spread of the folds, not a confidence interval of the
+    accuracy); none for the best-on-test figure (a maximum over epochs chosen on the test trials
+    has no valid interval: ``low`` and ``high`` are nan).
     """
     import numpy as np
 
     from deap_lib import stats
 
     out = {}
-    s = fixed["summary"]
-    for protocol, fig in zip(PROTOCOLS[:2], (s["as_reported"], s["val_chosen"] or s["last"])):
-        low, high = stats.wilson_interval(round(fig["accuracy"] * s["n_test"]), s["n_test"])
-        out[protocol] = {"mean": fig["accuracy"], "low": low, "high": high, "baseline": s["majority_baseline"], "n": 1}
+    s, epochs = fixed["summary"], fixed["report"]["config"]["epochs"]
+    common = {"baseline": s["majority_baseline"], "n": 1, "n_test": s["n_test"], "epochs": epochs}
+    out[PROTOCOLS[0]] = {"mean": s["as_reported"]["accuracy"], "low": float("nan"), "high": float("nan"),
+                         "interval": "none", **common}
+    honest = s["val_chosen"] or s["last"]
+    low, high = stats.wilson_interval(round(honest["accuracy"] * s["n_test"]), s["n_test"])
+    out[PROTOCOLS[1]] = {"mean": honest["accuracy"], "low": low, "high": high, "interval": "Wilson", **common}
     for protocol, recs, which in ((PROTOCOLS[2], kfold, "last"), (PROTOCOLS[3], loso, "val_chosen")):
         acc = [(r["summary"][which] or r["summary"]["last"])["accuracy"] for r in recs]
         mean, low, high = stats.mean_ci(acc)
         low, high = max(low, 0.0), min(high, 1.0)  # an accuracy's interval stays within [0, 1]
         base = float(np.mean([r["summary"]["majority_baseline"] for r in recs]))
-        out[protocol] = {"mean": mean, "low": low, "high": high, "baseline": base, "n": len(acc)}
+        out[protocol] = {"mean": mean, "low": low, "high": high, "baseline": base, "n": len(acc),
+                         "interval": "t over folds", "n_test": sum(r["summary"]["n_test"] for r in recs),
+                         "epochs": recs[0]["config"]["epochs"]}
     return out
+
+
+#: Short column headings for :data:`PROTOCOLS` in tables.
+PROTOCOL_HEADINGS = ("best on test (report's protocol)", "fixed, validation-chosen", "random k-fold",
+                     "leave-one-subject-out")
+
+
+def protocol_rows(summary: dict) -> list[dict]:
+    """Table rows of :func:`protocol_summary` results, one per (model, target)."""
+    rows = []
+    for (m, t), by_protocol in summary.items():
+        row = {"experiment": f"{m.upper()} {t}"}
+        for heading, (protocol, v) in zip(PROTOCOL_HEADINGS, by_protocol.items()):
+            spread = "" if v["interval"] == "none" else f" ({v['low']:.1%}-{v['high']:.1%})"
+            row[heading] = f"{v['mean']:.1%}{spread}"
+        row["majority (LOSO)"] = _pct(by_protocol[PROTOCOLS[3]]["baseline"])
+        rows.append(row)
+    return rows
 
 
 def verdict(name: str, mean: float, low: float, high: float, baseline: float) -> str:
@@ -285,30 +385,38 @@ def verdict(name: str, mean: float, low: float, high: float, baseline: float) ->
         where = "below chance"
     else:
         where = "not distinguishable from chance"
-    return (f"{name}: {mean:.1%} (95 % CI {low:.1%}-{high:.1%}) against a majority baseline of "
+    return (f"{name}: {mean:.1%} (95 % interval {low:.1%}-{high:.1%}) against a majority baseline of "
             f"{baseline:.1%}: **{where}**.")
 
 
 def protocol_runs(values: dict, data, *, models=("dnn", "cnn"), targets=("valence", "arousal")) -> dict:
     """Fixed-split, random k-fold and LOSO runs of each model and target with a chapter's settings.
 
-    Stored runs are read (the fixed-split and k-fold chapters made most of them).
-    Returns ``{"fixed": {(model, target): record}, "kfold": {...: [records]}, "loso": {...}}``.
+    Stored runs are read (the fixed-split and k-fold chapters made most of them). K-fold runs
+    follow the report's protocol (no validation set); LOSO runs hold out validation participants.
+    Returns ``{"fixed": {(model, target): pair}, "kfold": {...: [records]}, "loso": {...}}``.
     """
     from deap_lib import training
 
-    out = {"fixed": {}, "kfold": {}, "loso": {}}
-    for t in targets:
-        for m in models:
-            [out["fixed"][m, t]] = training.run_experiment(
-                experiment_config(values, model=m, target=t), "fixed", data=data, progress=False)
-            out["kfold"][m, t] = training.run_experiment(
-                experiment_config(values, model=m, target=t, epochs=values["cv_epochs"]), "kfold",
-                data=data, n_folds=values["n_folds"], n_jobs=values["n_jobs"], progress=False)
-            out["loso"][m, t] = training.run_experiment(
-                experiment_config(values, model=m, target=t, epochs=values["loso_epochs"]), "loso",
-                data=data, holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
+    keys = [(m, t) for t in targets for m in models]
+    fixed = training.run_fixed([experiment_config(values, model=m, target=t) for m, t in keys], data,
+                               n_jobs=values["n_jobs"], progress=False)
+    out = {"fixed": dict(zip(keys, fixed)), "kfold": {}, "loso": {}}
+    for m, t in keys:
+        out["kfold"][m, t] = kfold_runs(values, data, m, t)
+        out["loso"][m, t] = training.run_experiment(
+            experiment_config(values, model=m, target=t, epochs=values["loso_epochs"]), "loso",
+            data=data, holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
     return out
+
+
+def kfold_runs(values: dict, data, model: str, target: str) -> list[dict]:
+    """The report's random k-fold for one model and target (its protocol: no validation set held out)."""
+    from deap_lib import training
+
+    config = training.report_protocol(experiment_config(values, model=model, target=target, epochs=values["cv_epochs"]))
+    return training.run_experiment(config, "kfold", data=data, n_folds=values["n_folds"],
+                                   holdout=values["kfold_holdout"], n_jobs=values["n_jobs"], progress=False)
 
 
 def negative_control(summaries: dict, baseline_runs: dict) -> dict:
@@ -342,27 +450,30 @@ def negative_control(summaries: dict, baseline_runs: dict) -> dict:
 
 
 def model_chapter(values: dict) -> dict:
-    """The computation behind a model chapter (DNN or CNN): data, model, fixed-split run, glued numbers.
+    """The computation behind a model chapter (DNN or CNN): data, model, fixed-split runs, glued numbers.
 
-    Returns ``{"config", "data", "net", "record"}``; glues ``n_params``, ``n_params_report``,
-    ``epochs``, ``majority`` and ``acc_*`` / ``epoch_*`` for the three figures.
+    Returns ``{"config", "data", "net", "pair"}`` (``pair``: from :func:`deap_lib.training.run_fixed`);
+    glues ``n_params``, ``n_params_report``, ``epochs``, ``majority``, ``n_fit_report``,
+    ``n_fit_honest`` and ``acc_*`` / ``epoch_*`` for the three figures.
     """
     from myst_nb import glue
 
     from deap_lib import models, report, training
-    from deap_lib.dataset import prepare
 
     config = experiment_config(values)
-    data = prepare(config.source(), standardization=config.standardization, progress=False)
+    data = config.prepare(progress=False)
     net = models.build_model(config.model, **config.model_kwargs)
-    [record] = training.run_experiment(config, "fixed", data=data, progress=False)
+    [pair] = training.run_fixed([config], data, n_jobs=values.get("n_jobs") or 1, progress=False)
     glue("n_params", models.count_parameters(net), display=False)
     glue("n_params_report", report.N_PARAMS[config.model], display=False)
     glue("epochs", config.epochs, display=False)
-    s = record["summary"]
+    glue("n_fit_report", len(pair["report"]["split"]["fit"]), display=False)
+    glue("n_fit_honest", len(pair["honest"]["split"]["fit"]) if pair["honest"] else 0, display=False)
+    glue("n_val", len(pair["honest"]["split"]["val"]) if pair["honest"] else 0, display=False)
+    s = pair["summary"]
     glue("majority", s["majority_baseline"], display=False)
     for name in ("as_reported", "last", "val_chosen"):
         fig = s[name] or {"accuracy": float("nan"), "epoch": "-"}
         glue(f"acc_{name}", fig["accuracy"], display=False)
         glue(f"epoch_{name}", fig["epoch"], display=False)
-    return {"config": config, "data": data, "net": net, "record": record}
+    return {"config": config, "data": data, "net": net, "pair": pair}

@@ -43,9 +43,15 @@ def _cmd_prepare(args) -> int:
     from deap_lib.dataset import prepare
     from deap_lib.labels import class_balance
 
-    data = prepare(_source(args), standardization=args.standardization, cache=args.cache, force=args.force)
+    # A NonFiniteFeaturesError is a ValueError: main prints its one-line message and returns 2.
+    data = prepare(
+        _source(args), standardization=args.standardization, cache=args.cache, force=args.force,
+        nonfinite=args.nonfinite,
+    )
     print(f"data: {data.source.describe()}")
     print(f"features {data.features.shape}, identity {data.identity}")
+    if data.nonfinite:
+        print(data.nonfinite_note())
     for row in class_balance(data.ratings):
         print(
             f"  {row['target']:8s} high {row['high']:5d} / {row['n_trials']} ({row['share_high']:.1%}), "
@@ -95,19 +101,39 @@ def _print_summary(config, records) -> None:
 
 
 def _cmd_train(args) -> int:
-    from deap_lib.training import run_experiment
+    from deap_lib.training import run_fixed
 
     config = _config(args)
-    records = run_experiment(config, "fixed", n_jobs=1, cache=args.cache, force=args.force)
-    _print_summary(config, records)
+    data = config.prepare(cache=args.cache)
+    [pair] = run_fixed([config], data, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    s = pair["summary"]
+    print(f"data: {pair['report']['data']['description']}")
+    print(f"{config.model} {config.target}, fixed split, {config.epochs} epochs: the report's run fitted "
+          f"{len(pair['report']['split']['fit'])} training trials"
+          + (f"; the honest run {len(pair['honest']['split']['fit'])} (validation {len(pair['honest']['split']['val'])})"
+             if pair["honest"] else " (no honest run: val_fraction is 0)"))
+    for name, label in (
+        ("as_reported", "best epoch on the test set (as reported; optimistic)"),
+        ("last", "last epoch of the report's run"),
+        ("val_chosen", "epoch chosen on validation (honest run)"),
+    ):
+        if s[name] is not None:
+            print(f"  {label:55s} {s[name]['accuracy']:.1%} (epoch {s[name]['epoch']})")
+    print(f"  {'majority-class baseline':55s} {s['majority_baseline']:.1%}")
+    print(f"records: {pair['report']['id']}" + (f", {pair['honest']['id']}" if pair["honest"] else "")
+          + " under the results cache")
     return 0
 
 
 def _cmd_cv(args) -> int:
     from deap_lib.training import run_experiment
 
+    from deap_lib.training import report_protocol
+
     config = _config(args)
     scheme = "kfold" if args.scheme == "kfold32" else args.scheme
+    if scheme == "kfold":
+        config = report_protocol(config)  # the report's k-fold: every training trial fitted, last epoch
     n_folds = 32 if args.scheme == "kfold32" else args.n_folds
     records = run_experiment(config, scheme, n_folds=n_folds, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
     _print_summary(config, records)
@@ -153,10 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_args(p)
     p.add_argument("--standardization", choices=["trial", "report-prose", "none"], default="trial")
     p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument(
+        "--nonfinite", choices=["error", "drop", "impute"], default="error",
+        help="trials with NaN/inf features (e.g. a flat channel): stop with an error (default), "
+        "drop them, or impute the undefined statistics as 0",
+    )
     p.set_defaults(func=_cmd_prepare)
 
     p = sub.add_parser("train", help="train one experiment on the report's fixed 1180/100 split")
     _add_run_args(p)
+    p.add_argument("--n-jobs", type=int, default=1, help="the report's run and the honest run in parallel (2)")
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("cv", help="cross-validate one experiment (the report's 32-fold, or leave-one-subject-out)")

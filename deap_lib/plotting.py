@@ -82,22 +82,36 @@ def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
     return fig
 
 
-def plot_history(record: dict, *, axes=None):
-    """Loss and accuracies per epoch of one run (as the report recorded them)."""
+def plot_history(pair: dict, *, axes=None):
+    """Loss and accuracies per epoch of a fixed split's two runs (from ``training.run_fixed``).
+
+    Left: the mean training loss. Right: the report's run (all training trials; training and test
+    accuracy, its best-on-test epoch marked) and the honest run (validation accuracy, and the test
+    accuracy at the epoch the validation set chose).
+    """
     if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(9, 3.2), layout="constrained")
+        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
     fig = axes[0].figure
-    h = record["history"]
+    report, honest = pair["report"], pair["honest"]
+    h = report["history"]
     epochs = np.arange(1, len(h["loss"]) + 1)
-    axes[0].plot(epochs, h["loss"], color="k")
+    axes[0].plot(epochs, h["loss"], color="k", label="report's run")
+    if honest is not None:
+        axes[0].plot(epochs, honest["history"]["loss"], color="tab:green", ls="--", label="honest run")
     axes[0].set(xlabel="epoch", ylabel="mean training loss (BCE)")
-    axes[1].plot(epochs, h["train_acc"], label="train", color="0.5")
-    if h["val_acc"] and h["val_acc"][0] is not None:
-        axes[1].plot(epochs, h["val_acc"], label="validation (from train)", color="tab:green")
-    axes[1].plot(epochs, h["test_acc"], label="test", color="tab:red")
-    axes[1].axhline(record["summary"]["majority_baseline"], ls=":", color="k", label="majority baseline")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1))
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(epochs, h["train_acc"], label="train (report's run)", color="0.55")
+    axes[1].plot(epochs, h["test_acc"], label="test (report's run)", color="tab:red")
+    best = pair["summary"]["as_reported"]
+    axes[1].plot(best["epoch"], best["accuracy"], "v", color="tab:red", ms=8, label="best on test (optimistic)")
+    if honest is not None:
+        axes[1].plot(epochs, honest["history"]["val_acc"], label="validation (honest run)", color="tab:green")
+        chosen = pair["summary"]["val_chosen"]
+        axes[1].plot(chosen["epoch"], chosen["accuracy"], "o", color="tab:green", mec="k", ms=7,
+                     label="test at the validation-chosen epoch")
+    axes[1].axhline(pair["summary"]["majority_baseline"], ls=":", color="k", label="majority baseline (test)")
+    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0.3, 1.0))
+    axes[1].legend(fontsize=7, loc="lower right", ncol=2)
     return fig
 
 
@@ -177,10 +191,14 @@ def plot_protocols(summary: dict, *, axes=None):
         protocols = list(summary[key])
         for i, p in enumerate(protocols):
             v = summary[key][p]
-            ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
-                        color=REPORT_COLOR if i == 0 else MODEL_COLORS.get(key[0]), capsize=3)
+            color = REPORT_COLOR if i == 0 else MODEL_COLORS.get(key[0])
+            if np.isnan(v["low"]):  # a best-on-test figure: no valid interval, drawn as a bare point
+                ax.plot(i, v["mean"], "v", color=color, ms=8)
+            else:
+                ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
+                            color=color, capsize=3)
             ax.hlines(v["baseline"], i - 0.3, i + 0.3, color="k", ls=":", lw=1.5)
-        ax.set_xticks(range(len(protocols)), ["best epoch\n(report)", "fixed,\nvalidation", "random\nk-fold", "LOSO"], fontsize=7)
+        ax.set_xticks(range(len(protocols)), ["best on test\n(report's\nprotocol)", "fixed,\nvalidation", "random\nk-fold", "LOSO"], fontsize=8)
         ax.set(title=f"{key[0].upper()} {key[1]}", ylim=(0, 1))
     axes[0].set_ylabel("test accuracy")
     return fig

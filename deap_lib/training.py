@@ -22,6 +22,7 @@ import io as _bytesio
 import json
 import os
 import platform
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,6 +83,7 @@ class ExperimentConfig:
     twin_seed: int = 12
     twin_effect: float = 1.0
     standardization: str = "trial"
+    nonfinite: str = "error"  # trials with non-finite features: "error", "drop" or "impute" (see dataset.prepare)
 
     def __post_init__(self):
         if self.model not in MODEL_DEFAULTS:
@@ -124,10 +126,14 @@ class ExperimentConfig:
             self.deap_dir, participants=self.participants, twin_seed=self.twin_seed, twin_effect=self.twin_effect
         )
 
+    def prepare(self, **kwargs) -> Prepared:
+        """The prepared features this config trains on (cached; see :func:`deap_lib.dataset.prepare`)."""
+        return prepare(self.source(), standardization=self.standardization, nonfinite=self.nonfinite, **kwargs)
+
     def run_key(self) -> dict:
         """The parts of the config that change a run's result (not where the data lives)."""
         d = self.to_dict()
-        for name in ("deap_dir", "participants", "twin_seed", "twin_effect", "standardization"):
+        for name in ("deap_dir", "participants", "twin_seed", "twin_effect", "standardization", "nonfinite"):
             d.pop(name)  # the data's identity stands for these
         return d
 
@@ -144,6 +150,10 @@ def load_config(path_or_name: str | os.PathLike, **overrides) -> ExperimentConfi
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of parameter: value, got {type(values).__name__}")
     return ExperimentConfig.from_dict({**values, **overrides})
+
+
+class NonFiniteError(ValueError):
+    """A run met non-finite inputs or a non-finite loss: it stops instead of reporting an accuracy."""
 
 
 def default_device() -> torch.device:
@@ -218,19 +228,25 @@ def train_run(
         return torch.as_tensor(np.ascontiguousarray(data.features[rows]), dtype=dtype, device=device)
 
     x_fit, x_val, x_test = tensor(fit), tensor(val), tensor(split.test)
+    for name, x in (("training", x_fit), ("validation", x_val), ("test", x_test)):
+        if not torch.isfinite(x).all():
+            raise NonFiniteError(f"non-finite {name} features ({data.source.describe()}): re-run prepare "
+                                 "with nonfinite='drop' or 'impute' (CLI: --nonfinite)")
     y_fit = torch.as_tensor(y[fit], dtype=torch.float32, device=device)
     y_val, y_test = y[val], y[split.test]
 
     g_init = torch.Generator().manual_seed(run_seed)
     g_shuffle = torch.Generator().manual_seed(run_seed + 1)
     history = {"loss": [], "train_acc": [], "val_acc": [], "test_acc": [], "test_pred": []}
+    seconds = []  # wall time per epoch, kept apart from the (deterministic) history
     g_dropout = torch.Generator(device=device).manual_seed(run_seed + 2)
     model = build_model(config.model, generator=g_init, dropout_generator=g_dropout, **config.model_kwargs)
     model = model.to(device)
     optimizer = _make_optimizer(config, model.parameters())
     loss_fn = torch.nn.BCEWithLogitsLoss()
     bar = tqdm(range(config.epochs), desc=f"{config.model} {config.target} {split.name}", disable=not progress, leave=False)
-    for _ in bar:
+    for epoch in bar:
+        start_time = time.perf_counter()
         model.train()
         order = torch.randperm(len(fit), generator=g_shuffle).to(device)
         loss_sum = torch.zeros((), device=device)
@@ -251,11 +267,16 @@ def train_run(
             train_acc = correct.item() / len(fit)
         val_pred = (predict_logits(model, x_val) >= 0).cpu().numpy()
         test_pred = (predict_logits(model, x_test) >= 0).cpu().numpy().astype(np.int64)
-        history["loss"].append(loss_sum.item() / len(fit))
+        mean_loss = loss_sum.item() / len(fit)
+        if not np.isfinite(mean_loss):
+            raise NonFiniteError(f"{config.model} {config.target} {split.name}: the training loss became "
+                                 f"{mean_loss} at epoch {epoch + 1}; no accuracy is reported for a diverged run")
+        history["loss"].append(mean_loss)
         history["train_acc"].append(train_acc)
         history["val_acc"].append(float((val_pred == y_val).mean()) if len(val) else None)
         history["test_acc"].append(float((test_pred == y_test).mean()))
         history["test_pred"].append("".join(map(str, test_pred)))
+        seconds.append(time.perf_counter() - start_time)
         bar.set_postfix(loss=f"{history['loss'][-1]:.3f}", test=f"{history['test_acc'][-1]:.2f}")
     test_logits = predict_logits(model, x_test).cpu().numpy()
 
@@ -268,6 +289,7 @@ def train_run(
         "versions": versions(),
         "device": str(device),
         "history": history,
+        "epoch_seconds": seconds,
         "test_logits": test_logits.tolist(),
         "y_test": y_test.tolist(),
         "summary": summarize(history, y[split.train], y_test),
@@ -353,41 +375,113 @@ def run_splits(
     splits: list[splits_mod.Split],
     *,
     scheme: str = "fixed",
+    **kwargs,
+) -> list[dict]:
+    """Run ``config`` on every split (see :func:`run_jobs` for the keyword arguments)."""
+    return run_jobs([(config, s, scheme) for s in splits], data, **kwargs)
+
+
+def run_jobs(
+    jobs: list[tuple[ExperimentConfig, splits_mod.Split, str]],
+    data: Prepared,
+    *,
+    n_jobs: int = 1,
+    device: str | torch.device | None = None,
+    cache: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[dict]:
+    """Run each ``(config, split, scheme)``; stored runs are read, the others dispatched through joblib.
+
+    Each run is an independent job (``n_jobs`` workers, the machine's threads shared out
+    between them); any joblib backend (e.g. Dask's) scales it out without code changes. Results
+    do not depend on ``n_jobs``: every run seeds itself from its config's seed and its split.
+    Records come back in the order of ``jobs``.
+    """
+    folder = results_dir(cache)
+    ids = [run_id(config, data, split, scheme) for config, split, scheme in jobs]
+    records: dict[str, dict] = {}
+    for rid in ids:
+        path = folder / f"{rid}.json"
+        if not force and path.exists() and (folder / f"{rid}.pt").exists():
+            records[rid] = load_record(path)
+    todo = [(job, rid) for job, rid in zip(jobs, ids) if rid not in records]
+    todo = list({rid: (job, rid) for job, rid in todo}.values())  # the same run asked twice trains once
+    if todo:
+        n_jobs = max(1, min(n_jobs, len(todo)))
+        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
+        inner_progress = progress and n_jobs == 1 and len(todo) == 1
+        calls = (
+            delayed(_job)(config, data, split, scheme, device, threads, folder, rid, inner_progress)
+            for (config, split, scheme), rid in todo
+        )
+        if n_jobs == 1:
+            results = (call[0](*call[1], **call[2]) for call in calls)
+        else:
+            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
+        if desc is None:
+            config, _, scheme = todo[0][0]
+            desc = f"{config.model} {config.target} {scheme}"
+        for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
+            records[record["id"]] = record
+    return [records[rid] for rid in ids]
+
+
+def report_protocol(config: ExperimentConfig) -> ExperimentConfig:
+    """``config`` as the report ran it: every training trial is fitted (no validation set held out)."""
+    return config.replace(val_fraction=0.0)
+
+
+def fixed_split_figures(report: dict, honest: dict | None) -> dict:
+    """The figures of the fixed split from its two runs.
+
+    ``report``: the run of the report's protocol (all training trials; the test set evaluated
+    every epoch): its best-on-test epoch (``as_reported``, optimistic) and its last epoch
+    (``last``, honest: nothing was chosen). ``honest``: a run of its own with a validation set
+    carved from the training trials, which chooses the epoch (``val_chosen``); None when
+    ``val_fraction`` is 0.
+    """
+    summary = dict(report["summary"])
+    summary["val_chosen"] = honest["summary"]["val_chosen"] if honest is not None else None
+    return summary
+
+
+def run_fixed(
+    configs: list[ExperimentConfig],
+    data: Prepared,
+    *,
     n_jobs: int = 1,
     device: str | torch.device | None = None,
     cache: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool = True,
 ) -> list[dict]:
-    """Run ``config`` on every split; stored runs are read, the others dispatched through joblib.
+    """The fixed split of each config: the report's run and, beside it, an honest run.
 
-    Each split is an independent job (``n_jobs`` workers, the machine's threads shared out
-    between them); any joblib backend (e.g. Dask's) scales it out without code changes. Results
-    do not depend on ``n_jobs``: every run seeds itself from the config's seed and its split.
+    For each config the report's protocol (:func:`report_protocol`) is run on the seeded split,
+    and, when ``config.val_fraction > 0``, a second run with that share of the training trials
+    held out for choosing the epoch. All runs go to one pool of ``n_jobs`` workers.
+
+    Returns one dict per config: ``{"config", "report": record, "honest": record or None,
+    "summary": fixed_split_figures(...)}``.
     """
-    folder = results_dir(cache)
-    ids = [run_id(config, data, s, scheme) for s in splits]
-    records: dict[str, dict] = {}
-    for rid in ids:
-        path = folder / f"{rid}.json"
-        if not force and path.exists() and (folder / f"{rid}.pt").exists():
-            records[rid] = load_record(path)
-    todo = [(s, rid) for s, rid in zip(splits, ids) if rid not in records]
-    if todo:
-        n_jobs = max(1, min(n_jobs, len(todo)))
-        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
-        inner_progress = progress and n_jobs == 1 and len(todo) == 1
-        jobs = (
-            delayed(_job)(config, data, s, scheme, device, threads, folder, rid, inner_progress)
-            for s, rid in todo
-        )
-        if n_jobs == 1:
-            results = (job[0](*job[1], **job[2]) for job in jobs)
-        else:
-            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(jobs)
-        for record in tqdm(results, total=len(todo), desc=f"{config.model} {config.target} {scheme}", disable=not progress or len(todo) == 1):
-            records[record["id"]] = record
-    return [records[rid] for rid in ids]
+    jobs, slots = [], []
+    for config in configs:
+        split = splits_mod.fixed_split(len(data.features), n_test=config.n_test, seed=config.seed)
+        jobs.append((report_protocol(config), split, "fixed"))
+        if config.val_fraction > 0:
+            jobs.append((config, split, "fixed"))
+        slots.append(config.val_fraction > 0)
+    records = iter(run_jobs(jobs, data, n_jobs=n_jobs, device=device, cache=cache, force=force,
+                            progress=progress, desc="fixed-split runs"))
+    out = []
+    for config, has_honest in zip(configs, slots):
+        report = next(records)
+        honest = next(records) if has_honest else None
+        out.append({"config": config, "report": report, "honest": honest,
+                    "summary": fixed_split_figures(report, honest)})
+    return out
 
 
 def run_experiment(
@@ -407,26 +501,38 @@ def run_experiment(
 
     ``scheme``: "fixed" (seeded 1180/100), "kfold" (random folds over all trials, participants
     mixed, as the report), or "loso" (leave-one-subject-out). Splits follow the report: seeded,
-    unstratified. ``holdout`` (LOSO only) tests a seeded choice of that many participants
-    instead of all of them, each still trained on every other participant.
+    unstratified. ``holdout`` tests a seeded choice of that many folds (k-fold) or participants
+    (LOSO) instead of all of them; each is still trained on everything else, exactly as in the
+    full scheme (a 32-fold fold trains on 1240 trials whichever folds are chosen).
     """
     if data is None:
-        data = prepare(config.source(), standardization=config.standardization, cache=cache, progress=progress)
-    splits = loso_holdout_splits(data, holdout, seed=config.seed) if scheme == "loso" else splits_mod.make_splits(
-        scheme, n_rows=len(data.features), participant=data.participant, seed=config.seed,
-        n_folds=n_folds, n_test=config.n_test,
-    )
+        data = config.prepare(cache=cache, progress=progress)
+    if scheme == "loso":
+        splits = loso_holdout_splits(data, holdout, seed=config.seed)
+    else:
+        splits = splits_mod.make_splits(
+            scheme, n_rows=len(data.features), participant=data.participant, seed=config.seed,
+            n_folds=n_folds, n_test=config.n_test,
+        )
+        if scheme == "kfold":
+            splits = seeded_subset(splits, holdout, seed=config.seed)
     return run_splits(config, data, splits, scheme=scheme, n_jobs=n_jobs, device=device, cache=cache, force=force, progress=progress)
+
+
+def seeded_subset(items: list, k: int | None, *, seed: int = 12) -> list:
+    """A seeded choice of ``k`` of ``items``, in their original order (all of them when ``k`` is None)."""
+    if k is None or k >= len(items):
+        return list(items)
+    if k < 1:
+        raise ValueError(f"holdout must be >= 1, got {k}")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(items), size=k, replace=False))
+    return [items[i] for i in chosen]
 
 
 def loso_holdout_splits(data: Prepared, holdout: int | None = None, *, seed: int = 12) -> list[splits_mod.Split]:
     """Leave-one-subject-out folds, for all participants or a seeded choice of ``holdout`` of them."""
-    pids = np.unique(data.participant)
-    if holdout is not None and holdout < len(pids):
-        if holdout < 1:
-            raise ValueError(f"holdout must be >= 1 participant, got {holdout}")
-        pids = np.sort(np.random.default_rng(seed).choice(pids, size=holdout, replace=False))
-    return splits_mod.loso_splits(data.participant, participants=pids.tolist())
+    pids = seeded_subset(np.unique(data.participant).tolist(), holdout, seed=seed)
+    return splits_mod.loso_splits(data.participant, participants=pids)
 
 
 def summary_table(records: list[dict]) -> dict:
@@ -445,7 +551,11 @@ def test_predictions(record: dict, which: str = "last") -> np.ndarray:
     """Test-set predictions (0/1, in the split's test order) at the epoch a figure uses.
 
     ``which``: "last", "val_chosen" or "as_reported" (the test-chosen epoch: optimistic).
+    ``record``: one run's record, or a fixed split's pair from :func:`run_fixed` (the honest
+    run gives "val_chosen", the report's run the others).
     """
+    if "report" in record:
+        record = record["honest"] if which == "val_chosen" and record["honest"] is not None else record["report"]
     figure = record["summary"].get(which)
     if figure is None:
         raise ValueError(f"this run has no {which!r} figure (val_fraction was 0?)")
@@ -464,15 +574,24 @@ def five_by_two(
     """Dietterich's 5x2cv paired t-test between two configs (last-epoch test accuracies).
 
     Both configs must have the same target and seed (the same five 50/50 splits).
+    ``identical_first``: whether both models made the same test predictions on the first fold
+    of the first replication (the fold whose difference is the statistic's numerator). ``t`` and
+    ``p_value`` are nan when the statistic is undefined (no variance between paired folds).
     """
     if (config_a.target, config_a.seed) != (config_b.target, config_b.seed):
         raise ValueError("5x2cv compares two models on the same splits: use the same target and seed")
     pairs = splits_mod.five_by_two_splits(len(data.features), seed=config_a.seed)
     flat = [s for pair in pairs for s in pair]
-    acc = {}
+    acc, first = {}, {}
     for name, config in (("a", config_a), ("b", config_b)):
         records = run_splits(config, data, flat, scheme="5x2", n_jobs=n_jobs, cache=cache, progress=progress)
         acc[name] = np.array([r["summary"]["last"]["accuracy"] for r in records]).reshape(5, 2)
-    result = stats.paired_t_5x2cv(acc["a"] - acc["b"])
+        first[name] = records[0]["history"]["test_pred"][-1]
+    try:
+        result = stats.paired_t_5x2cv(acc["a"] - acc["b"])
+    except ValueError:  # equal differences in both folds of every replication: t is undefined
+        result = {"t": float("nan"), "p_value": float("nan"), "dof": 5,
+                  "mean_difference": float((acc["a"] - acc["b"]).mean())}
     return {**result, "accuracy_a": acc["a"].tolist(), "accuracy_b": acc["b"].tolist(),
-            "mean_a": float(acc["a"].mean()), "mean_b": float(acc["b"].mean())}
+            "mean_a": float(acc["a"].mean()), "mean_b": float(acc["b"].mean()),
+            "identical_first": first["a"] == first["b"]}

@@ -51,3 +51,27 @@ def test_layer_rows_count_the_report_parameters():
     rows = book.layer_rows(models.build_model("dnn"))
     assert sum(int(r["parameters"].replace(",", "")) for r in rows) == 18_847_501
     assert rows[-1]["output"] == "1"
+
+
+def test_report_mcnemar_counts_match_its_best_epochs():
+    from deap_lib import report, stats
+
+    r = report.MCNEMAR
+    assert r["both_right"] + r["only_dnn"] == round(100 * report.FIXED_SPLIT["dnn", "valence"]["as_reported"])
+    assert r["both_right"] + r["only_cnn"] == round(100 * report.FIXED_SPLIT["cnn", "valence"]["as_reported"])
+    assert r["both_right"] + r["both_wrong"] + r["only_dnn"] + r["only_cnn"] == 100
+    assert round(stats.mcnemar_exact_from_counts(r["only_dnn"], r["only_cnn"])["p_value"], 3) == r["p_value"]
+
+
+def test_not_learned_follows_the_baseline_interval():
+    # 100 test trials, majority 53 %: its Wilson interval reaches about 62.5 %
+    assert book.not_learned("DNN valence", 0.60, 0.53, 100, 8) is not None
+    assert book.not_learned("DNN valence", 0.53, 0.53, 100, 8) is not None
+    assert book.not_learned("DNN valence", 0.70, 0.53, 100, 80) is None
+    # the same accuracy is inside the interval on few trials and outside it on many
+    assert book.not_learned("x", 0.60, 0.53, 1000, 8) is None
+    text = book.not_learned("CNN arousal (last epoch)", 0.55, 0.53, 100, 8)
+    assert "CNN arousal" in text and "55.0%" in text and "8 epochs" in text
+    assert book.budget_warning([None, None]).data == ""
+    shown = book.budget_warning([text, None], profile="quick").data
+    assert shown.startswith(":::{warning}") and "CNN arousal" in shown and "`quick` profile" in shown

@@ -1,9 +1,13 @@
 import numpy as np
 import pytest
 
-from deap_lib import dataset, features, synthetic
-from deap_lib.dataset import prepare, resolve_source
+from deap_lib import dataset, features, io, synthetic
+from deap_lib.cli import main
+from deap_lib.config import stable_hash
+from deap_lib.dataset import NonFiniteFeaturesError, prepare, resolve_source
 from deap_lib.labels import binarize, class_balance
+
+FZ = io.EEG_CHANNELS.index("Fz")
 
 
 def test_prepare_twin_rows_and_labels(cache):
@@ -57,6 +61,8 @@ def test_real_deap_folder_reads_like_the_twin(cache, tmp_path, monkeypatch):
 def test_bad_parameters(cache, tmp_path):
     with pytest.raises(ValueError, match="standardization"):
         prepare(resolve_source(participants=[1]), standardization="zscore")
+    with pytest.raises(ValueError, match="nonfinite must be one of .*'drop', 'impute'.*'skip'"):
+        prepare(resolve_source(participants=[1]), nonfinite="skip")
     with pytest.raises(ValueError, match="participants"):
         resolve_source(participants=[0, 3])
     with pytest.raises((FileNotFoundError, NotADirectoryError), match="nowhere"):
@@ -71,3 +77,115 @@ def test_class_balance_counts_threshold_ties():
     assert rows["arousal"]["high"] == 3 and rows["arousal"]["low"] == 1
     with pytest.raises(ValueError, match="target"):
         binarize(ratings, "liking")
+
+
+# --------------------------------------------------------------------------------------------
+# Non-finite features: a constant channel has NaN skewness and kurtosis
+
+
+@pytest.fixture(scope="module")
+def flat_deap(tmp_path_factory):
+    """Two twin participants as DEAP files, s02's trial 7 (0-based) with a constant Fz.
+
+    Returns the source and s02's raw data (40, 40, 8064) as written.
+    """
+    folder = tmp_path_factory.mktemp("flat") / "data_preprocessed_python"
+    synthetic.write_twin(folder, 2, progress=False)
+    path = io.participant_path(folder, 2)
+    data, labels = io.read_participant(path)
+    data[7, FZ] = data[7, FZ, 0]
+    io.write_participant(path, data, labels)
+    return resolve_source(folder, participants=[1, 2]), data
+
+
+def test_flat_channel_raises_naming_participant_trial_channel(cache, flat_deap, monkeypatch, capsys):
+    src, _ = flat_deap
+    calls = []
+    real = features.extract_features
+    monkeypatch.setattr(dataset.features, "extract_features", lambda x, **k: calls.append(x.shape) or real(x, **k))
+    for _ in range(2):  # the second call loads the cache and must fail the same way
+        with pytest.raises(NonFiniteFeaturesError, match=r"s02 trial 7 channel Fz \(constant: NaN skew, kurtosis\)") as err:
+            prepare(src, cache=cache, progress=False)
+        message = str(err.value)
+        assert "s02.dat" in message and "0-based" in message and "\n" not in message
+        assert 'nonfinite="drop"' in message and "--nonfinite drop|impute" in message
+        assert err.value.where == ((2, 7, "Fz"),)
+    # Then only the affected trial was reduced again, to find its channel.
+    assert calls[-1] == (1, 32, 8064) and calls.count((40, 32, 8064)) == 2
+    # The command line turns it into one line and exit code 2.
+    assert main(["prepare", "--deap-dir", src.root, "--participants", "1", "2", "--cache", str(cache)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: non-finite features") and err.count("\n") == 1 and "channel Fz" in err
+
+
+def test_drop_after_an_error_leaves_the_trial_out(cache, flat_deap, capsys):
+    src, data = flat_deap
+    with pytest.raises(NonFiniteFeaturesError):
+        prepare(src, cache=cache, progress=False)
+    dropped = prepare(src, cache=cache, progress=False, nonfinite="drop")  # from the cache
+    assert dropped.features.shape == (79, 32, 99) and np.isfinite(dropped.features).all()
+    s02 = dropped.participant == 2
+    np.testing.assert_array_equal(dropped.trial[s02], np.delete(np.arange(40), 7))
+    _, labels = io.read_participant(io.participant_path(src.root, 2))
+    np.testing.assert_array_equal(dropped.ratings[s02], np.delete(labels, 7, axis=0))
+    np.testing.assert_array_equal(dropped.features[s02], np.delete(features.extract_features(data[:, :32]), 7, axis=0))
+    assert dropped.nonfinite == ((2, 7, "Fz"),) and dropped.nonfinite_policy == "drop"
+    assert dropped.describe()["nonfinite"] == {
+        "policy": "drop", "n_trials": 1, "where": [{"participant": 2, "trial": 7, "channel": "Fz"}]
+    }
+    assert dropped.nonfinite_note() == "1 trial dropped for non-finite features (trials 0-based): s02 trial 7 (Fz)."
+    assert main(["prepare", "--deap-dir", src.root, "--participants", "1", "2", "--cache", str(cache),
+                 "--nonfinite", "drop"]) == 0
+    assert "1 trial dropped" in capsys.readouterr().out
+
+
+def test_impute_sets_undefined_statistics_to_zero(cache, flat_deap):
+    src, data = flat_deap
+    imputed = prepare(src, cache=cache, progress=False, nonfinite="impute")
+    assert imputed.features.shape == (80, 32, 99) and np.isfinite(imputed.features).all()
+    assert imputed.nonfinite == ((2, 7, "Fz"),) and imputed.nonfinite_policy == "impute"
+    # By hand: the trial's unstandardized statistics, Fz's NaN skew and kurtosis set to 0, then
+    # standardized over the whole (32, 99) map.
+    raw = features.extract_features(data[7:8, :32], standardization="none")[0]
+    nan = np.isnan(raw)
+    undefined = [j for j, name in enumerate(features.feature_names()) if name.endswith(("_skew", "_kurtosis"))]
+    assert np.flatnonzero(nan.any(axis=1)).tolist() == [FZ] and np.flatnonzero(nan[FZ]).tolist() == undefined
+    raw[nan] = 0.0
+    row = np.flatnonzero((imputed.participant == 2) & (imputed.trial == 7))
+    np.testing.assert_allclose(imputed.features[row[0]], (raw - raw.mean()) / raw.std(), rtol=1e-10, atol=1e-12)
+    # The other trials are as computed; a second call (from the cache) gives the same.
+    s02 = np.flatnonzero(imputed.participant == 2)
+    np.testing.assert_array_equal(
+        np.delete(imputed.features[s02], 7, axis=0), np.delete(features.extract_features(data[:, :32]), 7, axis=0)
+    )
+    again = prepare(src, cache=cache, progress=False, nonfinite="impute")
+    np.testing.assert_array_equal(again.features, imputed.features)
+    assert again.identity == imputed.identity
+    assert imputed.identity != prepare(src, cache=cache, progress=False, nonfinite="drop").identity
+
+
+def test_clean_data_identity_does_not_depend_on_the_policy(cache):
+    src = resolve_source(participants=[1])
+    base = prepare(src, progress=False)
+    # The identity as computed before the nonfinite policy existed: existing caches stay valid.
+    params = {"features_version": dataset.FEATURES_VERSION, "standardization": "trial", "window": None,
+              "data": src.key()}
+    contents = {"s01": stable_hash([src.key(), 1], length=64)}
+    assert base.identity == stable_hash({"params": params, "contents": contents})
+    for policy in ("drop", "impute"):
+        other = prepare(src, progress=False, nonfinite=policy)
+        assert other.identity == base.identity and other.nonfinite == ()
+        np.testing.assert_array_equal(other.features, base.features)
+    assert base.describe()["nonfinite"] == {"policy": "error", "n_trials": 0, "where": []}
+    assert base.nonfinite_note() == ""
+
+
+@pytest.mark.parametrize("standardization", features.STANDARDIZATIONS)
+def test_imputation_steps_compose_to_extract_features(standardization):
+    # impute standardizes the reduction the way extract_features does: same result on clean data.
+    x = np.random.default_rng(0).standard_normal((3, 4, 250)).astype(np.float32)
+    reduced = dataset._reduction(x, standardization, None)
+    np.testing.assert_array_equal(
+        dataset._standardize_reduction(reduced, standardization),
+        features.extract_features(x, standardization=standardization),
+    )

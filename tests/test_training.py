@@ -121,3 +121,73 @@ def test_loso_validation_is_subject_independent(cache):
         part = lambda rows: set(data.participant[rows].tolist())  # noqa: E731
         test_p, val_p, fit_p = part(r["split"]["test"]), part(r["split"]["val"]), part(r["split"]["fit"])
         assert len(test_p) == 1 and not test_p & (val_p | fit_p) and not val_p & fit_p
+
+
+def test_report_protocol_fits_the_full_training_sets(cache):
+    """The report's runs fit all 1180 (fixed) and 1240 (32-fold) training trials; the honest run holds out 10 %."""
+    data = fake_data(n_participants=32)  # 1280 trials, as DEAP
+    tiny = dict(epochs=1, model_kwargs={"hidden": (8,), "p_input": 0.1, "p_hidden": 0.1})
+    [pair] = training.run_fixed([load_config("deap_dnn_valence", **tiny)], data, progress=False)
+    stored = training.load_record(training.results_dir() / f"{pair['report']['id']}.json")
+    assert len(stored["split"]["fit"]) == 1180 and stored["split"]["val"] == [] and len(stored["y_test"]) == 100
+    assert stored["config"]["val_fraction"] == 0.0
+    honest = training.load_record(training.results_dir() / f"{pair['honest']['id']}.json")
+    assert (len(honest["split"]["fit"]), len(honest["split"]["val"])) == (1062, 118)
+    assert honest["split"]["test"] == stored["split"]["test"]
+    s = pair["summary"]
+    assert s["as_reported"] == stored["summary"]["as_reported"] and s["last"] == stored["summary"]["last"]
+    assert s["val_chosen"] == honest["summary"]["val_chosen"] is not None
+    config = training.report_protocol(load_config("deap_dnn_valence", **tiny))
+    folds = run_experiment(config, "kfold", data=data, n_folds=32, holdout=2, progress=False)
+    assert len(folds) == 2 and all(len(r["split"]["fit"]) == 1240 and len(r["y_test"]) == 40 for r in folds)
+    all_names = [s.name for s in kfold_splits(1280, n_folds=32, seed=12)]
+    assert {r["split"]["name"] for r in folds} <= set(all_names)
+
+
+def test_val_fraction_zero_gives_no_honest_run(cache):
+    data = fake_data()
+    [pair] = training.run_fixed([config(val_fraction=0.0)], data, progress=False)
+    assert pair["honest"] is None and pair["summary"]["val_chosen"] is None
+    assert training.test_predictions(pair, "last").shape == (20,)
+
+
+def test_seeded_subset():
+    items = list(range(32))
+    a = training.seeded_subset(items, 4, seed=12)
+    assert a == training.seeded_subset(items, 4, seed=12) and a == sorted(a) and len(set(a)) == 4
+    assert a != training.seeded_subset(items, 4, seed=13)
+    assert training.seeded_subset(items, None) == items == training.seeded_subset(items, 40)
+    with pytest.raises(ValueError, match="holdout"):
+        training.seeded_subset(items, 0)
+
+
+def test_non_finite_inputs_and_loss_are_refused(cache):
+    data = fake_data()
+    split = fixed_split(len(data.features), n_test=20, seed=12)
+    data.features[5, 3, 7] = np.nan
+    with pytest.raises(training.NonFiniteError, match="non-finite"):
+        training.train_run(config(), data, split, progress=False)
+    diverging = config(optimizer="sgd", lr=1e30)  # finite inputs, but the weights blow up
+    with pytest.raises(training.NonFiniteError, match="loss became nan at epoch 1"):
+        training.train_run(diverging, fake_data(), split, progress=False)
+
+
+def _fake_5x2_records(accuracies, first_pred):
+    return [{"summary": {"last": {"accuracy": a}}, "history": {"test_pred": ["0101", first_pred if i == 0 else "1111"]}}
+            for i, a in enumerate(accuracies)]
+
+
+def test_five_by_two_flags_identical_first_fold_and_undefined_t(monkeypatch):
+    data = fake_data(n_participants=2)
+    acc_a = [0.5, 0.6, 0.7, 0.5, 0.6, 0.6, 0.55, 0.5, 0.6, 0.7]
+    acc_b = [0.5, 0.5, 0.6, 0.6, 0.5, 0.7, 0.6, 0.5, 0.5, 0.6]
+    fake = {"dnn": _fake_5x2_records(acc_a, "0011"), "cnn": _fake_5x2_records(acc_b, "0011")}
+    monkeypatch.setattr(training, "run_splits", lambda config, *a, **k: fake[config.model])
+    a, b = config(model="dnn", val_fraction=0.0), config(model="cnn", model_kwargs=SMALL_CNN, val_fraction=0.0)
+    result = training.five_by_two(a, b, data, progress=False)
+    assert result["t"] == 0.0 and result["identical_first"] is True
+    fake["cnn"] = _fake_5x2_records(acc_b, "0010")
+    assert training.five_by_two(a, b, data, progress=False)["identical_first"] is False
+    fake["cnn"] = _fake_5x2_records(acc_a, "0011")  # the same accuracies everywhere: no variance
+    result = training.five_by_two(a, b, data, progress=False)
+    assert np.isnan(result["t"]) and np.isnan(result["p_value"]) and result["mean_difference"] == 0.0
