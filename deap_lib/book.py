@@ -8,6 +8,7 @@ executes every chapter in order with papermill into ``book/chapters/`` and then 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -22,9 +23,11 @@ PROFILE_ENV = "DEAP_LIB_PROFILE"
 CHAPTERS = ("01_data", "02_dnn", "03_cnn", "04_fixed_split", "05_kfold", "06_honest")
 #: The parameters a profile may set (anything else in a profile file is an error).
 PROFILE_KEYS = (
-    "profile", "participants", "n_test", "epochs", "cv_epochs", "n_folds", "kfold_holdout", "five_by_two_epochs",
-    "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
+    "profile", "participants", "n_test", "epochs", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
+    "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
 )
+#: The four (model, target) experiments of the report, in the book's order.
+EXPERIMENTS = (("dnn", "valence"), ("cnn", "valence"), ("dnn", "arousal"), ("cnn", "arousal"))
 
 
 def load_profile(name: str) -> dict:
@@ -53,6 +56,30 @@ def settings(namespace: dict) -> dict:
     out = {k: v for k, v in profile.items()}
     out.update({k: v for k, v in namespace.items() if k in fields and v is not None})
     return out
+
+
+def cv_experiments(values: dict) -> list[tuple[str, str]]:
+    """The (model, target) experiments the cross-validation chapters run: the profile's
+    ``cv_experiments`` (e.g. ``["dnn valence", "cnn valence"]``), or all four when it is None."""
+    chosen = values.get("cv_experiments")
+    if chosen is None:
+        return list(EXPERIMENTS)
+    keys = [tuple(str(e).split()) for e in chosen]
+    bad = [" ".join(k) for k in keys if k not in EXPERIMENTS]
+    if bad or not keys:
+        allowed = [f"{m} {t}" for m, t in EXPERIMENTS]
+        raise ValueError(f"cv_experiments: expected a non-empty list from {allowed}, got {chosen!r}")
+    return [k for k in EXPERIMENTS if k in keys]
+
+
+def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "object":
+    """A note saying which part of a scheme this build ran, when it ran less than all of it."""
+    from IPython.display import Markdown
+
+    if len(ran) == len(of):
+        return Markdown("")
+    return Markdown(f":::{{admonition}} Reduced: {len(ran)} of the {len(of)} {what}\n:class: note\n"
+                    f"The `{values['profile']}` profile runs {', '.join(map(str, ran))}. {why}\n:::")
 
 
 def experiment_config(values: dict, **changes):
@@ -213,16 +240,16 @@ def fixed_split_rows(pairs: dict) -> list[dict]:
             if fig is None:
                 return "not run"
             low, high = stats.wilson_interval(round(fig["accuracy"] * n), n)
-            return f"{fig['accuracy']:.1%} ({low:.1%}-{high:.1%}), epoch {fig['epoch']}"
+            return f"{fig['accuracy']:.1%} ({low:.0%}-{high:.0%}), ep. {fig['epoch']}"
 
         rep = report.FIXED_SPLIT.get((model, target))
         rows.append({
             "experiment": f"{model.upper()} {target}",
-            "best epoch on test (optimistic)": f"{s['as_reported']['accuracy']:.1%}, epoch {s['as_reported']['epoch']}",
+            "best on test": f"{s['as_reported']['accuracy']:.1%}, ep. {s['as_reported']['epoch']}",
             "last epoch": with_ci(s["last"]),
             "validation-chosen": with_ci(s["val_chosen"]),
             "majority": _pct(s["majority_baseline"]),
-            "report, DEAP (best epoch)": _pct(rep["as_reported"]) if rep else "not reported",
+            "report (DEAP)": _pct(rep["as_reported"]) if rep else "-",
         })
     return rows
 
@@ -231,9 +258,12 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
     """Class balance (high / low) of the training and test trials of each run's split, as the report printed."""
     from deap_lib import splits
 
-    rows = []
+    rows, seen = [], set()
     for r in records:
         target = r["config"]["target"]
+        if (r["split"]["name"], target) in seen:  # the same split and labels (another model): shown once
+            continue
+        seen.add((r["split"]["name"], target))
         split = splits.Split.from_dict(r["split"])
         b = splits.class_balance(data.labels(target), split)
         rows.append({
@@ -244,17 +274,19 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
     return rows
 
 
-def not_learned(name: str, accuracy: float, baseline: float, n: int, epochs: int) -> str | None:
-    """A sentence when an honest figure lies inside the majority baseline's 95 % interval, else None.
+def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, epochs: int) -> str | None:
+    """A sentence naming the honest ``figures`` (``{label: accuracy}``) that lie inside the majority
+    baseline's 95 % interval, or None when none does.
 
     The baseline's interval is the Wilson interval of its accuracy on the same ``n`` test trials.
     """
     from deap_lib import stats
 
     low, high = stats.wilson_interval(round(baseline * n), n)
-    if accuracy > high:
+    inside = [f"{label} {acc:.1%}" for label, acc in figures.items() if acc is not None and acc <= high]
+    if not inside:
         return None
-    return (f"{name}: {accuracy:.1%} lies inside the majority baseline's 95 % interval "
+    return (f"{name}: {', '.join(inside)}, inside the majority baseline's 95 % interval "
             f"({low:.1%}-{high:.1%} on {n} test trials) after {epochs} epochs")
 
 
@@ -262,11 +294,37 @@ def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "object":
     """:func:`budget_warning` for the honest figures (last, validation-chosen) of fixed-split pairs."""
     items = []
     for (model, target), pair in pairs.items():
-        s, epochs = pair["summary"], pair["config"].epochs
-        for label, figure in (("last epoch", s["last"]), ("validation-chosen epoch", s["val_chosen"])):
-            if figure is not None:
-                items.append(not_learned(f"{model.upper()} {target} ({label})", figure["accuracy"],
-                                         s["majority_baseline"], s["n_test"], epochs))
+        s = pair["summary"]
+        figures = {"last epoch": s["last"]["accuracy"],
+                   "validation-chosen": s["val_chosen"]["accuracy"] if s["val_chosen"] else None}
+        items.append(not_learned(f"{model.upper()} {target}", figures, s["majority_baseline"], s["n_test"],
+                                 pair["config"].epochs))
+    return budget_warning(items, profile=profile)
+
+
+def folds_warning(runs: dict, which: str, *, profile: str | None = None) -> "object":
+    """:func:`budget_warning` for cross-validations: ``runs`` is ``{(model, target): [fold records]}``;
+    the mean of the folds' ``which`` figure against the baseline's interval on all their test trials."""
+    import numpy as np
+
+    items = []
+    for (model, target), recs in runs.items():
+        acc = [(r["summary"][which] or r["summary"]["last"])["accuracy"] for r in recs]
+        items.append(not_learned(
+            f"{model.upper()} {target}", {f"mean of {len(recs)} folds": float(np.mean(acc))},
+            float(np.mean([r["summary"]["majority_baseline"] for r in recs])),
+            sum(r["summary"]["n_test"] for r in recs), recs[0]["config"]["epochs"]))
+    return budget_warning(items, profile=profile)
+
+
+def protocols_warning(summary: dict, *, profile: str | None = None) -> "object":
+    """:func:`budget_warning` for the honest protocols of :func:`protocol_summary` results."""
+    items = []
+    for (model, target), by_protocol in summary.items():
+        honest = {p: v for p, v in by_protocol.items() if p != PROTOCOLS[0]}
+        for protocol, v in honest.items():  # baselines and test sizes differ by protocol
+            items.append(not_learned(f"{model.upper()} {target}", {protocol: v["mean"]}, v["baseline"],
+                                     v["n_test"], v["epochs"]))
     return budget_warning(items, profile=profile)
 
 
@@ -279,7 +337,7 @@ def budget_warning(items: list[str | None], *, profile: str | None = None) -> "o
         return Markdown("")
     which = f"the `{profile}` profile's" if profile else "this build's"
     return Markdown(
-        ":::{warning} Not learned (yet)\n" + "\n".join(f"- {i}." for i in items) + "\n\n"
+        ":::{admonition} Not learned (yet)\n:class: warning\n" + "\n".join(f"- {i}." for i in items) + "\n\n"
         f"These models cannot be told apart from always predicting the majority class. With {which} "
         "training budget this is a finding about the budget, not about the architecture: the report "
         "trained for 250 epochs. Re-run with more epochs (the `epochs`, `cv_epochs` or `loso_epochs` "
@@ -315,10 +373,13 @@ def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
 
 PROTOCOLS = (
     "best epoch on test (report's protocol)",
-    "fixed split, validation-chosen epoch",
+    "fixed split, honest epoch",
     "random k-fold, last epoch",
-    "leave-one-subject-out, validation-chosen epoch",
+    "leave-one-subject-out, honest epoch",
 )
+#: What "honest epoch" means in :data:`PROTOCOLS`.
+HONEST_EPOCH = ("the epoch chosen on a validation set held out of the training trials (whole participants "
+                "under leave-one-subject-out) when the profile holds one out (val_fraction > 0), else the last epoch")
 
 
 def protocol_summary(fixed: dict, kfold: list, loso: list) -> dict:
@@ -356,7 +417,7 @@ def protocol_summary(fixed: dict, kfold: list, loso: list) -> dict:
 
 
 #: Short column headings for :data:`PROTOCOLS` in tables.
-PROTOCOL_HEADINGS = ("best on test (report's protocol)", "fixed, validation-chosen", "random k-fold",
+PROTOCOL_HEADINGS = ("best on test (report's protocol)", "fixed, honest epoch", "random k-fold",
                      "leave-one-subject-out")
 
 
@@ -390,19 +451,20 @@ def verdict(name: str, mean: float, low: float, high: float, baseline: float) ->
 
 
 def protocol_runs(values: dict, data, *, models=("dnn", "cnn"), targets=("valence", "arousal")) -> dict:
-    """Fixed-split, random k-fold and LOSO runs of each model and target with a chapter's settings.
+    """Fixed-split runs of every experiment, random k-fold and LOSO runs of the :func:`cv_experiments`.
 
     Stored runs are read (the fixed-split and k-fold chapters made most of them). K-fold runs
-    follow the report's protocol (no validation set); LOSO runs hold out validation participants.
-    Returns ``{"fixed": {(model, target): pair}, "kfold": {...: [records]}, "loso": {...}}``.
+    follow the report's protocol (no validation set); LOSO runs hold out validation participants
+    when ``val_fraction`` > 0. Returns ``{"fixed": {(model, target): pair}, "kfold": {...: [records]},
+    "loso": {...}}``.
     """
     from deap_lib import training
 
-    keys = [(m, t) for t in targets for m in models]
+    keys = [(m, t) for m, t in EXPERIMENTS if m in models and t in targets]
     fixed = training.run_fixed([experiment_config(values, model=m, target=t) for m, t in keys], data,
                                n_jobs=values["n_jobs"], progress=False)
     out = {"fixed": dict(zip(keys, fixed)), "kfold": {}, "loso": {}}
-    for m, t in keys:
+    for m, t in [k for k in cv_experiments(values) if k in keys]:
         out["kfold"][m, t] = kfold_runs(values, data, m, t)
         out["loso"][m, t] = training.run_experiment(
             experiment_config(values, model=m, target=t, epochs=values["loso_epochs"]), "loso",
@@ -417,6 +479,52 @@ def kfold_runs(values: dict, data, model: str, target: str) -> list[dict]:
     config = training.report_protocol(experiment_config(values, model=model, target=target, epochs=values["cv_epochs"]))
     return training.run_experiment(config, "kfold", data=data, n_folds=values["n_folds"],
                                    holdout=values["kfold_holdout"], n_jobs=values["n_jobs"], progress=False)
+
+
+def five_by_two_section(values: dict, data) -> "object":
+    """The 5x2cv comparison of the DNN and the CNN on valence, as a table and sentences (or why it was not run)."""
+    import scipy.stats
+    from IPython.display import Markdown
+
+    from deap_lib import report, training
+
+    r = report.FIVE_BY_TWO
+    report_p = float(2 * scipy.stats.t.sf(abs(r["t"]), df=5))  # the report gave t only
+    said = (f"The report found t = {r['t']:.3f} on DEAP at {r['epochs']} epochs, which with 5 degrees of freedom "
+            f"is a two-sided p of {report_p:.3f}.")
+    e = values["five_by_two_epochs"]
+    if e is None:
+        return Markdown(f":::{{admonition}} Not run in the `{values['profile']}` profile\n:class: note\n{said} The test trains each "
+                        "model ten times (on 640 trials each); within this profile's time those models would not "
+                        "learn, and a test between two untrained models says nothing. The `paper` profile runs it "
+                        f"at {r['epochs']} epochs.\n:::")
+    five = training.five_by_two(
+        training.report_protocol(experiment_config(values, model="dnn", target="valence", epochs=e)),
+        training.report_protocol(experiment_config(values, model="cnn", target="valence", epochs=e)),
+        data, n_jobs=values["n_jobs"], progress=False,
+    )
+    if math.isnan(five["t"]):
+        note = (" Here t is undefined: in every replication both folds gave the same difference between the "
+                "models (as when both predict one class for every trial), so the variance estimate is 0.")
+    elif five["t"] == 0:
+        note = (" A t of exactly 0 is not a finding of equal models: the statistic's numerator is the difference "
+                "on the first fold of the first replication alone, and there both models scored "
+                f"{five['accuracy_a'][0][0]:.1%}"
+                + (" with identical predictions (both predicting one class for every trial, as untrained models "
+                   "do)." if five["identical_first"] else "."))
+    else:
+        note = ""
+    table = md_table([
+        {"": "this build", "epochs": e, "DNN mean": _pct(five["mean_a"]), "CNN mean": _pct(five["mean_b"]),
+         "t (5 dof)": f"{five['t']:.3f}", "p": f"{five['p_value']:.3f}"},
+        {"": "report (DEAP)", "epochs": r["epochs"], "DNN mean": _pct(r["dnn"]), "CNN mean": _pct(r["cnn"]),
+         "t (5 dof)": f"{r['t']:.3f}", "p": f"{report_p:.3f}"},
+    ]).data
+    return Markdown(
+        f"{table}\n\nHere t = {five['t']:.3f} (p = {five['p_value']:.3f}) at {e} epochs. {said}{note} The "
+        "statistic divides one fold's difference by a variance estimated from five replications: read it "
+        "together with the fold distributions above, not as a verdict."
+    )
 
 
 def negative_control(summaries: dict, baseline_runs: dict) -> dict:
@@ -454,7 +562,8 @@ def model_chapter(values: dict) -> dict:
 
     Returns ``{"config", "data", "net", "pair"}`` (``pair``: from :func:`deap_lib.training.run_fixed`);
     glues ``n_params``, ``n_params_report``, ``epochs``, ``majority``, ``n_fit_report``,
-    ``n_fit_honest`` and ``acc_*`` / ``epoch_*`` for the three figures.
+    ``acc_*`` / ``epoch_*`` for the best-on-test and last figures, and the sentences ``honest_run`` and
+    ``honest_result`` (which depend on whether an honest run was made).
     """
     from myst_nb import glue
 
@@ -468,12 +577,19 @@ def model_chapter(values: dict) -> dict:
     glue("n_params_report", report.N_PARAMS[config.model], display=False)
     glue("epochs", config.epochs, display=False)
     glue("n_fit_report", len(pair["report"]["split"]["fit"]), display=False)
-    glue("n_fit_honest", len(pair["honest"]["split"]["fit"]) if pair["honest"] else 0, display=False)
-    glue("n_val", len(pair["honest"]["split"]["val"]) if pair["honest"] else 0, display=False)
-    s = pair["summary"]
+    s, honest = pair["summary"], pair["honest"]
+    if honest is not None:
+        glue("honest_run", f"An honest run of its own holds {len(honest['split']['val'])} of the training trials "
+             f"out as a validation set (fitting the other {len(honest['split']['fit'])}), so that an epoch can be "
+             "chosen without looking at the test set.", display=False)
+        glue("honest_result", f"and the honest run's epoch with the best validation accuracy (epoch "
+             f"{s['val_chosen']['epoch']}) gives {s['val_chosen']['accuracy']:.1%}", display=False)
+    else:
+        glue("honest_run", f"The `{values.get('profile')}` profile runs no separate honest run (val_fraction is 0): "
+             "the honest figure is the last epoch of the report's run, on which nothing was chosen.", display=False)
+        glue("honest_result", "and no validation-chosen figure was computed (val_fraction is 0)", display=False)
     glue("majority", s["majority_baseline"], display=False)
-    for name in ("as_reported", "last", "val_chosen"):
-        fig = s[name] or {"accuracy": float("nan"), "epoch": "-"}
-        glue(f"acc_{name}", fig["accuracy"], display=False)
-        glue(f"epoch_{name}", fig["epoch"], display=False)
+    for name in ("as_reported", "last"):
+        glue(f"acc_{name}", s[name]["accuracy"], display=False)
+        glue(f"epoch_{name}", s[name]["epoch"], display=False)
     return {"config": config, "data": data, "net": net, "pair": pair}

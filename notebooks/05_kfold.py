@@ -37,31 +37,31 @@ nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "
 
 # %% tags=["remove-input"]
 import numpy as np
-import scipy.stats
 from myst_nb import glue
 
-from deap_lib import book, plotting, report, stats, training
+from deap_lib import book, plotting, report
 
 values = book.settings(globals())
 data = book.experiment_config(values).prepare(progress=False)
-cv = {(m, t): book.kfold_runs(values, data, m, t) for t in ("valence", "arousal") for m in ("dnn", "cnn")}
-n_run = len(cv["dnn", "valence"])
+keys = book.cv_experiments(values)
+cv = {(m, t): book.kfold_runs(values, data, m, t) for m, t in keys}
+first = cv[keys[0]]
 glue("n_folds", values["n_folds"], display=False)
-glue("n_run", n_run, display=False)
-glue("n_fit", len(cv["dnn", "valence"][0]["split"]["fit"]), display=False)
+glue("n_run", len(first), display=False)
+glue("n_fit", len(first[0]["split"]["fit"]), display=False)
 glue("cv_epochs", values["cv_epochs"], display=False)
 book.page_header(values, data)
 
 # %% tags=["remove-input"]
-from IPython.display import Markdown
+book.reduced_note(values, "folds", [r["split"]["name"] for r in first], range(values["n_folds"]),
+                  f"Each is exactly one of the report's folds (trained on all the others), run for {values['cv_epochs']} "
+                  "epochs: within the build's time, enough epochs for the models to learn matter more than all folds "
+                  "with too few. The `paper` profile runs all of them.")
 
-Markdown("" if n_run == values["n_folds"] else (
-    f":::{{note}} Reduced: {n_run} of the {values['n_folds']} folds\n"
-    f"The `{values['profile']}` profile trains and tests a seeded choice of {n_run} of the "
-    f"{values['n_folds']} folds, each for {values['cv_epochs']} epochs: enough epochs for the models to "
-    "learn, within the build's time budget, matters more here than all folds with too few epochs. Each "
-    "fold is still exactly the report's (trained on every other fold). The mean below is over these "
-    f"{n_run} folds; the `paper` profile runs all of them.\n:::"))
+# %% tags=["remove-input"]
+book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], book.EXPERIMENTS,
+                  "The others are left out to give these enough epochs within the build's time; the `paper` "
+                  "profile runs all four.")
 
 # %% [markdown]
 # ## Accuracy per fold
@@ -89,22 +89,17 @@ book.md_table(book.cv_rows(cv, report.KFOLD32))
 # are not arousal results.
 
 # %% tags=["remove-input"]
-book.budget_warning([
-    book.not_learned(f"{m.upper()} {t} (mean of {len(recs)} folds, last epoch)",
-                     float(np.mean([r["summary"]["last"]["accuracy"] for r in recs])),
-                     float(np.mean([r["summary"]["majority_baseline"] for r in recs])),
-                     sum(r["summary"]["n_test"] for r in recs), values["cv_epochs"])
-    for (m, t), recs in cv.items()
-], profile=values["profile"])
+book.folds_warning(cv, "last", profile=values["profile"])
 
 # %% [markdown]
 # The class balance of every fold's training and test trials, as the report's code printed it:
 
 # %% tags=["remove-input"]
-book.md_table(book.balance_rows(data, cv["dnn", "valence"] + cv["dnn", "arousal"]))
+book.md_table(book.balance_rows(data, [r for recs in cv.values() for r in recs]))
 
 # %% tags=["remove-input"]
-dnn_val = np.array(groups["DNN valence"])
+dnn_val = np.array(groups[f"{keys[0][0].upper()} {keys[0][1]}"])
+glue("range_of", f"{keys[0][0].upper()}'s {keys[0][1]}", display=False)
 glue("dnn_min", float(dnn_val.min()), display=False)
 glue("dnn_max", float(dnn_val.max()), display=False)
 glue("report_min", report.KFOLD32_DNN_FOLD_RANGE[0], display=False)
@@ -113,8 +108,9 @@ glue("report_max", report.KFOLD32_DNN_FOLD_RANGE[1], display=False)
 # %% [markdown]
 # ## High variance
 #
-# The DNN's valence folds range from {glue:text}`dnn_min:.1%` to {glue:text}`dnn_max:.1%` (the
-# report, on DEAP: {glue:text}`report_min:.0%` to {glue:text}`report_max:.0%`). With 40 test
+# The {glue:text}`range_of` folds range from {glue:text}`dnn_min:.1%` to {glue:text}`dnn_max:.1%`
+# (the report's DNN valence folds, on DEAP: {glue:text}`report_min:.0%` to
+# {glue:text}`report_max:.0%`). With 40 test
 # trials a fold's accuracy alone has a 95 % interval of about +/-15 points, so one split, like
 # the report's fixed 100 trials, can easily land on a "lucky" number. The mean over folds is
 # steadier than any one fold, but its spread is not a confidence interval (the folds share
@@ -128,41 +124,4 @@ glue("report_max", report.KFOLD32_DNN_FOLD_RANGE[1], display=False)
 # report ran it on valence at 150 epochs.
 
 # %% tags=["remove-input"]
-e = values["five_by_two_epochs"]
-five = training.five_by_two(
-    book.experiment_config(values, model="dnn", target="valence", epochs=e, val_fraction=0.0),
-    book.experiment_config(values, model="cnn", target="valence", epochs=e, val_fraction=0.0),
-    data, n_jobs=values["n_jobs"], progress=False,
-)
-if np.isnan(five["t"]):
-    t_note = (" Here t is undefined: in every replication both folds gave the same difference between the models "
-              "(as when both predict one class for every trial), so the variance estimate is 0.")
-elif five["t"] == 0:
-    a, b = five["accuracy_a"][0][0], five["accuracy_b"][0][0]
-    t_note = (f" A t of exactly 0 is not a finding of equal models: the statistic's numerator is the difference on "
-              f"the first fold of the first replication alone, and there both models scored {a:.1%}"
-              + (" with identical predictions (both predicting one class for every trial, as untrained models do)."
-                 if five["identical_first"] else "."))
-else:
-    t_note = ""
-glue("t_note", t_note, display=False)
-glue("t", five["t"], display=False)
-glue("p", five["p_value"], display=False)
-glue("five_epochs", e, display=False)
-glue("report_t", report.FIVE_BY_TWO["t"], display=False)
-report_p = 2 * scipy.stats.t.sf(abs(report.FIVE_BY_TWO["t"]), df=5)  # the report gave t only
-glue("report_p", float(report_p), display=False)
-book.md_table([
-    {"": "this build", "epochs": e, "DNN mean": f"{five['mean_a']:.1%}", "CNN mean": f"{five['mean_b']:.1%}",
-     "t (5 dof)": f"{five['t']:.3f}", "p": f"{five['p_value']:.3f}"},
-    {"": "report (DEAP)", "epochs": report.FIVE_BY_TWO["epochs"], "DNN mean": f"{report.FIVE_BY_TWO['dnn']:.1%}",
-     "CNN mean": f"{report.FIVE_BY_TWO['cnn']:.1%}", "t (5 dof)": f"{report.FIVE_BY_TWO['t']:.3f}",
-     "p": f"{report_p:.3f}"},
-])
-
-# %% [markdown]
-# Here t = {glue:text}`t:.3f` (p = {glue:text}`p:.3f`) at {glue:text}`five_epochs` epochs; the
-# report found t = {glue:text}`report_t:.3f` on DEAP, which with 5 degrees of freedom is a
-# two-sided p of {glue:text}`report_p:.3f`.{glue:text}`t_note` The statistic rests on one fold's
-# difference over a variance estimated from five replications with 5 degrees of freedom: read it
-# together with the fold distributions above, not as a verdict.
+book.five_by_two_section(values, data)

@@ -65,13 +65,13 @@ def test_report_mcnemar_counts_match_its_best_epochs():
 
 def test_not_learned_follows_the_baseline_interval():
     # 100 test trials, majority 53 %: its Wilson interval reaches about 62.5 %
-    assert book.not_learned("DNN valence", 0.60, 0.53, 100, 8) is not None
-    assert book.not_learned("DNN valence", 0.53, 0.53, 100, 8) is not None
-    assert book.not_learned("DNN valence", 0.70, 0.53, 100, 80) is None
+    assert book.not_learned("DNN valence", {"last": 0.60}, 0.53, 100, 8) is not None
+    assert book.not_learned("DNN valence", {"last": 0.53}, 0.53, 100, 8) is not None
+    assert book.not_learned("DNN valence", {"last": 0.70, "validation-chosen": None}, 0.53, 100, 80) is None
     # the same accuracy is inside the interval on few trials and outside it on many
-    assert book.not_learned("x", 0.60, 0.53, 1000, 8) is None
-    text = book.not_learned("CNN arousal (last epoch)", 0.55, 0.53, 100, 8)
-    assert "CNN arousal" in text and "55.0%" in text and "8 epochs" in text
+    assert book.not_learned("x", {"last": 0.60}, 0.53, 1000, 8) is None
+    text = book.not_learned("CNN arousal", {"last epoch": 0.55, "validation-chosen": 0.70}, 0.53, 100, 8)
+    assert "CNN arousal" in text and "last epoch 55.0%" in text and "70.0%" not in text and "8 epochs" in text
     assert book.budget_warning([None, None]).data == ""
     shown = book.budget_warning([text, None], profile="quick").data
-    assert shown.startswith(":::{warning}") and "CNN arousal" in shown and "`quick` profile" in shown
+    assert "Not learned" in shown and ":class: warning" in shown and "CNN arousal" in shown and "`quick` profile" in shown

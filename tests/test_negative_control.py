@@ -15,7 +15,7 @@ def null_summary():
     values = book.settings({"profile": "smoke"})
     data = prepare(resolve_source(participants=values["participants"], twin_effect=0.0), progress=False)
     runs = book.protocol_runs(values, data)
-    summaries = {k: book.protocol_summary(runs["fixed"][k], runs["kfold"][k], runs["loso"][k]) for k in runs["fixed"]}
+    summaries = {k: book.protocol_summary(runs["fixed"][k], runs["kfold"][k], runs["loso"][k]) for k in runs["loso"]}
     loso = training.loso_holdout_splits(data, values["loso_holdout"], seed=12)
     logreg = {t: baselines.run_baseline("logreg", data, t, loso, seed=12) for t in ("valence", "arousal")}
     return summaries, logreg
