@@ -116,7 +116,8 @@ def plot(args) -> None:
               ("kfold32", "report"): "one fold of the 32-fold k-fold (1240 trials)",
               ("loso", "honest"): "one leave-one-subject-out fold",
               ("5x2", "report"): "one half of 5x2cv (640 trials)"}
-    fig, axes = plt.subplots(1, len(schemes), figsize=(17, 3.6), sharey=True, layout="constrained")
+    fig, grid = plt.subplots(2, 3, figsize=(11, 6.6), layout="constrained")
+    axes = grid.ravel()[: len(schemes)]
     colors = {("dnn", "valence"): "tab:blue", ("dnn", "arousal"): "tab:cyan",
               ("cnn", "valence"): "tab:orange", ("cnn", "arousal"): "tab:red"}
     for ax, key in zip(axes, schemes):
@@ -127,11 +128,22 @@ def plot(args) -> None:
             epochs = np.arange(1, len(r["test_acc"]) + 1)
             ax.plot(epochs, 100 * smooth(r["test_acc"]), color=c, lw=1.6, label=f"{r['model'].upper()} {r['target']}")
             ax.axhline(100 * r["majority"], color=c, ls=":", lw=1)
+        if args.chosen:
+            ax.axvline(args.chosen, color="k", lw=0.8, ls="--")
         ax.set_title(titles[key], fontsize=10)
         ax.set_xlabel("epoch")
+        ax.set_ylim(20, 90)
         ax.grid(alpha=0.3)
-    axes[0].set_ylabel("test accuracy (%), 5-epoch mean")
+    for ax in grid[:, 0]:
+        ax.set_ylabel("test accuracy (%), 5-epoch mean")
     axes[0].legend(fontsize=8, loc="lower right")
+    cost = grid.ravel()[-1]  # what an epoch costs, per run
+    fixed = [r for r in runs if (r["scheme"], r["kind"]) == ("fixed", "report")]
+    names = [f"{r['model'].upper()} {r['target']}" for r in fixed]
+    cost.barh(names, [np.median(r["seconds"]) for r in fixed], color=[colors[r["model"], r["target"]] for r in fixed])
+    cost.set_xlabel("seconds per epoch, one core (1180 trials)")
+    cost.set_title("cost of an epoch", fontsize=10)
+    cost.grid(alpha=0.3, axis="x")
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.figure, dpi=110)
     print(f"wrote {args.figure}")
@@ -152,6 +164,7 @@ def main() -> None:
     p.add_argument("--out", default="benchmarks/results/learning_curves.json")
     p.add_argument("--plot", help="a JSON written by a previous run: draw and tabulate it, train nothing")
     p.add_argument("--figure", default="book/figures/learning_curves.png")
+    p.add_argument("--chosen", type=int, default=60, help="mark the quick profile's epochs (0: no mark)")
     args = p.parse_args()
     plot(args) if args.plot else measure(args)
 

@@ -39,6 +39,8 @@ BASELINES_VERSION = 1
 
 #: The classifiers :func:`make_classifier` builds.
 CLASSIFIERS = ("logreg", "linear_svm", "random_forest")
+#: How the classifiers are named on the book's pages.
+LABELS = {"logreg": "logistic regression", "linear_svm": "linear SVM", "random_forest": "random forest"}
 
 
 def _check_name(name: str) -> str:

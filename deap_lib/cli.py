@@ -94,8 +94,11 @@ def _print_summary(config, records) -> None:
     ):
         if name in table:
             t = table[name]
-            ci = "" if t["n_runs"] == 1 else f" (95 % CI {t['low']:.1%}-{t['high']:.1%})"
-            print(f"  {label:55s} {t['mean']:.1%}{ci}")
+            # folds share training data: a t-interval over them shows their spread, not a confidence
+            # interval; around a best-on-test figure no interval is valid at all
+            spread = "" if t["n_runs"] == 1 or name == "as_reported" else \
+                f" (t-interval over folds {t['low']:.1%}-{t['high']:.1%}; folds share training data)"
+            print(f"  {label:55s} {t['mean']:.1%}{spread}")
     print(f"  {'majority-class baseline':55s} {table['majority_baseline']:.1%}")
     print(f"records: {records[0]['id']}... under the results cache")
 

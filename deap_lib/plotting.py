@@ -198,7 +198,7 @@ def plot_protocols(summary: dict, *, axes=None):
                 ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
                             color=color, capsize=3)
             ax.hlines(v["baseline"], i - 0.3, i + 0.3, color="k", ls=":", lw=1.5)
-        ax.set_xticks(range(len(protocols)), ["best on test\n(report's\nprotocol)", "fixed,\nvalidation", "random\nk-fold", "LOSO"], fontsize=8)
+        ax.set_xticks(range(len(protocols)), ["best on test\n(report's\nprotocol)", "fixed,\nhonest\nepoch", "random\nk-fold", "LOSO"], fontsize=8)
         ax.set(title=f"{key[0].upper()} {key[1]}", ylim=(0, 1))
     axes[0].set_ylabel("test accuracy")
     return fig

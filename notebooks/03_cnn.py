@@ -38,7 +38,7 @@ momentum = None
 n_test = None
 val_fraction = None  # share of the training trials held out in the honest run (0: no honest run)
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
-n_jobs = None  # the two runs (report's, honest) in parallel processes
+n_jobs = None  # >= 2: runs in parallel processes, and the other target's run trained alongside
 model_kwargs = None  # e.g. {"conv_channels": [20, 40], "hidden": 128}
 
 # %% tags=["remove-input"]

@@ -125,7 +125,7 @@ classical = {
 rows = []
 for t in TARGETS:
     for name in baselines.CLASSIFIERS:
-        rows.append({"method": name, "target": t, **{s: f"{np.mean([r['accuracy'] for r in classical[name, t, s]]):.1%}" for s in schemes}})
+        rows.append({"method": baselines.LABELS[name], "target": t, **{s: f"{np.mean([r['accuracy'] for r in classical[name, t, s]]):.1%}" for s in schemes}})
     for m in [m for m in MODELS if (m, t) in keys]:
         rows.append({"method": f"{m.upper()} (last epoch)", "target": t, **{
             s: f"{np.mean([r['summary']['last']['accuracy'] for r in recs]):.1%}"

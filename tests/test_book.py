@@ -74,4 +74,22 @@ def test_not_learned_follows_the_baseline_interval():
     assert "CNN arousal" in text and "last epoch 55.0%" in text and "70.0%" not in text and "8 epochs" in text
     assert book.budget_warning([None, None]).data == ""
     shown = book.budget_warning([text, None], profile="quick").data
-    assert "Not learned" in shown and ":class: warning" in shown and "CNN arousal" in shown and "`quick` profile" in shown
+    assert "Not distinguishable" in shown and ":class: warning" in shown and "CNN arousal" in shown and "`quick` profile" in shown
+
+
+def test_protocols_warning_says_when_loso_alone_is_at_chance():
+    base = {"baseline": 0.55, "n_test": 100, "epochs": 60}
+    summary = {("dnn", "valence"): {
+        book.PROTOCOLS[0]: {"mean": 0.80, **base}, book.PROTOCOLS[1]: {"mean": 0.75, **base},
+        book.PROTOCOLS[2]: {"mean": 0.74, **base}, book.PROTOCOLS[3]: {"mean": 0.56, **base}}}
+    shown = book.protocols_warning(summary, profile="quick").data
+    assert "leave-one-subject-out, honest epoch 56.0%" in shown and "random k-fold" in shown.split("mixed:")[1]
+    assert "does not carry over to a new participant" in shown
+    summary["dnn", "valence"][book.PROTOCOLS[1]]["mean"] = 0.56  # now nothing learned anywhere but k-fold
+    summary["dnn", "valence"][book.PROTOCOLS[2]]["mean"] = 0.56
+    shown = book.protocols_warning(summary).data
+    assert "carry over" not in shown and shown.count("- DNN valence") == 3
+    summary["dnn", "valence"][book.PROTOCOLS[3]]["mean"] = 0.9
+    summary["dnn", "valence"][book.PROTOCOLS[1]]["mean"] = 0.9
+    summary["dnn", "valence"][book.PROTOCOLS[2]]["mean"] = 0.9
+    assert book.protocols_warning(summary).data == ""
