@@ -226,19 +226,6 @@ def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.
     return features.extract_features(eeg, standardization="none", window=window)
 
 
-def _standardize_reduction(reduced: np.ndarray, standardization: str) -> np.ndarray:
-    """What :func:`deap_lib.features.extract_features` applies after the reduction, same shape.
-
-    So ``_standardize_reduction(_reduction(x, s, w), s)`` equals ``extract_features(x,
-    standardization=s, window=w)`` (checked in tests/test_dataset.py).
-    """
-    if standardization == "trial":
-        return features.standardize_maps(reduced)
-    if standardization == "report-prose":
-        return features.standardize_maps(features.standardize_rows(reduced))
-    return reduced
-
-
 def _what(stats: np.ndarray, samples: np.ndarray) -> str:
     """What is non-finite in one channel's 99 statistics, e.g. "constant: NaN skew, kurtosis".
 
@@ -332,7 +319,7 @@ def _settle(
         # normal-like signal, and it lets the trial's standardization run as usual.
         reduced[~np.isfinite(reduced)] = 0.0
         feats = feats.copy()
-        feats[bad] = _standardize_reduction(reduced, standardization)
+        feats[bad] = features.standardize_reduced(reduced, standardization)
     return feats, ratings, trial, found
 
 

@@ -418,14 +418,31 @@ def extract_features(
     x = np.asarray(x)
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n_trials, n_channels, n_samples), got {x.shape}")
-    if standardization == "none":
-        return _reduce(x, window, chunk_trials, progress)
-    if standardization == "trial":
-        return standardize_maps(_reduce(x, window, chunk_trials, progress))
+    if standardization != "report-prose":
+        return standardize_reduced(_reduce(x, window, chunk_trials, progress), standardization)
     # report-prose. With 3-D input the chunks are whole trials, so standardizing chunk by chunk
     # is exact; a single 2-D trial is standardized at once.
     if x.ndim == 2:
         feats = _reduce(standardize_raw(x), window, chunk_trials, progress)
     else:
         feats = _reduce(x, window, chunk_trials, progress, transform=standardize_raw)
-    return standardize_maps(standardize_rows(feats))
+    return standardize_reduced(feats, standardization)
+
+
+def standardize_reduced(reduced: np.ndarray, standardization: str) -> np.ndarray:
+    """The steps of :func:`extract_features` that follow the reduction, same shape.
+
+    ``"trial"``: :func:`standardize_maps`; ``"report-prose"``: :func:`standardize_rows`, then
+    :func:`standardize_maps`; ``"none"``: unchanged.
+
+    Parameters
+    ----------
+    reduced : ndarray, shape (n_trials, n_channels, 99)
+        Output of :func:`reduce_dim` (for "report-prose", of the raw-standardized trials).
+    standardization : {"trial", "report-prose", "none"}
+    """
+    if standardization == "trial":
+        return standardize_maps(reduced)
+    if standardization == "report-prose":
+        return standardize_maps(standardize_rows(reduced))
+    return reduced

@@ -53,6 +53,28 @@ OPTIMIZERS = ("rmsprop", "sgd", "adam")
 CONFIG_DIR = Path(__file__).parent / "configs"
 
 
+_NUMBERS = {"seed": int, "epochs": int, "batch_size": int, "n_test": int, "twin_seed": int,
+            "lr": float, "momentum": float, "val_fraction": float, "twin_effect": float}
+
+
+def _number(name: str, value, kind: type):
+    """``value`` as an int or a float, or one ValueError naming the parameter and what was expected."""
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        number = float(value)
+        if kind is int:
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if not np.isfinite(number):
+            raise ValueError
+        return number
+    except (TypeError, ValueError):
+        expected = "a whole number" if kind is int else "a finite number"
+        raise ValueError(f"{name} must be {expected}, got {value!r}") from None
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that defines an experiment; also the notebooks' papermill parameters.
@@ -86,6 +108,10 @@ class ExperimentConfig:
     nonfinite: str = "error"  # trials with non-finite features: "error", "drop" or "impute" (see dataset.prepare)
 
     def __post_init__(self):
+        for name, kind in _NUMBERS.items():  # YAML and --set give "1e-3" as a string, papermill ints for floats
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _number(name, value, kind))
         if self.model not in MODEL_DEFAULTS:
             raise ValueError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {self.model!r}")
         check_target(self.target)
@@ -447,21 +473,13 @@ def fixed_split_figures(report: dict, honest: dict | None) -> dict:
     return summary
 
 
-def run_fixed(
-    configs: list[ExperimentConfig],
-    data: Prepared,
-    *,
-    n_jobs: int = 1,
-    device: str | torch.device | None = None,
-    cache: str | os.PathLike | None = None,
-    force: bool = False,
-    progress: bool = True,
-) -> list[dict]:
+def run_fixed(configs: list[ExperimentConfig], data: Prepared, **kwargs) -> list[dict]:
     """The fixed split of each config: the report's run and, beside it, an honest run.
 
     For each config the report's protocol (:func:`report_protocol`) is run on the seeded split,
     and, when ``config.val_fraction > 0``, a second run with that share of the training trials
-    held out for choosing the epoch. All runs go to one pool of ``n_jobs`` workers.
+    held out for choosing the epoch. All runs go to one pool of workers (keyword arguments as
+    :func:`run_jobs`: ``n_jobs``, ``device``, ``cache``, ``force``, ``progress``).
 
     Returns one dict per config: ``{"config", "report": record, "honest": record or None,
     "summary": fixed_split_figures(...)}``.
@@ -473,8 +491,7 @@ def run_fixed(
         if config.val_fraction > 0:
             jobs.append((config, split, "fixed"))
         slots.append(config.val_fraction > 0)
-    records = iter(run_jobs(jobs, data, n_jobs=n_jobs, device=device, cache=cache, force=force,
-                            progress=progress, desc="fixed-split runs"))
+    records = iter(run_jobs(jobs, data, desc="fixed-split runs", **kwargs))
     out = []
     for config, has_honest in zip(configs, slots):
         report = next(records)

@@ -186,6 +186,6 @@ def test_imputation_steps_compose_to_extract_features(standardization):
     x = np.random.default_rng(0).standard_normal((3, 4, 250)).astype(np.float32)
     reduced = dataset._reduction(x, standardization, None)
     np.testing.assert_array_equal(
-        dataset._standardize_reduction(reduced, standardization),
+        features.standardize_reduced(reduced, standardization),
         features.extract_features(x, standardization=standardization),
     )

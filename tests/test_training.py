@@ -191,3 +191,12 @@ def test_five_by_two_flags_identical_first_fold_and_undefined_t(monkeypatch):
     fake["cnn"] = _fake_5x2_records(acc_a, "0011")  # the same accuracies everywhere: no variance
     result = training.five_by_two(a, b, data, progress=False)
     assert np.isnan(result["t"]) and np.isnan(result["p_value"]) and result["mean_difference"] == 0.0
+
+
+def test_numbers_are_coerced_or_refused_in_one_line():
+    c = ExperimentConfig.from_dict({"model": "cnn", "lr": "1e-3", "epochs": 40.0, "momentum": "0.5"})
+    assert (c.lr, c.epochs, c.momentum) == (1e-3, 40, 0.5) and isinstance(c.epochs, int)
+    for key, bad in (("lr", "abc"), ("epochs", 2.7), ("batch_size", "2.5"), ("val_fraction", "x"),
+                     ("momentum", float("nan")), ("seed", True)):
+        with pytest.raises(ValueError, match=f"^{key} must be a"):
+            ExperimentConfig.from_dict({"model": "dnn", key: bad})

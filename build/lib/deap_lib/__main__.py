@@ -1,0 +1,3 @@
+from deap_lib.cli import main
+
+raise SystemExit(main())

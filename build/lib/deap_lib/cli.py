@@ -1,0 +1,220 @@
+"""Command line: ``python -m deap_lib {synth,prepare,...} --help``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from deap_lib import io, synthetic
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--deap-dir",
+        help=f"folder of DEAP's data_preprocessed_python (s01.dat ...); default ${io.DEAP_DIR_ENV}, "
+        "else the synthetic twin",
+    )
+    p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
+    p.add_argument("--twin-seed", type=int, default=synthetic.DEFAULT_SEED, help="seed of the twin (default %(default)s)")
+    p.add_argument(
+        "--twin-effect", type=float, default=synthetic.DEFAULT_EFFECT,
+        help="planted effect size of the twin; 0 = null twin (default %(default)s)",
+    )
+    p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
+
+
+def _source(args):
+    from deap_lib.dataset import resolve_source
+
+    return resolve_source(
+        args.deap_dir, participants=args.participants, twin_seed=args.twin_seed, twin_effect=args.twin_effect
+    )
+
+
+def _cmd_synth(args) -> int:
+    paths = synthetic.write_twin(
+        args.out, args.participants, seed=args.seed, effect=args.effect, dtype=args.dtype
+    )
+    print(f"wrote {len(paths)} twin participants to {args.out} (not DEAP data)")
+    return 0
+
+
+def _cmd_prepare(args) -> int:
+    from deap_lib.dataset import prepare
+    from deap_lib.labels import class_balance
+
+    # A NonFiniteFeaturesError is a ValueError: main prints its one-line message and returns 2.
+    data = prepare(
+        _source(args), standardization=args.standardization, cache=args.cache, force=args.force,
+        nonfinite=args.nonfinite,
+    )
+    print(f"data: {data.source.describe()}")
+    print(f"features {data.features.shape}, identity {data.identity}")
+    if data.nonfinite:
+        print(data.nonfinite_note())
+    for row in class_balance(data.ratings):
+        print(
+            f"  {row['target']:8s} high {row['high']:5d} / {row['n_trials']} ({row['share_high']:.1%}), "
+            f"exactly 5: {row['at_threshold']}"
+        )
+    return 0
+
+
+def _config(args):
+    import yaml
+
+    from deap_lib.training import load_config
+
+    overrides = {}
+    for item in args.set or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        overrides[key.strip()] = yaml.safe_load(value)
+    for name in ("epochs", "seed", "target"):
+        if getattr(args, name) is not None:
+            overrides[name] = getattr(args, name)
+    if args.deap_dir:
+        overrides["deap_dir"] = args.deap_dir
+    if args.participants:
+        overrides["participants"] = args.participants
+    return load_config(args.config, **overrides)
+
+
+def _print_summary(config, records) -> None:
+    from deap_lib.training import summary_table
+
+    print(f"data: {records[0]['data']['description']}")
+    print(f"{config.model} {config.target}: {len(records)} run(s), {config.epochs} epochs")
+    table = summary_table(records)
+    for name, label in (
+        ("as_reported", "best epoch on the test set (as reported; optimistic)"),
+        ("last", "last epoch"),
+        ("val_chosen", "epoch chosen on validation"),
+    ):
+        if name in table:
+            t = table[name]
+            # folds share training data: a t-interval over them shows their spread, not a confidence
+            # interval; around a best-on-test figure no interval is valid at all
+            spread = "" if t["n_runs"] == 1 or name == "as_reported" else \
+                f" (t-interval over folds {t['low']:.1%}-{t['high']:.1%}; folds share training data)"
+            print(f"  {label:55s} {t['mean']:.1%}{spread}")
+    print(f"  {'majority-class baseline':55s} {table['majority_baseline']:.1%}")
+    print(f"records: {records[0]['id']}... under the results cache")
+
+
+def _cmd_train(args) -> int:
+    from deap_lib.training import run_fixed
+
+    config = _config(args)
+    data = config.prepare(cache=args.cache)
+    [pair] = run_fixed([config], data, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    s = pair["summary"]
+    print(f"data: {pair['report']['data']['description']}")
+    print(f"{config.model} {config.target}, fixed split, {config.epochs} epochs: the report's run fitted "
+          f"{len(pair['report']['split']['fit'])} training trials"
+          + (f"; the honest run {len(pair['honest']['split']['fit'])} (validation {len(pair['honest']['split']['val'])})"
+             if pair["honest"] else " (no honest run: val_fraction is 0)"))
+    for name, label in (
+        ("as_reported", "best epoch on the test set (as reported; optimistic)"),
+        ("last", "last epoch of the report's run"),
+        ("val_chosen", "epoch chosen on validation (honest run)"),
+    ):
+        if s[name] is not None:
+            print(f"  {label:55s} {s[name]['accuracy']:.1%} (epoch {s[name]['epoch']})")
+    print(f"  {'majority-class baseline':55s} {s['majority_baseline']:.1%}")
+    print(f"records: {pair['report']['id']}" + (f", {pair['honest']['id']}" if pair["honest"] else "")
+          + " under the results cache")
+    return 0
+
+
+def _cmd_cv(args) -> int:
+    from deap_lib.training import run_experiment
+
+    from deap_lib.training import report_protocol
+
+    config = _config(args)
+    scheme = "kfold" if args.scheme == "kfold32" else args.scheme
+    if scheme == "kfold":
+        config = report_protocol(config)  # the report's k-fold: every training trial fitted, last epoch
+    n_folds = 32 if args.scheme == "kfold32" else args.n_folds
+    records = run_experiment(config, scheme, n_folds=n_folds, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    _print_summary(config, records)
+    return 0
+
+
+def _cmd_book(args) -> int:
+    from deap_lib import book
+
+    params = {"deap_dir": args.deap_dir} if args.deap_dir else {}
+    times = book.execute_chapters(args.profile, chapters=tuple(args.chapters or book.CHAPTERS), parameters=params)
+    print("chapters executed: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
+    if not args.no_build:
+        book.build("book")
+    return 0
+
+
+def _add_run_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", required=True, help="experiment YAML, or a packaged name such as deap_dnn_valence")
+    p.add_argument("--epochs", type=int, help="override the config's epochs")
+    p.add_argument("--seed", type=int, help="override the config's seed")
+    p.add_argument("--target", choices=["valence", "arousal"], help="override the config's target")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key (repeatable), e.g. --set lr=1e-3")
+    p.add_argument("--deap-dir", help=f"DEAP's data_preprocessed_python folder (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
+    p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
+    p.add_argument("--force", action="store_true", help="train again even when the run is stored")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m deap_lib", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("synth", help="write the synthetic DEAP twin as s01.dat ... files")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--participants", type=int, default=io.N_PARTICIPANTS, help="how many (default %(default)s)")
+    p.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED, help="seed (default %(default)s)")
+    p.add_argument("--effect", type=float, default=synthetic.DEFAULT_EFFECT, help="effect size; 0 = null (default %(default)s)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="sample type (real DEAP: float64)")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("prepare", help="reduce every trial to 32 x 99 features (cached)")
+    _add_source_args(p)
+    p.add_argument("--standardization", choices=["trial", "report-prose", "none"], default="trial")
+    p.add_argument("--force", action="store_true", help="recompute even when cached")
+    p.add_argument(
+        "--nonfinite", choices=["error", "drop", "impute"], default="error",
+        help="trials with NaN/inf features (e.g. a flat channel): stop with an error (default), "
+        "drop them, or impute the undefined statistics as 0",
+    )
+    p.set_defaults(func=_cmd_prepare)
+
+    p = sub.add_parser("train", help="train one experiment on the report's fixed 1180/100 split")
+    _add_run_args(p)
+    p.add_argument("--n-jobs", type=int, default=1, help="the report's run and the honest run in parallel (2)")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("cv", help="cross-validate one experiment (the report's 32-fold, or leave-one-subject-out)")
+    _add_run_args(p)
+    p.add_argument("--scheme", choices=["kfold32", "kfold", "loso"], default="kfold32",
+                   help="kfold32: the report's random 32 folds (participants mixed); loso: one participant per fold")
+    p.add_argument("--n-folds", type=int, default=32, help="folds of --scheme kfold (default %(default)s)")
+    p.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib workers)")
+    p.set_defaults(func=_cmd_cv)
+
+    p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
+    p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")
+    p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_dnn")
+    p.add_argument("--no-build", action="store_true", help="execute the chapters only")
+    p.set_defaults(func=_cmd_book)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2

@@ -1,0 +1,54 @@
+"""Where things live: the cache folder and the data source, from arguments or environment.
+
+No literal data paths anywhere else in the library: every folder is resolved here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+CACHE_ENV = "DEAP_LIB_CACHE"
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """Return the cache root: ``path``, else ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib``."""
+    if path is None:
+        path = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "deap_lib"
+    root = Path(path).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def stable_hash(obj: Any, *, length: int = 16) -> str:
+    """Hex digest of the canonical JSON of ``obj`` (sorted keys): a cache key."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A run killed half-way leaves at most a stray ``.tmp`` file, never a truncated ``path``.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))

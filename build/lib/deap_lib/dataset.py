@@ -1,0 +1,499 @@
+"""The prepared feature set: raw participants (real DEAP or the twin) -> (n_trials, 32, 99).
+
+``prepare`` reduces one participant at a time and caches each as ``.npz`` (no pickles) under
+``<cache>/features/<key>/``, where the key holds the data's identity and every preparation
+parameter. Files are written atomically, so a killed run leaves only finished participants and a
+re-run resumes from them; a complete second call only loads the cache.
+
+A constant EEG channel (or window) has undefined skewness and kurtosis (NaN), and the per-trial
+standardization spreads that NaN over the whole trial. ``prepare`` checks every participant,
+computed or cached, and by default raises :class:`NonFiniteFeaturesError` naming the trials and
+channels; ``nonfinite="drop"`` or ``"impute"`` proceed (see :func:`prepare`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _bytesio
+import json
+import os
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from deap_lib import features, io, synthetic
+from deap_lib.config import atomic_write_bytes, cache_dir, stable_hash
+from deap_lib.labels import binarize
+
+#: Bump when the reduction or the cache layout changes: part of every feature cache key.
+FEATURES_VERSION = 1
+#: What :func:`prepare` does with trials whose features are not finite; the first is the default.
+NONFINITE_POLICIES = ("error", "drop", "impute")
+#: How many (participant, trial, channel) places an error message lists before "and N more".
+_MAX_LISTED = 5
+
+
+class NonFiniteFeaturesError(ValueError):
+    """Some trials' features are NaN or inf (``prepare(..., nonfinite="error")``, the default).
+
+    The message names the participant(s) and file(s), the trial(s) (0-based, as
+    :attr:`Prepared.trial`) and EEG channel(s), what was non-finite, and the ``nonfinite``
+    options. :attr:`where` holds every ``(participant, trial, channel_name)``.
+    """
+
+    def __init__(self, message: str, where: tuple = ()):
+        super().__init__(message)
+        self.where = where
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """Which data a run reads: the synthetic twin (default) or a real DEAP folder."""
+
+    kind: str = "twin"  # "twin" or "deap"
+    root: str | None = None  # the DEAP folder when kind == "deap"
+    participants: tuple[int, ...] | None = None  # None: all (s01..s32)
+    twin_seed: int = synthetic.DEFAULT_SEED
+    twin_effect: float = synthetic.DEFAULT_EFFECT
+
+    def describe(self) -> str:
+        """One line for a page header: what data this is, said plainly."""
+        who = "all participants" if self.participants is None else f"participants {list(self.participants)}"
+        if self.kind == "deap":
+            return f"real DEAP from {self.root} ({who})"
+        return (
+            f"synthetic DEAP twin (seed {self.twin_seed}, effect {self.twin_effect}, {who}); "
+            "numbers on it are not DEAP results"
+        )
+
+    def key(self) -> dict:
+        """What identifies the data for caching (the DEAP files' own identity is added per file)."""
+        if self.kind == "deap":
+            return {"kind": "deap"}
+        return {
+            "kind": "twin",
+            "seed": self.twin_seed,
+            "effect": self.twin_effect,
+            "twin_version": synthetic.TWIN_VERSION,
+        }
+
+
+def resolve_source(
+    deap_dir: str | os.PathLike | None = None,
+    *,
+    participants: list[int] | tuple[int, ...] | None = None,
+    twin_seed: int = synthetic.DEFAULT_SEED,
+    twin_effect: float = synthetic.DEFAULT_EFFECT,
+) -> DataSource:
+    """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin."""
+    deap_dir = deap_dir or os.environ.get(io.DEAP_DIR_ENV) or None
+    pids = None if participants is None else tuple(sorted(int(p) for p in participants))
+    if pids is not None:
+        bad = [p for p in pids if not 1 <= p <= io.N_PARTICIPANTS]
+        if bad or len(set(pids)) != len(pids):
+            raise ValueError(f"participants must be distinct numbers in 1..32, got {list(participants)}")
+    if deap_dir:
+        root = io.resolve_deap_dir(deap_dir)
+        return DataSource(kind="deap", root=str(root), participants=pids)
+    return DataSource(participants=pids, twin_seed=int(twin_seed), twin_effect=float(twin_effect))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Reduced features of every trial, with what identifies each row.
+
+    Attributes
+    ----------
+    features : ndarray of float64, shape (n_trials, 32, 99)
+    ratings : ndarray of float64, shape (n_trials, 4)
+        Valence, arousal, dominance, liking on 1-9.
+    participant : ndarray of int64, shape (n_trials,)
+        1-based participant number of each row (rows ordered by participant, then trial).
+    trial : ndarray of int64, shape (n_trials,)
+        0-based trial number within the participant.
+    source : DataSource
+    standardization : str
+    identity : str
+        Hash of the data actually read (file contents for DEAP, generator settings for the twin)
+        and of the preparation parameters; also of ``nonfinite_policy`` and ``nonfinite`` when
+        trials were dropped or imputed (only then, so it is unchanged for clean data).
+    files : dict
+        ``{"sNN": sha256 of the file}`` for real DEAP, else empty.
+    nonfinite_policy : {"error", "drop", "impute"}
+        The ``nonfinite`` argument of :func:`prepare`.
+    nonfinite : tuple of (int, int, str or None)
+        ``(participant, trial, channel_name)`` of every EEG channel whose features were non-finite,
+        trial 0-based as in ``trial``; those trials were dropped or imputed per
+        ``nonfinite_policy``. Channel None: no channel's unstandardized statistics were
+        non-finite (the standardization itself was). Empty when every feature was finite.
+    """
+
+    features: np.ndarray
+    ratings: np.ndarray
+    participant: np.ndarray
+    trial: np.ndarray
+    source: DataSource
+    standardization: str
+    identity: str
+    files: dict = field(default_factory=dict)
+    nonfinite_policy: str = "error"
+    nonfinite: tuple = ()
+
+    def labels(self, target: str) -> np.ndarray:
+        """Binary labels (1 = rating >= 5) of ``target`` for every row, shape (n_trials,)."""
+        return binarize(self.ratings, target)
+
+    def describe(self) -> dict:
+        """JSON-ready description stored with every result computed on these features."""
+        return {
+            "source": asdict(self.source),
+            "description": self.source.describe(),
+            "standardization": self.standardization,
+            "identity": self.identity,
+            "n_trials": int(self.features.shape[0]),
+            "files": self.files,
+            "nonfinite": {
+                "policy": self.nonfinite_policy,
+                "n_trials": len(self._nonfinite_trials()),
+                "where": [{"participant": p, "trial": t, "channel": c} for p, t, c in self.nonfinite],
+            },
+        }
+
+    def _nonfinite_trials(self) -> list[tuple[int, int]]:
+        return sorted({(p, t) for p, t, _ in self.nonfinite})
+
+    def nonfinite_note(self) -> str:
+        """One sentence for a page or the CLI on dropped/imputed trials; "" when there were none.
+
+        E.g. ``"1 trial dropped for non-finite features (trials 0-based): s02 trial 7 (Fz)."``
+        """
+        trials = self._nonfinite_trials()
+        if not trials:
+            return ""
+        done = {"drop": "dropped", "impute": "imputed"}.get(self.nonfinite_policy, self.nonfinite_policy)
+        channels = {}
+        for p, t, c in self.nonfinite:
+            channels.setdefault((p, t), []).append(c or "standardization")
+        places = "; ".join(f"s{p:02d} trial {t} ({', '.join(channels[p, t])})" for p, t in trials)
+        return (
+            f"{len(trials)} trial{'s' if len(trials) != 1 else ''} {done} for non-finite features "
+            f"(trials 0-based): {places}."
+        )
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _save(path: Path, feats: np.ndarray, ratings: np.ndarray, meta: dict) -> None:
+    buf = _bytesio.BytesIO()
+    np.savez(buf, features=feats, ratings=ratings, meta=np.array(json.dumps(meta)))
+    atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
+
+
+def _load(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
+    """A cached participant, or None when missing or unreadable (then it is recomputed)."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return z["features"], z["ratings"], json.loads(str(z["meta"]))
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.ndarray:
+    """The unstandardized reduction that ``standardization`` goes on to standardize.
+
+    :func:`deap_lib.features.extract_features` up to its last step: "report-prose" standardizes
+    the raw trials before reducing them, the other methods reduce the raw trials.
+
+    Parameters
+    ----------
+    eeg : ndarray, shape (n_trials, 32, n_samples)
+
+    Returns
+    -------
+    reduced : ndarray of float64, shape (n_trials, 32, 99)
+    """
+    if standardization == "report-prose":
+        eeg = features.standardize_raw(eeg)
+    return features.extract_features(eeg, standardization="none", window=window)
+
+
+def _what(stats: np.ndarray, samples: np.ndarray) -> str:
+    """What is non-finite in one channel's 99 statistics, e.g. "constant: NaN skew, kurtosis".
+
+    Parameters
+    ----------
+    stats : ndarray, shape (99,)
+        The channel's unstandardized statistics.
+    samples : ndarray, shape (n_samples,)
+        The channel's raw samples.
+    """
+    grid = stats.reshape(features.N_WINDOWS + 1, len(features.STAT_NAMES))  # windows, then all
+    bad = ~np.isfinite(grid)
+    names = ", ".join(features.STAT_NAMES[j] for j in np.flatnonzero(bad.any(axis=0)))
+    kinds = "/".join(k for k, hit in (("NaN", np.isnan(grid)), ("inf", np.isinf(grid))) if hit.any())
+    if np.ptp(samples) == 0:
+        return f"constant: {kinds} {names}"
+    n = int(bad[: features.N_WINDOWS].any(axis=1).sum())
+    whole = " and over the whole channel" if bad[-1].any() else ""
+    return f"{kinds} {names} in {n} of its {features.N_WINDOWS} windows{whole}"
+
+
+def _locate(
+    reduced: np.ndarray, eeg: np.ndarray, trials: np.ndarray
+) -> list[tuple[int, int | None, str]]:
+    """``(trial, channel, what)`` of every channel with non-finite unstandardized statistics.
+
+    The standardized features cannot tell the channel: a NaN in one channel makes its whole
+    trial NaN. A trial whose statistics are all finite (its standardization alone gave a
+    non-finite value) appears once with channel None.
+
+    Parameters
+    ----------
+    reduced : ndarray, shape (n, 32, 99)
+        Unstandardized reduction (:func:`_reduction`) of the affected trials.
+    eeg : ndarray, shape (n, 32, n_samples)
+        Their raw EEG.
+    trials : ndarray of int, shape (n,)
+        Their 0-based trial numbers in the participant's file.
+    """
+    out = []
+    for row, trial in enumerate(trials):
+        channels = np.flatnonzero(~np.isfinite(reduced[row]).all(axis=1))
+        if not len(channels):
+            out.append((int(trial), None, "finite statistics, non-finite after standardization"))
+        out += [(int(trial), int(c), _what(reduced[row, c], eeg[row, c])) for c in channels]
+    return out
+
+
+def _settle(
+    feats: np.ndarray,
+    ratings: np.ndarray,
+    eeg_of: Callable[[], np.ndarray],
+    policy: str,
+    standardization: str,
+    window: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int | None, str]]]:
+    """Find one participant's non-finite trials and apply ``policy`` to them.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (40, 32, 99)
+        The participant's features as computed or cached.
+    ratings : ndarray, shape (40, 4)
+    eeg_of : callable
+        Returns the participant's raw data (40, 40, n_samples); called only when some feature
+        is non-finite (it may read the file again).
+    policy, standardization, window
+        As in :func:`prepare`.
+
+    Returns
+    -------
+    feats : ndarray, shape (n_kept, 32, 99)
+    ratings : ndarray, shape (n_kept, 4)
+    trial : ndarray of int64, shape (n_kept,)
+        0-based trial numbers of the rows kept.
+    found : list of (trial, channel or None, what)
+        Empty when every feature is finite; with ``policy="error"`` the data come back unchanged.
+    """
+    trial = np.arange(len(ratings), dtype=np.int64)
+    if np.isfinite(feats).all():  # the usual case costs one pass over the features
+        return feats, ratings, trial, []
+    bad = np.flatnonzero(~np.isfinite(feats.reshape(len(feats), -1)).all(axis=1))
+    eeg = eeg_of()[bad, : io.N_EEG]
+    reduced = _reduction(eeg, standardization, window)
+    found = _locate(reduced, eeg, bad)
+    if policy == "drop":
+        keep = np.setdiff1d(trial, bad)
+        return feats[keep], ratings[keep], keep, found
+    if policy == "impute":
+        # Skewness and kurtosis of a constant are undefined; 0 is their value for a symmetric,
+        # normal-like signal, and it lets the trial's standardization run as usual.
+        reduced[~np.isfinite(reduced)] = 0.0
+        feats = feats.copy()
+        feats[bad] = features.standardize_reduced(reduced, standardization)
+    return feats, ratings, trial, found
+
+
+def _raw_data(source: DataSource, pid: int, raw_path: Path | None) -> np.ndarray:
+    if raw_path is None:
+        return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)[0]
+    return io.read_participant(raw_path)[0]
+
+
+def _nonfinite_message(found: dict, who: dict) -> str:
+    """The one-line message of :class:`NonFiniteFeaturesError` (no newline: the CLI prints it)."""
+    places = [
+        f"s{pid:02d} trial {trial}{'' if c is None else f' channel {io.EEG_CHANNELS[c]}'} ({what})"
+        for pid in sorted(found)
+        for trial, c, what in found[pid]
+    ]
+    listed = "; ".join(places[:_MAX_LISTED])
+    if len(places) > _MAX_LISTED:
+        listed += f"; and {len(places) - _MAX_LISTED} more"
+    n_trials = sum(len({t for t, _, _ in found[pid]}) for pid in found)
+    return (
+        f"non-finite features in {n_trials} trial{'s' if n_trials != 1 else ''} of "
+        f"{', '.join(who[pid] for pid in sorted(found))}: {listed} (trials 0-based, as Prepared.trial). "
+        "A constant (flat) channel or window has undefined skewness and kurtosis (NaN, as scipy.stats "
+        "gives), and the per-trial standardization spreads that NaN over the whole trial. "
+        'Pass nonfinite="drop" to leave these trials out, or nonfinite="impute" to set the undefined '
+        "statistics to 0 before standardizing (CLI: --nonfinite drop|impute)."
+    )
+
+
+def prepare(
+    source: DataSource | None = None,
+    *,
+    standardization: str = "trial",
+    window: int | None = None,
+    cache: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+    nonfinite: str = "error",
+) -> Prepared:
+    """Reduce every trial of ``source`` to (32, 99) features, with caching.
+
+    Parameters
+    ----------
+    source : DataSource, optional
+        From :func:`resolve_source`; default: real DEAP if ``$DEAP_DIR`` is set, else the twin.
+    standardization : {"trial", "report-prose", "none"}
+        See :func:`deap_lib.features.extract_features`; "trial" is the report's code.
+    window : int, optional
+        Window length of the reduction (default 807 for DEAP's 8064 samples).
+    cache : path, optional
+        Cache root (default: :func:`deap_lib.config.cache_dir`).
+    force : bool
+        Recompute even when cached.
+    progress : bool
+        Show a progress bar over the participants computed.
+    nonfinite : {"error", "drop", "impute"}
+        What to do with trials whose features are NaN or inf, as a constant EEG channel (or
+        window) gives: its skewness and kurtosis are undefined (NaN, as ``scipy.stats``), and the
+        trial's standardization spreads the NaN over the whole trial. Every participant is
+        checked, cached ones too. ``"error"`` (default): raise :class:`NonFiniteFeaturesError`.
+        ``"drop"``: leave those trials out (features, ratings and ``trial`` rows).
+        ``"impute"``: set the trial's non-finite unstandardized statistics to 0 (the skewness
+        and excess kurtosis of a symmetric, normal-like signal), then standardize as usual.
+        Either way the trials and channels are recorded in :attr:`Prepared.nonfinite`. The
+        cache holds the features as computed, before this step, so the policy is not part of
+        its key.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    NonFiniteFeaturesError
+        With ``nonfinite="error"``, when some feature is not finite; the message names the
+        participants (and files), trials (0-based) and channels.
+    ValueError
+        For an unknown ``nonfinite`` or ``standardization``.
+    """
+    if nonfinite not in NONFINITE_POLICIES:
+        raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
+    if standardization not in features.STANDARDIZATIONS:
+        raise ValueError(
+            f"standardization must be one of {features.STANDARDIZATIONS}, got {standardization!r}"
+        )
+    source = source or resolve_source()
+    params = {
+        "features_version": FEATURES_VERSION,
+        "standardization": standardization,
+        "window": window,
+        "data": source.key(),
+    }
+    folder = cache_dir(cache) / "features" / stable_hash(params)
+
+    if source.kind == "deap":
+        todo = io.find_participants(source.root, None if source.participants is None else list(source.participants))
+        # A file's size and modification time name its cache entry; its content hash is recorded.
+        entries = [
+            (pid, folder / f"s{pid:02d}-{stable_hash([p.stat().st_size, p.stat().st_mtime_ns], length=12)}.npz", p)
+            for pid, p in todo
+        ]
+    else:
+        pids = source.participants or tuple(range(1, io.N_PARTICIPANTS + 1))
+        entries = [(pid, folder / f"s{pid:02d}.npz", None) for pid in pids]
+
+    # Cached entries hold the features as computed (before the nonfinite policy), so each
+    # participant, cached or not, is checked before concatenation.
+    who = {pid: f"s{pid:02d} ({raw})" if raw else f"s{pid:02d} of the twin" for pid, _, raw in entries}
+    settle = dict(policy=nonfinite, standardization=standardization, window=window)
+    parts, found = {}, {}  # pid -> (features, ratings, trial, meta); pid -> _settle's found
+    for pid, path, raw_path in entries:
+        loaded = None if force else _load(path)
+        if loaded is not None:
+            feats, ratings, meta = loaded
+            *kept, found[pid] = _settle(feats, ratings, lambda: _raw_data(source, pid, raw_path), **settle)
+            parts[pid] = (*kept, meta)
+    missing = [e for e in entries if e[0] not in parts]
+    for pid, path, raw_path in tqdm(
+        missing, desc="preparing features", unit="participant", disable=not progress or not missing
+    ):
+        if raw_path is None:
+            data, ratings = synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)
+            meta = {"pid": pid, "content": stable_hash([source.key(), pid], length=64)}
+        else:
+            data, ratings = io.read_participant(raw_path)
+            meta = {"pid": pid, "file": raw_path.name, "content": _sha256(raw_path)}
+        feats = features.extract_features(data[:, : io.N_EEG], standardization=standardization, window=window)
+        ratings = np.asarray(ratings, dtype=np.float64)
+        _save(path, feats, ratings, meta)
+        *kept, found[pid] = _settle(feats, ratings, lambda: data, **settle)
+        parts[pid] = (*kept, meta)
+
+    found = {pid: places for pid, places in found.items() if places}
+    where = tuple(
+        (pid, trial, None if c is None else io.EEG_CHANNELS[c])
+        for pid in sorted(found)
+        for trial, c, _ in found[pid]
+    )
+    if found and nonfinite == "error":
+        raise NonFiniteFeaturesError(_nonfinite_message(found, who), where)
+    order = [pid for pid, _, _ in entries]
+    feats = np.concatenate([parts[p][0] for p in order])
+    if nonfinite == "impute" and where and not np.isfinite(feats).all():
+        # Only possible where the standardization itself overflowed: never hand on a NaN.
+        raise NonFiniteFeaturesError(
+            f"nonfinite=\"impute\" left non-finite features in "
+            f"{', '.join(who[p] for p in sorted(found))}; use nonfinite=\"drop\"",
+            where,
+        )
+    ratings = np.concatenate([parts[p][1] for p in order])
+    participant = np.repeat(np.array(order, dtype=np.int64), [len(parts[p][1]) for p in order])
+    trial = np.concatenate([parts[p][2] for p in order])
+    contents = {f"s{p:02d}": parts[p][3]["content"] for p in order}
+    key = {"params": params, "contents": contents}
+    if where:  # only then: clean data keep the identity (and the cached results) they had
+        key["nonfinite"] = {"policy": nonfinite, "where": where}
+    identity = stable_hash(key)
+    return Prepared(
+        features=feats,
+        ratings=ratings,
+        participant=participant,
+        trial=trial,
+        source=source,
+        standardization=standardization,
+        identity=identity,
+        files=contents if source.kind == "deap" else {},
+        nonfinite_policy=nonfinite,
+        nonfinite=where,
+    )
+
+
+def raw_participant(source: DataSource, pid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The raw arrays of one participant of ``source``: data (40, 40, 8064), labels (40, 4)."""
+    if source.kind == "deap":
+        return io.read_participant(io.participant_path(source.root, pid))
+    return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)

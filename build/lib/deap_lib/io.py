@@ -1,0 +1,527 @@
+"""Read (and, for synthetic twins, write) DEAP's ``data_preprocessed_python`` files.
+
+DEAP's preprocessed Python release holds one file per participant, ``s01.dat`` ... ``s32.dat``.
+Each is a Python 2 pickle of a dict with two arrays:
+
+- ``data``: shape (40 trials, 40 channels, 8064 samples), 128 Hz, 63 s per trial (3 s pre-trial
+  baseline, then 60 s). Channels 0-31 are EEG in DEAP's Geneva order (:data:`EEG_CHANNELS`),
+  channels 32-39 peripheral signals (:data:`PERIPHERAL_CHANNELS`).
+- ``labels``: shape (40 trials, 4): valence, arousal, dominance, liking, each rated 1-9.
+
+A pickle can run arbitrary code while it loads, so the files are read with an unpickler that admits
+only what a dict of numpy arrays needs; anything else raises :class:`DEAPFormatError` before any code
+of the file runs. DEAP is licensed per user: the folder is never assumed; it is given as an argument
+or through the ``DEAP_DIR`` environment variable (:func:`resolve_deap_dir`).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import warnings
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from deap_lib.config import atomic_write_bytes
+
+__all__ = [
+    "BASELINE_S",
+    "CHANNEL_NAMES",
+    "DEAPFormatError",
+    "DATA_SHAPE",
+    "DEAP_DIR_ENV",
+    "EEG_CHANNELS",
+    "LABELS_SHAPE",
+    "N_CHANNELS",
+    "N_EEG",
+    "N_PARTICIPANTS",
+    "N_SAMPLES",
+    "N_TRIALS",
+    "PERIPHERAL_CHANNELS",
+    "RATING_NAMES",
+    "RATING_RANGE",
+    "SFREQ",
+    "find_participants",
+    "iter_deap",
+    "load_deap",
+    "participant_path",
+    "read_participant",
+    "resolve_deap_dir",
+    "write_participant",
+]
+
+N_PARTICIPANTS = 32
+N_TRIALS = 40
+N_CHANNELS = 40
+N_EEG = 32
+N_SAMPLES = 8064
+SFREQ = 128
+BASELINE_S = 3
+
+EEG_CHANNELS = (
+    "Fp1", "AF3", "F3", "F7", "FC5", "FC1", "C3", "T7", "CP5", "CP1", "P3", "P7", "PO3", "O1", "Oz", "Pz",
+    "Fp2", "AF4", "Fz", "F4", "F8", "FC6", "FC2", "Cz", "C4", "T8", "CP6", "CP2", "P4", "P8", "PO4", "O2",
+)  # fmt: skip
+PERIPHERAL_CHANNELS = ("hEOG", "vEOG", "zEMG", "tEMG", "GSR", "Respiration", "Plethysmograph", "Temperature")
+CHANNEL_NAMES = EEG_CHANNELS + PERIPHERAL_CHANNELS
+RATING_NAMES = ("valence", "arousal", "dominance", "liking")
+RATING_RANGE = (1.0, 9.0)
+DEAP_DIR_ENV = "DEAP_DIR"
+
+DATA_SHAPE = (N_TRIALS, N_CHANNELS, N_SAMPLES)  # one file's 'data': (n_trials, n_channels, n_samples)
+LABELS_SHAPE = (N_TRIALS, len(RATING_NAMES))  # one file's 'labels': (n_trials, n_ratings)
+
+
+class DEAPFormatError(ValueError):
+    """A file is not a valid DEAP ``data_preprocessed_python`` participant file.
+
+    The message names the file and what was expected versus found.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------------
+
+# The function numpy pickles arrays through. Taken from a live array rather than imported by
+# name: numpy >= 2 calls its module ``numpy._core.multiarray``, numpy 1.x (and every real DEAP
+# file) ``numpy.core.multiarray``; both names must resolve to it.
+_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]
+_LATIN1_NAMES = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "iso_8859_1", "l1"})
+
+
+def _latin1_encode(text, encoding="latin1"):
+    """``_codecs.encode`` restricted to latin-1, the only use pickles of arrays make of it.
+
+    Python 3 pickles ``bytes`` at protocol 2 as ``_codecs.encode(str, "latin1")``; other codecs
+    (zlib, bz2, ...) have no business in a DEAP file.
+    """
+    if not isinstance(text, str) or str(encoding).lower() not in _LATIN1_NAMES:
+        raise pickle.UnpicklingError(f"_codecs.encode is only allowed as encode(str, 'latin1'), got encoding {encoding!r}")
+    return text.encode("latin1")
+
+
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_encode,
+}
+
+
+class _ArrayDictUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the globals a dict of plain numpy arrays needs.
+
+    Every other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) raises
+    :class:`DEAPFormatError` when the pickle asks for it, before it could be called.
+    """
+
+    def __init__(self, file, path: Path):
+        super().__init__(file, encoding="latin1")  # DEAP's files are Python 2 pickles
+        self._path = path
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise DEAPFormatError(
+                f"{self._path}: refused to load global {module}.{name!s} from the pickle; a DEAP file "
+                f"holds only a dict of numpy arrays (allowed globals: "
+                f"{', '.join(sorted({f'{m}.{n}' for m, n in _ALLOWED_GLOBALS}))}). Nothing from the file was run."
+            ) from None
+
+
+def _fail(path: Path, what: str) -> DEAPFormatError:
+    return DEAPFormatError(f"{path}: {what}")
+
+
+def _unpickle(path: Path) -> object:
+    """Load the pickle at ``path`` through the restricted unpickler, mapping every failure."""
+    if path.is_dir():
+        raise _fail(path, "is a directory, expected a DEAP participant file (sNN.dat)")
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _fail(path, f"cannot be opened ({type(exc).__name__}: {exc.strerror or exc})") from exc
+    with f:
+        try:
+            return _ArrayDictUnpickler(f, path).load()
+        except DEAPFormatError:
+            raise
+        except Exception as exc:  # anything else the unpickler raises means a damaged or foreign file
+            raise _fail(
+                path,
+                f"is not a readable pickle ({type(exc).__name__}: {exc}); expected DEAP's "
+                "data_preprocessed_python format, the file may be truncated or of another kind",
+            ) from exc
+
+
+def _check_arrays(path: Path, data: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``data`` and ``labels`` against DEAP's format; return them in native byte order.
+
+    Shared by the reader and the writer so both accept exactly the same content.
+    """
+    for key, value, shape in (("data", data, DATA_SHAPE), ("labels", labels, LABELS_SHAPE)):
+        if not isinstance(value, np.ndarray):
+            raise _fail(path, f"{key!r} is a {type(value).__name__}, expected a numpy ndarray of shape {shape}")
+        if value.dtype.hasobject:
+            raise _fail(path, f"{key!r} has dtype {value.dtype} (Python objects), expected float32 or float64")
+        if value.shape != shape:
+            raise _fail(path, f"{key!r} has shape {value.shape}, expected {shape}")
+        if value.dtype.kind != "f" or value.dtype.itemsize not in (4, 8):
+            raise _fail(path, f"{key!r} has dtype {value.dtype}, expected float32 or float64")
+    data, labels = (a.astype(a.dtype.newbyteorder("="), copy=False) for a in (data, labels))
+
+    bad = ~np.isfinite(data)
+    if bad.any():
+        trial, channel, sample = (int(i) for i in np.argwhere(bad)[0])
+        raise _fail(
+            path,
+            f"'data' has {int(bad.sum())} non-finite samples (NaN or inf), expected none; the first is "
+            f"data[{trial}, {channel}, {sample}] = {data[trial, channel, sample]} "
+            f"(trial {trial}, channel {channel} {CHANNEL_NAMES[channel]}, sample {sample}; 0-based)",
+        )
+    low, high = RATING_RANGE
+    with np.errstate(invalid="ignore"):
+        bad = ~((labels >= low) & (labels <= high))  # NaN fails both comparisons, so it is caught too
+    if bad.any():
+        trial, column = (int(i) for i in np.argwhere(bad)[0])
+        raise _fail(
+            path,
+            f"'labels' has {int(bad.sum())} ratings outside {low:g}-{high:g}; the first is "
+            f"{RATING_NAMES[column]} = {labels[trial, column]} at labels[{trial}, {column}] (trial {trial}, 0-based)",
+        )
+    return data, labels
+
+
+def read_participant(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read and validate one DEAP participant file (``sNN.dat``).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file of DEAP's ``data_preprocessed_python`` release, e.g. ``.../s01.dat``.
+
+    Returns
+    -------
+    data : ndarray, shape (40, 40, 8064)
+        ``(n_trials, n_channels, n_samples)`` in the stored float dtype (float64 in the real release;
+        float32 is accepted), native byte order. Channels are :data:`CHANNEL_NAMES`: 32 EEG channels
+        then 8 peripheral ones; samples at :data:`SFREQ` Hz, the first :data:`BASELINE_S` s are the
+        pre-trial baseline.
+    labels : ndarray, shape (40, 4)
+        ``(n_trials, n_ratings)``: the :data:`RATING_NAMES` ratings, each in 1-9.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    DEAPFormatError
+        If ``path`` is a directory or unreadable, not a pickle or truncated, asks for any global a
+        dict of arrays does not need (no code from the file is run), is not a dict with ndarrays
+        ``'data'`` and ``'labels'`` of the shapes above and a float dtype, has non-finite samples,
+        or has ratings outside 1-9. The message names the file and what was wrong.
+    """
+    path = Path(path)
+    obj = _unpickle(path)
+    if not isinstance(obj, dict):
+        raise _fail(path, f"holds a {type(obj).__name__}, expected a dict with keys 'data' and 'labels'")
+    missing = [key for key in ("data", "labels") if key not in obj]
+    if missing:
+        found = ", ".join(repr(k) for k in obj) or "none"
+        raise _fail(path, f"lacks key(s) {', '.join(map(repr, missing))}; expected 'data' and 'labels', found {found}")
+    for key, value in obj.items():
+        if isinstance(value, np.ndarray) and value.dtype.hasobject:
+            raise _fail(path, f"{key!r} is an array of Python objects (dtype {value.dtype}), expected float32 or float64")
+    return _check_arrays(path, obj["data"], obj["labels"])
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the files
+# --------------------------------------------------------------------------------------------
+
+
+def participant_path(root: str | os.PathLike, pid: int) -> Path:
+    """Return the path of participant ``pid``'s file: ``root / "sNN.dat"`` (``s01.dat`` for 1)."""
+    return Path(root) / f"s{pid:02d}.dat"
+
+
+def resolve_deap_dir(root: str | os.PathLike | None = None) -> Path:
+    """Return the folder holding DEAP's ``s01.dat`` ... ``s32.dat``.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        The folder. If None, the ``DEAP_DIR`` environment variable (:data:`DEAP_DIR_ENV`) is used.
+
+    Returns
+    -------
+    Path
+        The folder, with ``~`` expanded.
+
+    Raises
+    ------
+    FileNotFoundError
+        If neither ``root`` nor ``DEAP_DIR`` is given, or the folder does not exist.
+    NotADirectoryError
+        If the path exists but is not a folder.
+    """
+    if root is not None and str(root) != "":
+        source = "the given folder"
+    else:
+        root = os.environ.get(DEAP_DIR_ENV) or None
+        if root is None:
+            raise FileNotFoundError(
+                f"no DEAP folder given: pass the folder holding s01.dat ... s32.dat "
+                f"(DEAP's data_preprocessed_python) or set the {DEAP_DIR_ENV} environment variable to it"
+            )
+        source = f"the {DEAP_DIR_ENV} environment variable"
+    path = Path(root).expanduser()
+    if not path.exists():
+        raise FileNotFoundError(f"DEAP folder {path} (from {source}) does not exist")
+    if not path.is_dir():
+        raise NotADirectoryError(f"DEAP folder {path} (from {source}) is not a folder")
+    return path
+
+
+def _check_participants(participants: Iterable[int]) -> list[int]:
+    if isinstance(participants, (str, bytes)) or not isinstance(participants, Iterable):
+        raise TypeError(f"participants must be a list of ints 1-{N_PARTICIPANTS}, got {participants!r}")
+    pids = []
+    for p in participants:
+        if isinstance(p, bool) or not isinstance(p, (int, np.integer)):
+            raise TypeError(f"participant ids must be ints 1-{N_PARTICIPANTS}, got {p!r}")
+        pids.append(int(p))
+    if not pids:
+        raise ValueError("participants is empty; pass None for all of s01 ... s32")
+    bad = [p for p in pids if not 1 <= p <= N_PARTICIPANTS]
+    if bad:
+        raise ValueError(f"participant ids must be in 1-{N_PARTICIPANTS}, got {bad}")
+    duplicated = sorted({p for p in pids if pids.count(p) > 1})
+    if duplicated:
+        raise ValueError(f"participant ids given more than once: {duplicated}")
+    return sorted(pids)
+
+
+def find_participants(
+    root: str | os.PathLike | None, participants: Iterable[int] | None = None
+) -> list[tuple[int, Path]]:
+    """List the participant files of a DEAP folder.
+
+    Parameters
+    ----------
+    root : str or path-like or None
+        The DEAP folder; None means the ``DEAP_DIR`` environment variable (:func:`resolve_deap_dir`).
+    participants : iterable of int, optional
+        Participant ids in 1-32. If None, all of ``s01.dat`` ... ``s32.dat`` that are present are
+        returned and a warning names the missing ones. If given, every file must exist.
+
+    Returns
+    -------
+    list of (int, Path)
+        ``(participant id, file path)`` pairs sorted by id.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the folder does not exist, if ``participants`` is None and no file is present, or if
+        ``participants`` names files that are missing (all are listed).
+    ValueError, TypeError
+        If ``participants`` holds ids outside 1-32, duplicates, or non-integers.
+    """
+    folder = resolve_deap_dir(root)
+    wanted = list(range(1, N_PARTICIPANTS + 1)) if participants is None else _check_participants(participants)
+    paths = [(pid, participant_path(folder, pid)) for pid in wanted]
+    present = [(pid, p) for pid, p in paths if p.is_file()]
+    missing = [p.name for _, p in paths if not p.is_file()]
+    if participants is not None and missing:
+        raise FileNotFoundError(f"DEAP folder {folder} lacks the requested file(s): {', '.join(missing)}")
+    if not present:
+        hint = ""
+        if (folder / "data_preprocessed_python").is_dir():
+            hint = f"; did you mean {folder / 'data_preprocessed_python'}?"
+        raise FileNotFoundError(f"DEAP folder {folder} holds none of s01.dat ... s32.dat{hint}")
+    if missing:
+        warnings.warn(
+            f"DEAP folder {folder} lacks {len(missing)} of {N_PARTICIPANTS} participant files "
+            f"({', '.join(missing)}); using the {len(present)} present",
+            stacklevel=2,
+        )
+    return present
+
+
+def iter_deap(
+    root: str | os.PathLike | None = None,
+    participants: Iterable[int] | None = None,
+    *,
+    progress: bool = True,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield one participant at a time, so that only one file is in memory.
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        The DEAP folder; None means the ``DEAP_DIR`` environment variable.
+    participants : iterable of int, optional
+        Participant ids in 1-32; None means all present (see :func:`find_participants`).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Yields
+    ------
+    pid : int
+        Participant id, increasing.
+    data : ndarray, shape (40, 40, 8064)
+        ``(n_trials, n_channels, n_samples)``, see :func:`read_participant`.
+    labels : ndarray, shape (40, 4)
+        ``(n_trials, n_ratings)``.
+    """
+    # The folder and file list are checked when the generator is created, not at its first next().
+    found = find_participants(root, participants)
+    return _iter_found(found, progress)
+
+
+def _iter_found(found: list[tuple[int, Path]], progress: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    for pid, path in tqdm(found, desc="reading DEAP", unit="participant", disable=not progress):
+        data, labels = read_participant(path)
+        yield pid, data, labels
+
+
+def load_deap(
+    root: str | os.PathLike | None = None,
+    participants: Iterable[int] | None = None,
+    *,
+    progress: bool = True,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Load several participants into stacked arrays (all 32 in float64: about 3.3 GB).
+
+    Parameters
+    ----------
+    root : str or path-like, optional
+        The DEAP folder; None means the ``DEAP_DIR`` environment variable.
+    participants : iterable of int, optional
+        Participant ids in 1-32; None means all present (see :func:`find_participants`).
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    data : ndarray, shape (n_participants * 40, 40, 8064)
+        ``(n_trials, n_channels, n_samples)``, participants in increasing id, each one's 40 trials
+        in file order. The dtype is the files' (promoted if they differ).
+    labels : ndarray, shape (n_participants * 40, 4)
+        ``(n_trials, n_ratings)``.
+    participant : ndarray of int64, shape (n_participants * 40,)
+        The participant id of each trial.
+    """
+    found = find_participants(root, participants)
+    n = len(found) * N_TRIALS
+    data = labels = None
+    for i, (_, d, lab) in enumerate(_iter_found(found, progress)):
+        if data is None:  # filled in place: stacking at the end would need twice the memory
+            data = np.empty((n, *DATA_SHAPE[1:]), dtype=d.dtype)
+            labels = np.empty((n, *LABELS_SHAPE[1:]), dtype=lab.dtype)
+        if not np.can_cast(d.dtype, data.dtype, casting="safe"):
+            data = data.astype(np.result_type(data.dtype, d.dtype))
+        if not np.can_cast(lab.dtype, labels.dtype, casting="safe"):
+            labels = labels.astype(np.result_type(labels.dtype, lab.dtype))
+        data[i * N_TRIALS : (i + 1) * N_TRIALS] = d
+        labels[i * N_TRIALS : (i + 1) * N_TRIALS] = lab
+    participant = np.repeat(np.array([pid for pid, _ in found], dtype=np.int64), N_TRIALS)
+    return data, labels, participant
+
+
+# --------------------------------------------------------------------------------------------
+# Writing (for synthetic twins and tests)
+# --------------------------------------------------------------------------------------------
+
+
+def _py2_str(raw: bytes | memoryview) -> list[bytes | memoryview]:
+    """Pickle opcodes for a Python 2 ``str`` (Python 3 reads it back with ``encoding='latin1'``)."""
+    n = len(raw)
+    if n < 256:
+        return [pickle.SHORT_BINSTRING + bytes([n]), raw]
+    if n >= 2**31:
+        raise ValueError(f"a Python 2 string holds less than 2 GiB, got {n} bytes")
+    return [pickle.BINSTRING + struct.pack("<i", n), raw]
+
+
+def _py2_int(value: int) -> bytes:
+    if 0 <= value < 256:
+        return pickle.BININT1 + bytes([value])
+    if 0 <= value < 65536:
+        return pickle.BININT2 + struct.pack("<H", value)
+    return pickle.BININT + struct.pack("<i", value)
+
+
+def _py2_array(a: np.ndarray) -> list[bytes | memoryview]:
+    """Opcodes that rebuild ``a`` (C-contiguous, little-endian float) as numpy 1.x on Python 2 pickled it.
+
+    ``numpy.core.multiarray._reconstruct(numpy.ndarray, (0,), 'b')`` then ``__setstate__((1, shape,
+    dtype, is_fortran, raw bytes))``, with the dtype as ``numpy.dtype('f8', 0, 1)`` and its state.
+    """
+    descr = f"f{a.dtype.itemsize}".encode("ascii")
+    ops: list[bytes | memoryview] = [
+        pickle.GLOBAL + b"numpy.core.multiarray\n_reconstruct\n",
+        pickle.GLOBAL + b"numpy\nndarray\n",
+        _py2_int(0), pickle.TUPLE1,
+        *_py2_str(b"b"), pickle.TUPLE3,
+        pickle.REDUCE,
+        pickle.MARK, _py2_int(1),
+        pickle.MARK, *(_py2_int(s) for s in a.shape), pickle.TUPLE,
+        pickle.GLOBAL + b"numpy\ndtype\n", *_py2_str(descr), _py2_int(0), _py2_int(1), pickle.TUPLE3, pickle.REDUCE,
+        pickle.MARK, _py2_int(3), *_py2_str(b"<"), pickle.NONE, pickle.NONE, pickle.NONE,
+        _py2_int(-1), _py2_int(-1), _py2_int(0), pickle.TUPLE, pickle.BUILD,
+        pickle.NEWFALSE,
+        *_py2_str(memoryview(a.reshape(-1).view(np.uint8))),
+        pickle.TUPLE, pickle.BUILD,
+    ]  # fmt: skip
+    return ops
+
+
+def write_participant(path: str | os.PathLike, data: np.ndarray, labels: np.ndarray) -> Path:
+    """Write a participant file in DEAP's exact format, atomically.
+
+    The file is the protocol-2 pickle Python 2 with numpy 1.x writes for ``{'data': data, 'labels':
+    labels}``: strings and array bytes are Python 2 ``str``, arrays rebuilt through
+    ``numpy.core.multiarray._reconstruct``. So it loads like the real files, with
+    Python 3's unpickler with ``encoding="latin1"`` (or :func:`read_participant`), and in Python 2. It is
+    written to a temporary file in the same folder, then renamed over ``path``, so a reader never
+    sees half a file. Missing parent folders are created.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination, normally ``participant_path(root, pid)``.
+    data : ndarray, shape (40, 40, 8064)
+        ``(n_trials, n_channels, n_samples)``, float32 or float64 (kept), all finite.
+    labels : ndarray, shape (40, 4)
+        ``(n_trials, n_ratings)``, float32 or float64 (kept), each in 1-9.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Raises
+    ------
+    DEAPFormatError
+        If ``data`` or ``labels`` would not pass :func:`read_participant`'s checks; nothing is written.
+    """
+    path = Path(path)
+    data, labels = _check_arrays(path, data, labels)
+    ops: list[bytes | memoryview] = [pickle.PROTO + bytes([2]), pickle.EMPTY_DICT, pickle.MARK]
+    for key, value in (("data", data), ("labels", labels)):
+        little = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
+        ops += [*_py2_str(key.encode("ascii")), *_py2_array(little)]
+    ops += [pickle.SETITEMS, pickle.STOP]
+
+    atomic_write_bytes(path, lambda f: [f.write(op) for op in ops])
+    return path
