@@ -72,12 +72,12 @@ def cv_experiments(values: dict) -> list[tuple[str, str]]:
     return [k for k in EXPERIMENTS if k in keys]
 
 
-def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "object":
+def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "object | None":
     """A note saying which part of a scheme this build ran, when it ran less than all of it."""
     from IPython.display import Markdown
 
     if len(ran) == len(of):
-        return Markdown("")
+        return None
     return Markdown(f":::{{admonition}} Reduced: {len(ran)} of the {len(of)} {what}\n:class: note\n"
                     f"The `{values['profile']}` profile runs {', '.join(map(str, ran))}. {why}\n:::")
 
@@ -344,14 +344,14 @@ def protocols_warning(summary: dict, *, profile: str | None = None) -> "object":
     return budget_warning(items, profile=profile, context=context)
 
 
-def budget_warning(items: list[str | None], *, profile: str | None = None, context: str = "") -> "object":
+def budget_warning(items: list[str | None], *, profile: str | None = None, context: str = "") -> "object | None":
     """An admonition listing the honest figures that are not distinguishable from the majority
     baseline (nothing when there are none). ``context``: a sentence computed by the caller."""
     from IPython.display import Markdown
 
     items = [i for i in items if i]
     if not items:
-        return Markdown("")
+        return None  # no output at all (an empty Markdown would render as its repr)
     which = f"the `{profile}` profile's" if profile else "this build's"
     return Markdown(
         ":::{admonition} Not distinguishable from the majority baseline\n:class: warning\n"
@@ -611,7 +611,7 @@ def model_chapter(values: dict) -> dict:
         glue("honest_result", f"and the honest run's epoch with the best validation accuracy (epoch "
              f"{s['val_chosen']['epoch']}) gives {s['val_chosen']['accuracy']:.1%}", display=False)
     else:
-        glue("honest_run", f"The `{values.get('profile')}` profile runs no separate honest run (val_fraction is 0): "
+        glue("honest_run", f"The {values.get('profile')} profile runs no separate honest run (val_fraction is 0): "
              "the honest figure is the last epoch of the report's run, on which nothing was chosen.", display=False)
         glue("honest_result", "and no validation-chosen figure was computed (val_fraction is 0)", display=False)
     glue("majority", s["majority_baseline"], display=False)

@@ -77,6 +77,12 @@ fig = plotting.plot_loso(runs["loso"])
 # %% tags=["remove-input"]
 book.folds_warning(runs["loso"], "val_chosen", profile=values["profile"])
 
+# %% [markdown]
+# The class balance of each held-out participant's trials and of the participants trained on:
+
+# %% tags=["remove-input"]
+book.md_table(book.balance_rows(data, [r for recs in runs["loso"].values() for r in recs]))
+
 # %% tags=["remove-input"]
 book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], book.EXPERIMENTS,
                   "Leave-one-subject-out and random k-fold run only these, to give them enough epochs within "

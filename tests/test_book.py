@@ -72,7 +72,7 @@ def test_not_learned_follows_the_baseline_interval():
     assert book.not_learned("x", {"last": 0.60}, 0.53, 1000, 8) is None
     text = book.not_learned("CNN arousal", {"last epoch": 0.55, "validation-chosen": 0.70}, 0.53, 100, 8)
     assert "CNN arousal" in text and "last epoch 55.0%" in text and "70.0%" not in text and "8 epochs" in text
-    assert book.budget_warning([None, None]).data == ""
+    assert book.budget_warning([None, None]) is None  # no output, not an empty Markdown
     shown = book.budget_warning([text, None], profile="quick").data
     assert "Not distinguishable" in shown and ":class: warning" in shown and "CNN arousal" in shown and "`quick` profile" in shown
 
@@ -92,4 +92,20 @@ def test_protocols_warning_says_when_loso_alone_is_at_chance():
     summary["dnn", "valence"][book.PROTOCOLS[3]]["mean"] = 0.9
     summary["dnn", "valence"][book.PROTOCOLS[1]]["mean"] = 0.9
     summary["dnn", "valence"][book.PROTOCOLS[2]]["mean"] = 0.9
-    assert book.protocols_warning(summary).data == ""
+    assert book.protocols_warning(summary) is None
+
+
+def test_reduced_note_only_when_something_was_left_out():
+    values = {"profile": "quick"}
+    assert book.reduced_note(values, "folds", list(range(32)), range(32), "why") is None
+    shown = book.reduced_note(values, "folds", ["kfold32-fold09", "kfold32-fold19"], range(32), "Because.").data
+    assert "Reduced: 2 of the 32 folds" in shown and "kfold32-fold09" in shown and "Because." in shown
+
+
+def test_cv_experiments_parameter():
+    assert book.cv_experiments({"cv_experiments": None}) == list(book.EXPERIMENTS)
+    assert book.cv_experiments({"cv_experiments": ["cnn arousal", "dnn valence"]}) == [("dnn", "valence"), ("cnn", "arousal")]
+    with pytest.raises(ValueError, match="cv_experiments: expected"):
+        book.cv_experiments({"cv_experiments": ["dnn dominance"]})
+    with pytest.raises(ValueError, match="cv_experiments"):
+        book.cv_experiments({"cv_experiments": []})
