@@ -51,7 +51,7 @@ from torch import nn
 
 from deap_lib.models import CNN, DNN, build_model
 
-#: The report's training settings (SPEC.md, "Training").
+#: The report's training settings (its training table).
 REPORT_SETTINGS = {
     "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
     "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},

@@ -1,6 +1,6 @@
 """Reduction of raw EEG channels to the report's 99 statistics, and its standardizations.
 
-Each channel of ``n_samples`` samples becomes 99 numbers (SPEC "Preparation", step 2): the channel
+Each channel of ``n_samples`` samples becomes 99 numbers (the report's preparation, step 2; the book's data chapter): the channel
 is cut into 10 consecutive windows, nine of ``window`` samples and a last one holding the rest;
 each window gives nine statistics (:data:`STAT_NAMES`, in that order), window ``w`` filling columns
 ``9 * w`` to ``9 * w + 8``; the same nine statistics over the whole channel fill columns 90-98.

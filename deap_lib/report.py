@@ -1,6 +1,6 @@
 """The numbers the report states (on real DEAP), for side-by-side tables. Never computed here.
 
-Source: the report's text as restated in SPEC.md ("Results the report states").
+Source: the results section of the report (cited on the book's introduction page).
 """
 
 #: Fixed 1180/100 split, valence: best test accuracy over 250 epochs (chosen on the test set),

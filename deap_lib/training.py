@@ -44,7 +44,7 @@ from deap_lib.models import build_model
 #: Bump when a change to the loop changes results: part of every run key.
 ENGINE_VERSION = 1
 
-#: The report's hyperparameters per model (SPEC.md, "Training").
+#: The report's hyperparameters per model (its training table, shown in the model chapters).
 MODEL_DEFAULTS = {
     "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
     "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},

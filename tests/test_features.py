@@ -1,4 +1,4 @@
-"""Tests of deap_lib.features against a plain loop written from SPEC.md ("Preparation", step 2).
+"""Tests of deap_lib.features against a plain loop written from the report's description of the reduction (the book's data chapter).
 
 ``loop_reduce`` below is the reference ("oracle"): one channel at a time, one window at a time,
 with the numpy/scipy function for each statistic. ``benchmarks/bench_reduce.py`` imports it from
@@ -30,7 +30,7 @@ ATOL = 1e-12
 
 
 def _loop_stats(v):
-    """The nine statistics of one 1-D window, in SPEC order."""
+    """The nine statistics of one 1-D window, in the report's order."""
     return [
         np.mean(v),
         np.median(v),

@@ -1,3 +1,0 @@
-from deap_lib.cli import main
-
-raise SystemExit(main())
