@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DEAP_DIR ?=
 
-.PHONY: setup book prepare test unit nbval bench clean
+.PHONY: setup book pdf prepare test unit nbval bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,12 +21,22 @@ setup: $(VENV)/.installed
 book: setup
 	$(PY) -m deap_lib book --profile $(PROFILE) $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
 
+# The book as a PDF through LaTeX (Debian packages below), executing the chapters first when they are
+# missing (as `make book` does, without its HTML build): _build/latex/book.pdf.
+LATEX_DEBS := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre
+pdf: setup
+	@command -v latexmk >/dev/null 2>&1 || { echo "make pdf: LaTeX is missing; install it with: sudo apt-get update && sudo apt-get install -y --no-install-recommends $(LATEX_DEBS)" >&2; exit 1; }
+	test -f book/chapters/06_honest.ipynb || $(PY) -m deap_lib book --profile $(PROFILE) --no-build $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
+	$(VENV)/bin/jupyter-book build book --builder pdflatex -W -n --keep-going
+	@echo "PDF: $(CURDIR)/_build/latex/book.pdf"
+
 prepare: setup
 	$(PY) -m deap_lib prepare $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
 
-# Unit tests, then every chapter under nbval (smoke profile), then the book build with -W.
+# Unit tests, then every chapter under nbval (smoke profile), then the book build with -W in its own
+# folder (_build/smoke): the user's book/chapters and _build/html are never touched.
 test: unit nbval
-	$(PY) -m deap_lib book --profile smoke
+	$(PY) -m deap_lib book --profile smoke --out _build/smoke
 
 unit: setup
 	$(PY) -m pytest -q tests

@@ -1,18 +1,14 @@
-"""Building the book: profiles, chapter parameters, page headers, papermill execution.
+"""What the chapters compute and show: profiles, chapter parameters, page headers, tables, notes.
 
 A *profile* (``smoke``, ``quick``, ``paper``; YAML files in ``deap_lib/profiles``) sets every
-chapter parameter a notebook leaves at ``None``. ``python -m deap_lib book --profile quick``
-executes every chapter in order with papermill into ``book/chapters/`` and then runs
-``jupyter-book build book -W -n --keep-going``.
+chapter parameter a notebook leaves at ``None``. Executing the chapters and building the book is
+:mod:`deap_lib.driver`'s job.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import yaml
@@ -114,69 +110,6 @@ def page_header(values: dict, data) -> "object":
         f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
         f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"
     )
-
-
-def execute_chapters(
-    profile: str = "quick",
-    *,
-    notebooks: str | os.PathLike = "notebooks",
-    out: str | os.PathLike = "book/chapters",
-    chapters: tuple[str, ...] = CHAPTERS,
-    parameters: dict | None = None,
-) -> dict[str, float]:
-    """Execute the chapters in order with papermill; return each one's wall time in seconds.
-
-    Only the parameters a notebook declares are passed to it. ``.ipynb`` files are made from
-    the jupytext ``.py`` sources when missing or when their cells differ.
-    """
-    import jupytext
-    import papermill
-
-    load_profile(profile)  # fail early on a bad name
-    if str(profile).endswith((".yml", ".yaml")):
-        profile = str(Path(profile).resolve())  # the kernels run in the output folder
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    times = {}
-    for name in chapters:
-        src = Path(notebooks) / f"{name}.py"
-        ipynb = Path(notebooks) / f"{name}.ipynb"
-        if src.exists():
-            text = jupytext.read(src)
-            if not ipynb.exists() or [c.source for c in jupytext.read(ipynb).cells] != [c.source for c in text.cells]:
-                jupytext.write(text, ipynb)  # only when the sources differ: no churn of cell ids
-        declared = papermill.inspect_notebook(str(ipynb))
-        params = {"profile": profile, **(parameters or {})}
-        params = {k: v for k, v in params.items() if k in declared}
-        start = time.perf_counter()
-        print(f"executing {name} (profile {profile}) ...", file=sys.stderr, flush=True)
-        papermill.execute_notebook(
-            str(ipynb), str(out / f"{name}.ipynb"), parameters=params, progress_bar=False,
-            cwd=str(out),
-        )
-        _hide_injected_parameters(out / f"{name}.ipynb")
-        times[name] = time.perf_counter() - start
-        print(f"  {name}: {times[name]:.0f} s", file=sys.stderr, flush=True)
-    return times
-
-
-def _hide_injected_parameters(path: Path) -> None:
-    """Collapse papermill's injected-parameters cell in the book (shown on click)."""
-    import nbformat
-
-    nb = nbformat.read(path, as_version=4)
-    for cell in nb.cells:
-        tags = cell.metadata.setdefault("tags", [])
-        if "injected-parameters" in tags and "hide-cell" not in tags:
-            tags.append("hide-cell")
-    nbformat.write(nb, path)
-
-
-def build(book_dir: str | os.PathLike = "book") -> None:
-    """``jupyter-book build`` with warnings as errors (a missing chapter is otherwise only a warning)."""
-    exe = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "-n", "--keep-going"]
-    subprocess.run(cmd, check=True)
 
 
 def md_table(rows: list[dict], columns: list[str] | None = None) -> "object":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from deap_lib import io, synthetic
 
@@ -144,13 +145,17 @@ def _cmd_cv(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from deap_lib import book
+    from deap_lib import driver
 
     params = {"deap_dir": args.deap_dir} if args.deap_dir else {}
-    times = book.execute_chapters(args.profile, chapters=tuple(args.chapters or book.CHAPTERS), parameters=params)
+    book_dir = driver.prepare_book(args.out) if args.out else driver.ROOT / "book"
+    times = driver.execute_chapters(args.profile, out=book_dir / "chapters",
+                                    chapters=tuple(args.chapters or driver.CHAPTERS), parameters=params)
     print("chapters executed: " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     if not args.no_build:
-        book.build("book")
+        driver.build(book_dir, out=args.out, profile=args.profile)
+        html = Path(args.out or driver.ROOT) / "_build" / "html" / "index.html"
+        print(f"book: {html}")
     return 0
 
 
@@ -207,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${io.DEAP_DIR_ENV}, else the twin)")
     p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_dnn")
     p.add_argument("--no-build", action="store_true", help="execute the chapters only")
+    p.add_argument("--out", help="build a separate copy of the book in this folder (its chapters and HTML), "
+                   "leaving book/chapters and _build/html alone (make test uses _build/smoke)")
     p.set_defaults(func=_cmd_book)
     return parser
 

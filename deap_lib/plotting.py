@@ -1,9 +1,18 @@
-"""Figures of the book. Every function takes ``ax=None`` (or ``axes``) and returns the Figure."""
+"""Figures of the book. Every function takes ``ax=None`` (or ``axes``) and returns the Figure.
+
+The book renders each figure inline at matplotlib's default 100 dpi and shrinks it to its
+content width (about 800 px) when wider, so the figures made here are at most
+:data:`BOOK_WIDTH` inches wide and use no text smaller than :data:`MIN_FONT` points. Nothing
+here changes matplotlib's global settings; text sizes are set per artist.
+"""
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.lines import Line2D
 
 from deap_lib import features, io
 
@@ -11,86 +20,167 @@ REPORT_COLOR = "0.45"
 #: MNE's template 10-20 positions (named "standard_1020" before MNE 1.13); ships with MNE, no download.
 MONTAGE = "colin27_1020"
 MODEL_COLORS = {"dnn": "tab:blue", "cnn": "tab:orange"}
+#: Width (inches) of a full-width figure: about 780 px at 100 dpi, within the book's content width.
+BOOK_WIDTH = 7.8
+#: The smallest text (points) in any figure.
+MIN_FONT = 9
+#: Size of legends, tick labels of dense axes and annotations.
+SMALL_FONT = 9.5
+#: Head radius (m) of MNE's scalp maps: channels on the head's equator lie on this circle.
+HEAD_RADIUS = 0.095
+#: Short, wrapped x labels of :data:`deap_lib.book.PROTOCOLS`, in that order.
+PROTOCOL_LABELS = ("best on test\n(report's\nprotocol)", "fixed,\nhonest\nepoch", "random\nk-fold", "LOSO")
 
 
-def _ax(ax, figsize=(7, 3.5)):
+def _ax(ax, figsize=(BOOK_WIDTH, 3.5)):
     if ax is None:
         fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax.figure, ax
 
 
-def plot_montage(*, ax=None):
-    """DEAP's 32 EEG channels on the standard 10-20 montage (MNE's positions, seen from above)."""
+def _legend_outside(ax, **kwargs):
+    """A legend to the right of the axes, where it hides no data."""
+    return ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0, fontsize=SMALL_FONT,
+                     frameon=False, **kwargs)
+
+
+def _group_color(label: str, i: int):
+    """A model's colour for a label starting with the model's name ("DNN valence"), else the i-th default."""
+    words = str(label).split()
+    return MODEL_COLORS.get(words[0].lower() if words else "", f"C{i % 10}")
+
+
+def _scalp_xy() -> np.ndarray:
+    """2-D positions (m) of DEAP's 32 channels, projected as MNE's scalp maps project them.
+
+    MNE's template positions in head coordinates, flattened about the head's centre: each channel
+    keeps its direction from the vertex and lies at ``|r| * polar angle / 90 deg`` from the centre,
+    so the channels on the head's equator (Fp, T7/T8, O) lie on the head circle. These are the
+    positions :func:`mne.viz.plot_topomap` uses in :func:`plot_topomap`.
+    """
     import mne
 
-    fig, ax = _ax(ax, (4.5, 4.5))
-    pos = mne.channels.make_standard_montage(MONTAGE).get_positions()["ch_pos"]
-    xy = np.array([pos[name][:2] for name in io.EEG_CHANNELS])
-    ax.add_patch(plt.Circle((0, 0), 0.095, fill=False, color="0.6"))
-    ax.scatter(xy[:, 0], xy[:, 1], s=260, c="white", edgecolors="k", zorder=2)
+    info = mne.create_info(list(io.EEG_CHANNELS), io.SFREQ, "eeg")
+    info.set_montage(mne.channels.make_standard_montage(MONTAGE), verbose=False)
+    pos = info.get_montage().get_positions()["ch_pos"]
+    xyz = np.array([pos[name] for name in io.EEG_CHANNELS])
+    r = np.linalg.norm(xyz, axis=1)
+    polar = np.arccos(np.clip(xyz[:, 2] / r, -1, 1))
+    azimuth = np.arctan2(xyz[:, 1], xyz[:, 0])
+    return np.c_[np.cos(azimuth), np.sin(azimuth)] * (r * polar / (np.pi / 2))[:, None]
+
+
+def plot_montage(*, ax=None):
+    """DEAP's 32 EEG channels on the standard 10-20 montage (MNE's positions, seen from above).
+
+    Projected as the scalp maps of :func:`plot_topomap` are, so the two kinds of figure agree.
+    """
+    fig, ax = _ax(ax, (5.8, 6.0))
+    xy = _scalp_xy()
+    ax.add_patch(plt.Circle((0, 0), HEAD_RADIUS, fill=False, color="0.5", lw=1.2))
+    nose = HEAD_RADIUS * np.array([[-0.12, 0.993], [0.0, 1.12], [0.12, 0.993]])
+    ax.plot(nose[:, 0], nose[:, 1], color="0.5", lw=1.2)
+    ax.scatter(xy[:, 0], xy[:, 1], s=820, c="white", edgecolors="k", linewidths=1.0, zorder=2)
     for (x, y), name in zip(xy, io.EEG_CHANNELS):
-        ax.text(x, y, name, ha="center", va="center", fontsize=6.5, zorder=3)
+        ax.text(x, y, name, ha="center", va="center", fontsize=SMALL_FONT, fontweight="bold", zorder=3)
     ax.set_aspect("equal")
+    ax.set(xlim=(-1.06 * HEAD_RADIUS, 1.06 * HEAD_RADIUS), ylim=(-1.04 * HEAD_RADIUS, 1.2 * HEAD_RADIUS))
     ax.axis("off")
     ax.set_title("32 EEG channels, DEAP order (front at top)")
     return fig
 
 
 def plot_raw(data: np.ndarray, *, channels=io.EEG_CHANNELS, seconds: float = 8.0, ax=None):
-    """Stacked traces of one trial, data shape (n_channels, n_samples) in microvolts."""
-    fig, ax = _ax(ax, (8, 5))
+    """Stacked traces of one trial, data shape (n_channels, n_samples) in microvolts.
+
+    The traces are a fixed distance apart (four times the channels' median standard deviation);
+    the y label gives it in microvolts.
+    """
+    fig, ax = _ax(ax, (BOOK_WIDTH, 1.4 + 0.19 * len(data)))
     n = int(seconds * io.SFREQ)
-    t = np.arange(n) / io.SFREQ
+    t = np.arange(min(n, data.shape[1])) / io.SFREQ
     spacing = 4 * np.median(data[:, :n].std(axis=1))
+    spacing = spacing if spacing > 0 else 1.0
     for i, trace in enumerate(data[:, :n]):
         ax.plot(t, trace - i * spacing, lw=0.5, color="k")
-    ax.axvline(io.BASELINE_S, color="tab:red", lw=1, ls="--", label="end of the 3 s baseline")
-    ax.set_yticks(-np.arange(len(data)) * spacing, channels, fontsize=6)
+    ax.axvline(io.BASELINE_S, color="tab:red", lw=1.2, ls="--", label="end of the 3 s baseline")
+    ax.set_yticks(-np.arange(len(data)) * spacing, list(channels)[: len(data)])
+    ax.tick_params(axis="y", labelsize=SMALL_FONT, length=2)
+    ax.set_ylim(-(len(data) - 0.3) * spacing, 0.9 * spacing)
+    ax.set_xlim(0, t[-1] if t.size else seconds)
     ax.set_xlabel("time (s)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.set_ylabel(f"channel (traces {spacing:.0f} µV apart)")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, fontsize=SMALL_FONT, frameon=False)
     return fig
 
 
 def plot_windows(signal: np.ndarray, *, ax=None):
     """One channel with the reduction's 10 windows and each window's mean +/- std."""
-    fig, ax = _ax(ax, (8, 3))
+    fig, ax = _ax(ax, (BOOK_WIDTH, 3.2))
     t = np.arange(signal.size) / io.SFREQ
     window = features.default_window(signal.size)
-    ax.plot(t, signal, lw=0.3, color="0.5")
+    ax.plot(t, signal, lw=0.3, color="0.5", label="signal")
     stats = features.reduce_dim(signal)
     for w in range(features.N_WINDOWS):
         start, stop = w * window, min((w + 1) * window, signal.size)
         mean, std = stats[9 * w], stats[9 * w + 4]
-        ax.axvline(start / io.SFREQ, color="k", lw=0.5)
-        ax.fill_between([start / io.SFREQ, stop / io.SFREQ], mean - std, mean + std, color="tab:blue", alpha=0.3)
+        ax.axvline(start / io.SFREQ, color="k", lw=0.6, label="window start" if w == 0 else None)
+        ax.fill_between([start / io.SFREQ, stop / io.SFREQ], mean - std, mean + std, color="tab:blue", alpha=0.3,
+                        label="window mean ± std" if w == 0 else None)
+        ax.hlines(mean, start / io.SFREQ, stop / io.SFREQ, color="tab:blue", lw=1.5)
+    ax.set_xlim(0, signal.size / io.SFREQ)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("µV")
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, ncol=3, fontsize=SMALL_FONT,
+              frameon=False)
     return fig
 
 
+def _is_standardized(f: np.ndarray) -> bool:
+    """Whether a map has mean 0 and standard deviation 1 overall, as both book standardizations leave it."""
+    f = np.asarray(f, dtype=float)
+    return bool(np.isfinite(f).all() and abs(f.mean()) < 0.05 and abs(f.std() - 1) < 0.05)
+
+
 def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
-    """A reduced trial (32, 99) as an image: channels by window x statistic."""
-    fig, ax = _ax(ax, (8, 4))
-    im = ax.imshow(f, aspect="auto", cmap="RdBu_r", vmin=-np.abs(f).max(), vmax=np.abs(f).max())
-    ax.set_yticks(range(len(f)), io.EEG_CHANNELS[: len(f)], fontsize=5)
-    ax.set_xticks(np.arange(4, 99, 9), [f"w{w}" for w in range(10)] + ["all"], fontsize=7)
-    for edge in np.arange(8.5, 98, 9):
-        ax.axvline(edge, color="k", lw=0.3)
-    ax.set_xlabel("window (9 statistics each: " + ", ".join(features.STAT_NAMES) + ")", fontsize=7)
+    """A reduced trial (32, 99) as an image: channels by window x statistic.
+
+    The colour bar says whether the map is standardized (overall mean 0 and standard deviation 1)
+    or raw statistics in their own units.
+    """
+    fig, ax = _ax(ax, (BOOK_WIDTH, 1.9 + 0.15 * len(f)))
+    top = float(np.nanmax(np.abs(f))) or 1.0
+    im = ax.imshow(f, aspect="auto", cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest")
+    ax.set_yticks(range(len(f)), io.EEG_CHANNELS[: len(f)])
+    ax.tick_params(axis="y", labelsize=SMALL_FONT, length=2)
+    n_stats = len(features.STAT_NAMES)
+    ax.set_xticks(np.arange(n_stats // 2, features.N_FEATURES, n_stats),
+                  [f"w{w}" for w in range(features.N_WINDOWS)] + ["all"])
+    ax.tick_params(axis="x", length=0)
+    for edge in np.arange(n_stats - 0.5, features.N_FEATURES - 1, n_stats):
+        ax.axvline(edge, color="k", lw=0.6)
+    ax.set_xlabel("window w0-w9, then the whole trial (all); in each, 9 columns:\n"
+                  + ", ".join(features.STAT_NAMES), fontsize=SMALL_FONT)
+    ax.set_ylabel("channel")
     ax.set_title(title)
-    fig.colorbar(im, ax=ax)
+    label = ("standardized value (z)" if _is_standardized(f)
+             else "raw statistic (µV, µV² or unitless)")
+    fig.colorbar(im, ax=ax, label=label, fraction=0.04, pad=0.02)
     return fig
 
 
 def plot_history(pair: dict, *, axes=None):
     """Loss and accuracies per epoch of a fixed split's two runs (from ``training.run_fixed``).
 
-    Left: the mean training loss. Right: the report's run (all training trials; training and test
-    accuracy, its best-on-test epoch marked) and the honest run (validation accuracy, and the test
-    accuracy at the epoch the validation set chose).
+    Top (or left, when ``axes`` are given side by side): the mean training loss. Bottom: the
+    report's run (all training trials; training and test accuracy, its best-on-test epoch marked)
+    and the honest run (validation accuracy, and the test accuracy at the epoch the validation set
+    chose).
     """
-    if axes is None:
-        fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), layout="constrained")
+    stacked = axes is None
+    if stacked:
+        fig, axes = plt.subplots(2, 1, figsize=(BOOK_WIDTH, 5.6), layout="constrained", sharex=True,
+                                 height_ratios=(1, 1.5))
     fig = axes[0].figure
     report, honest = pair["report"], pair["honest"]
     h = report["history"]
@@ -98,54 +188,85 @@ def plot_history(pair: dict, *, axes=None):
     axes[0].plot(epochs, h["loss"], color="k", label="report's run")
     if honest is not None:
         axes[0].plot(epochs, honest["history"]["loss"], color="tab:green", ls="--", label="honest run")
-    axes[0].set(xlabel="epoch", ylabel="mean training loss (BCE)")
-    axes[0].legend(fontsize=8)
+    axes[0].set(ylabel="mean training loss\n(BCE)")
+    if not stacked:  # the caller's axes: each gets its own x label
+        axes[0].set_xlabel("epoch")
+    _legend_outside(axes[0])
     axes[1].plot(epochs, h["train_acc"], label="train (report's run)", color="0.55")
     axes[1].plot(epochs, h["test_acc"], label="test (report's run)", color="tab:red")
     best = pair["summary"]["as_reported"]
-    axes[1].plot(best["epoch"], best["accuracy"], "v", color="tab:red", ms=8, label="best on test (optimistic)")
+    axes[1].plot(best["epoch"], best["accuracy"], "v", color="tab:red", ms=9, ls="none",
+                 label="best on test (optimistic)")
+    shown = [*h["train_acc"], *h["test_acc"]]
     if honest is not None:
-        axes[1].plot(epochs, honest["history"]["val_acc"], label="validation (honest run)", color="tab:green")
+        val = honest["history"]["val_acc"]
+        axes[1].plot(epochs, val, label="validation (honest run)", color="tab:green")
+        shown += [v for v in val if v is not None]
         chosen = pair["summary"]["val_chosen"]
-        axes[1].plot(chosen["epoch"], chosen["accuracy"], "o", color="tab:green", mec="k", ms=7,
-                     label="test at the validation-chosen epoch")
-    axes[1].axhline(pair["summary"]["majority_baseline"], ls=":", color="k", label="majority baseline (test)")
-    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(0.3, 1.0))
-    axes[1].legend(fontsize=7, loc="lower right", ncol=2)
+        if chosen is not None:
+            axes[1].plot(chosen["epoch"], chosen["accuracy"], "o", color="tab:green", mec="k", ms=8, ls="none",
+                         label="test at the validation-\nchosen epoch (honest)")
+    baseline = pair["summary"]["majority_baseline"]
+    axes[1].axhline(baseline, ls=":", color="k", lw=1.5, label="majority baseline (test)")
+    low = min([0.3, baseline - 0.05, *(np.asarray(shown, dtype=float) - 0.05)])
+    axes[1].set(xlabel="epoch", ylabel="accuracy", ylim=(max(0.0, low), 1.0), xlim=(0.5, len(epochs) + 0.5))
+    _legend_outside(axes[1])
     return fig
 
 
 def plot_test_curves(records: dict[str, dict], *, ax=None, title: str = ""):
     """Test accuracy per epoch of several runs on the same split (e.g. DNN vs CNN)."""
-    fig, ax = _ax(ax)
+    fig, ax = _ax(ax, (BOOK_WIDTH, 3.4))
     for label, record in records.items():
         acc = record["history"]["test_acc"]
         color = MODEL_COLORS.get(record["config"]["model"])
         ax.plot(np.arange(1, len(acc) + 1), acc, label=label, color=color)
         best = record["summary"]["as_reported"]
-        ax.plot(best["epoch"], best["accuracy"], "v", color=color, ms=8)
+        ax.plot(best["epoch"], best["accuracy"], "v", color=color, ms=9)
     baseline = next(iter(records.values()))["summary"]["majority_baseline"]
-    ax.axhline(baseline, ls=":", color="k", label="majority baseline")
+    ax.axhline(baseline, ls=":", color="k", lw=1.5, label="majority baseline")
     ax.set(xlabel="epoch", ylabel="test accuracy", title=title)
-    ax.legend(fontsize=8)
+    handles, labels = ax.get_legend_handles_labels()
+    handles.append(Line2D([], [], marker="v", ls="none", color="0.3", ms=9))
+    labels.append("best epoch on test\n(optimistic)")
+    _legend_outside(ax, handles=handles, labels=labels)
     return fig
 
 
 def plot_fold_accuracies(groups: dict[str, list[float]], *, baselines: dict[str, float] | None = None,
                          reported: dict[str, float] | None = None, ax=None, title: str = ""):
-    """One dot per fold for each group, with the mean; dashes for baselines, crosses for the report."""
-    fig, ax = _ax(ax, (8, 3.5))
-    rng = np.random.default_rng(0)  # jitter only
-    for i, (label, values) in enumerate(groups.items()):
-        values = np.asarray(values)
-        ax.scatter(i + rng.uniform(-0.12, 0.12, values.size), values, s=12, alpha=0.7)
-        ax.hlines(values.mean(), i - 0.3, i + 0.3, color="k", lw=2)
+    """One dot per fold for each group (a seaborn swarm), with the mean (bar), the majority
+    baseline (dotted) and the report's figure (grey cross); a legend says which is which.
+    """
+    import seaborn as sns
+
+    labels = list(groups)
+    fig, ax = _ax(ax, (min(BOOK_WIDTH, 3.6 + 1.2 * len(labels)), 3.6))
+    values = [np.asarray(groups[lab], dtype=float) for lab in labels]
+    x = [lab for lab, v in zip(labels, values) for _ in v]
+    y = np.concatenate(values) if values else np.array([])
+    palette = {lab: _group_color(lab, i) for i, lab in enumerate(labels)}
+    ax.set_ylim(0, 1)  # before the swarm, which is laid out for the final limits
+    sns.swarmplot(x=x, y=y, hue=x, order=labels, hue_order=labels, palette=palette, size=5.5, alpha=0.85,
+                  edgecolor="white", linewidth=0.4, legend=False, ax=ax, zorder=2)
+    handles = [Line2D([], [], marker="o", ls="none", color="0.4", ms=6, label="one fold")]
+    for i, (label, v) in enumerate(zip(labels, values)):
+        ax.hlines(v.mean(), i - 0.3, i + 0.3, color="k", lw=2.5, zorder=3)
         if baselines and label in baselines:
-            ax.hlines(baselines[label], i - 0.35, i + 0.35, color="k", ls=":", lw=1.5)
-        if reported and label in reported and reported[label] is not None:
-            ax.plot(i + 0.38, reported[label], "x", color=REPORT_COLOR, ms=8, mew=2)
-    ax.set_xticks(range(len(groups)), list(groups), fontsize=8)
-    ax.set(ylabel="test accuracy per fold", title=title, ylim=(0, 1))
+            ax.hlines(baselines[label], i - 0.4, i + 0.4, color="k", ls=":", lw=1.5, zorder=1)
+        if reported and reported.get(label) is not None:
+            ax.plot(i + 0.42, reported[label], "x", color=REPORT_COLOR, ms=9, mew=2.2, zorder=4)
+    handles.append(Line2D([], [], color="k", lw=2.5, label="mean over folds"))
+    if baselines and any(lab in baselines for lab in labels):
+        handles.append(Line2D([], [], color="k", ls=":", lw=1.5, label="majority baseline\n(folds' average)"))
+    if reported and any(reported.get(lab) is not None for lab in labels):
+        handles.append(Line2D([], [], marker="x", ls="none", color=REPORT_COLOR, ms=9, mew=2.2,
+                              label="report's mean on DEAP"))
+    ax.set_xlim(-0.6, len(labels) - 0.4)
+    ax.set(xlabel="", ylabel="test accuracy per fold", title=title)
+    ax.grid(axis="y", color="0.9", lw=0.8, zorder=0)
+    ax.set_axisbelow(True)
+    _legend_outside(ax, handles=handles)
     return fig
 
 
@@ -157,64 +278,108 @@ def _figure_accuracy(record: dict) -> float:
 def plot_loso(loso: dict, *, axes=None):
     """Leave-one-subject-out accuracy per held-out participant, one panel per target.
 
-    ``loso``: ``{(model, target): [fold records]}``; each participant's majority baseline is a grey bar.
+    ``loso``: ``{(model, target): [fold records]}``; each participant's majority baseline is a
+    grey bar, each model's accuracy on that participant a dot. Panels are stacked, so that every
+    participant keeps a legible label.
     """
     targets = sorted({t for _, t in loso}, reverse=True)
     if axes is None:
-        fig, axes = plt.subplots(1, len(targets), figsize=(9, 3.2), layout="constrained", squeeze=False)
-        axes = axes[0]
+        n = max(len(recs) for recs in loso.values())
+        fig, axes = plt.subplots(len(targets), 1, figsize=(min(BOOK_WIDTH, 3.4 + 0.22 * n), 0.6 + 2.7 * len(targets)),
+                                 layout="constrained", squeeze=False, sharey=True)
+        axes = axes[:, 0]
     fig = axes[0].figure
-    for ax, target in zip(axes, targets):
+    for k, (ax, target) in enumerate(zip(axes, targets)):
         models = [m for m, t in loso if t == target]
-        for i, model in enumerate(models):
-            recs = loso[model, target]
-            x = np.arange(len(recs))
-            if i == 0:
-                ax.bar(x, [r["summary"]["majority_baseline"] for r in recs], color="0.85", width=0.8, label="majority baseline")
-            ax.plot(x + (i - 0.5) * 0.25, [_figure_accuracy(r) for r in recs], "o", ms=5,
-                    color=MODEL_COLORS.get(model), label=model.upper())
         names = [r["split"]["name"].replace("loso-", "") for r in loso[models[0], target]]
-        ax.set_xticks(range(len(names)), names, fontsize=7, rotation=90 if len(names) > 12 else 0)
-        ax.set(title=target, ylim=(0, 1), ylabel="test accuracy", xlabel="held-out participant")
-        ax.legend(fontsize=7, loc="lower right")
+        where = {name: i for i, name in enumerate(names)}
+        ax.bar(range(len(names)), [r["summary"]["majority_baseline"] for r in loso[models[0], target]],
+               color="0.85", width=0.8, label="majority baseline", zorder=1)
+        offsets = np.linspace(-0.17, 0.17, len(models)) if len(models) > 1 else [0.0]
+        for model, dx in zip(models, offsets):
+            recs = [r for r in loso[model, target] if r["split"]["name"].replace("loso-", "") in where]
+            xs = [where[r["split"]["name"].replace("loso-", "")] + dx for r in recs]
+            ax.scatter(xs, [_figure_accuracy(r) for r in recs], s=36, color=MODEL_COLORS.get(model),
+                       edgecolors="white", linewidths=0.5, label=model.upper(), zorder=3)
+        many = len(names) > 16
+        ax.set_xticks(range(len(names)), names, rotation=90 if many else 0)
+        ax.tick_params(axis="x", labelsize=SMALL_FONT if many else 10, length=2)
+        ax.set_xlim(-0.6, len(names) - 0.4)
+        ax.set(title=target, ylim=(0, 1), ylabel="test accuracy")
+        ax.grid(axis="y", color="0.9", lw=0.8, zorder=0)
+        ax.set_axisbelow(True)
+        if k == len(targets) - 1:
+            ax.set_xlabel("held-out participant")
+        if k == 0:
+            _legend_outside(ax)
     return fig
 
 
 def plot_protocols(summary: dict, *, axes=None):
-    """Accuracy with its 95 % interval under each protocol, one panel per (model, target)."""
+    """Accuracy with its 95 % interval under each protocol, one panel per (model, target).
+
+    An interval is drawn only where ``low``/``high`` are numbers: the best-on-test figure (nan)
+    is a bare triangle. The dotted line is each protocol's majority baseline. The intervals come
+    precomputed (Wilson, t over folds), so this is plain matplotlib rather than a seaborn estimate.
+    """
     keys = list(summary)
     if axes is None:
-        fig, axes = plt.subplots(1, len(keys), figsize=(3 * len(keys), 3.6), layout="constrained", sharey=True, squeeze=False)
-        axes = axes[0]
+        ncols = min(len(keys), 2)
+        nrows = -(-len(keys) // ncols)
+        width = BOOK_WIDTH if ncols == 2 else 5.2
+        fig, grid = plt.subplots(nrows, ncols, figsize=(width, 1.4 + 2.7 * nrows), layout="constrained",
+                                 sharex=True, sharey=True, squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[len(keys):]:
+            ax.set_visible(False)
     fig = axes[0].figure
     for ax, key in zip(axes, keys):
         protocols = list(summary[key])
         for i, p in enumerate(protocols):
             v = summary[key][p]
             color = REPORT_COLOR if i == 0 else MODEL_COLORS.get(key[0])
-            if np.isnan(v["low"]):  # a best-on-test figure: no valid interval, drawn as a bare point
-                ax.plot(i, v["mean"], "v", color=color, ms=8)
+            if np.isnan(v["low"]) or np.isnan(v["high"]):  # no valid interval: a bare point
+                ax.plot(i, v["mean"], "v", color=color, ms=9, ls="none")
             else:
                 ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
-                            color=color, capsize=3)
+                            color=color, ms=7, capsize=4, lw=1.5)
             ax.hlines(v["baseline"], i - 0.3, i + 0.3, color="k", ls=":", lw=1.5)
-        ax.set_xticks(range(len(protocols)), ["best on test\n(report's\nprotocol)", "fixed,\nhonest\nepoch", "random\nk-fold", "LOSO"], fontsize=8)
+        names = PROTOCOL_LABELS if len(protocols) == len(PROTOCOL_LABELS) else [textwrap.fill(str(p), 12) for p in protocols]
+        ax.set_xticks(range(len(protocols)), names)
+        ax.tick_params(axis="x", labelsize=SMALL_FONT, length=0)
+        ax.set_xlim(-0.5, len(protocols) - 0.5)
         ax.set(title=f"{key[0].upper()} {key[1]}", ylim=(0, 1))
-    axes[0].set_ylabel("test accuracy")
+        ax.grid(axis="y", color="0.9", lw=0.8, zorder=0)
+        ax.set_axisbelow(True)
+        if ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col():
+            ax.set_ylabel("test accuracy")
+    handles = [Line2D([], [], marker="v", ls="none", color=REPORT_COLOR, ms=9, label="best on test (no valid interval)"),
+               Line2D([], [], marker="o", color="0.3", ms=7, label="mean with 95 % interval"),
+               Line2D([], [], color="k", ls=":", lw=1.5, label="majority baseline")]
+    fig.legend(handles=handles, loc="outside lower center", ncol=3 if fig.get_size_inches()[0] >= 7 else 2,
+               fontsize=SMALL_FONT, frameon=False)
     return fig
 
 
 def plot_permutation(results: dict, *, axes=None):
     """Null distribution of a permutation test (histogram) and the observed score (red), per key."""
     if axes is None:
-        fig, axes = plt.subplots(1, len(results), figsize=(4 * len(results), 3), layout="constrained", squeeze=False)
-        axes = axes[0]
+        n = len(results)
+        ncols = min(n, 2)
+        nrows = -(-n // ncols)
+        fig, grid = plt.subplots(nrows, ncols, figsize=(BOOK_WIDTH if ncols == 2 else 4.8, 0.9 + 2.8 * nrows),
+                                 layout="constrained", squeeze=False)
+        axes = grid.ravel()
+        for ax in axes[n:]:
+            ax.set_visible(False)
     fig = axes[0].figure
     for ax, (name, r) in zip(axes, results.items()):
-        ax.hist(r["null"], bins=15, color="0.7", label="labels shuffled within participants")
-        ax.axvline(r["observed"], color="tab:red", lw=2, label=f"real labels (p = {r['p_value']:.3f})")
+        ax.hist(r["null"], bins=15, color="0.7", label="labels shuffled\nwithin participants")
+        ax.axvline(r["observed"], color="tab:red", lw=2, label=f"real labels\n(p = {r['p_value']:.3f})")
         ax.set(title=str(name), xlabel="cross-validated accuracy", ylabel="permutations")
-        ax.legend(fontsize=7)
+        ax.margins(x=0.08)
+        ax.set_ylim(0, 1.55 * ax.get_ylim()[1])  # head room: the legend hides no bar
+        ax.legend(fontsize=SMALL_FONT, loc="upper left", frameon=True, framealpha=0.85)
     return fig
 
 
@@ -223,7 +388,9 @@ def plot_topomaps(maps: dict, *, axes=None):
     rows = list(dict.fromkeys(t for t, _ in maps))
     cols = list(dict.fromkeys(k for _, k in maps))
     if axes is None:
-        fig, axes = plt.subplots(len(rows), len(cols), figsize=(4 * len(cols), 3.3 * len(rows)), layout="constrained", squeeze=False)
+        width = min(BOOK_WIDTH, 3.9 * len(cols))
+        fig, axes = plt.subplots(len(rows), len(cols), figsize=(width, 3.3 * len(rows) * width / (3.9 * len(cols))),
+                                 layout="constrained", squeeze=False)
     fig = axes[0][0].figure
     labels = {"effect": "Cohen's d (high - low)", "occlusion": "test-loss increase when blanked"}
     for i, target in enumerate(rows):
@@ -266,10 +433,12 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
         vlim = (-top, top)
     elif len(vlim) != 2:
         raise ValueError(f"vlim must be a (low, high) pair or None, got {vlim!r}")
-    fig, ax = _ax(ax, (4, 3.5))
+    fig, ax = _ax(ax, (4.2, 3.6))
     info = mne.create_info(list(io.EEG_CHANNELS), io.SFREQ, "eeg")
     info.set_montage(mne.channels.make_standard_montage(MONTAGE), verbose=False)
     im, _ = mne.viz.plot_topomap(values, info, axes=ax, show=False, cmap=cmap, vlim=tuple(vlim))
-    fig.colorbar(im, ax=ax, label=label, shrink=0.8)
+    cbar = fig.colorbar(im, ax=ax, shrink=0.8)
+    cbar.set_label(label, fontsize=10)
+    cbar.ax.tick_params(labelsize=SMALL_FONT)
     ax.set_title(title)
     return fig

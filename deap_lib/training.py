@@ -449,9 +449,26 @@ def run_jobs(
         if desc is None:
             config, _, scheme = todo[0][0]
             desc = f"{config.model} {config.target} {scheme}"
+        start, done = time.perf_counter(), 0
         for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
             records[record["id"]] = record
+            done += 1
+            _report_progress(record, done, len(todo), time.perf_counter() - start)
     return [records[rid] for rid in ids]
+
+
+def _report_progress(record: dict, done: int, total: int, elapsed: float) -> None:
+    """One line per finished run to ``$DEAP_LIB_PROGRESS_FILE`` when set (the book driver prints it:
+    a notebook's own output would land in the book)."""
+    path = os.environ.get("DEAP_LIB_PROGRESS_FILE")
+    if not path:
+        return
+    c = record["config"]
+    left = "" if done == total else f", about {elapsed / done * (total - done):.0f} s left for this step"
+    line = (f"run {done}/{total} trained: {c['model']} {c['target']} {record['split']['name']}, "
+            f"{c['epochs']} epochs, {sum(record['epoch_seconds']):.0f} s{left}\n")
+    with open(path, "a") as f:
+        f.write(line)
 
 
 def report_protocol(config: ExperimentConfig) -> ExperimentConfig:

@@ -35,7 +35,7 @@ momentum = None
 n_test = None
 val_fraction = None  # share of the training trials held out in the honest run (0: no honest run)
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
-n_jobs = None  # >= 2: runs in parallel processes, and the other target's run trained alongside
+n_jobs = None  # parallel processes; with 2 or more the same model on the other target trains alongside
 model_kwargs = None  # e.g. {"hidden": [5000, 500, 1000], "p_input": 0.25, "p_hidden": 0.5}
 
 # %% tags=["remove-input"]

@@ -38,7 +38,7 @@ momentum = None
 n_test = None
 val_fraction = None  # share of the training trials held out in the honest run (0: no honest run)
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
-n_jobs = None  # >= 2: runs in parallel processes, and the other target's run trained alongside
+n_jobs = None  # parallel processes; with 2 or more the same model on the other target trains alongside
 model_kwargs = None  # e.g. {"conv_channels": [20, 40], "hidden": 128}
 
 # %% tags=["remove-input"]

@@ -1,0 +1,263 @@
+"""Executing the chapters and building the book: the one driver behind ``make book``, ``make test``
+and a plain ``jupyter-book build book``.
+
+- :func:`execute_chapters` runs each chapter notebook with papermill into ``<book>/chapters/`` and
+  records, per chapter, what it was executed with (profile, parameters, the source's hash) in
+  ``<book>/chapters/.executed.json``. While a chapter runs, the training engine reports each
+  finished run to a progress file that the driver prints to the terminal.
+- :func:`build` runs ``jupyter-book build`` with warnings as errors.
+- :func:`prepare_book` copies the book's sources to another folder, so that a build (the smoke
+  build of ``make test``) never touches the user's ``book/chapters`` and ``_build/html``.
+- As a Sphinx extension (listed in ``_config.yml``), :func:`setup` executes, before a plain
+  ``jupyter-book build book``, every chapter that is missing or was executed with other
+  parameters or another source. The profile is ``$DEAP_LIB_PROFILE`` if set, else the one the
+  chapters were last executed with, else ``quick``; the data is ``$DEAP_DIR`` if set, else the
+  one last used (the twin when never set).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from deap_lib.book import CHAPTERS, PROFILE_ENV, load_profile
+from deap_lib.config import atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+#: Where the training engine appends one line per finished run while a chapter executes.
+PROGRESS_ENV = "DEAP_LIB_PROGRESS_FILE"
+STAMP = ".executed.json"
+
+
+def _source_hash(name: str, notebooks: Path) -> str:
+    src = notebooks / f"{name}.py"
+    return hashlib.sha256(src.read_bytes()).hexdigest()[:16] if src.exists() else ""
+
+
+def _wanted(profile: str, parameters: dict | None) -> dict:
+    return {"profile": str(profile), "parameters": dict(sorted((parameters or {}).items()))}
+
+
+def read_stamps(chapters_dir: Path) -> dict:
+    """What each chapter in ``chapters_dir`` was executed with (empty when never)."""
+    try:
+        return json.loads((Path(chapters_dir) / STAMP).read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def stale_chapters(chapters_dir: Path, profile: str, parameters: dict | None = None, *,
+                   notebooks: Path = ROOT / "notebooks") -> list[str]:
+    """The chapters that are missing, or were executed with other parameters or another source."""
+    stamps, wanted = read_stamps(chapters_dir), _wanted(profile, parameters)
+    def executed_with(name):
+        return {k: v for k, v in stamps.get(name, {}).items() if k != "seconds"}
+
+    return [
+        name for name in CHAPTERS
+        if not (Path(chapters_dir) / f"{name}.ipynb").exists()
+        or executed_with(name) != {**wanted, "source": _source_hash(name, Path(notebooks))}
+    ]
+
+
+def _sync_pair(name: str, notebooks: Path) -> Path:
+    """The chapter's ``.ipynb``, rewritten from its jupytext ``.py`` only when their cells differ."""
+    import jupytext
+
+    src, ipynb = notebooks / f"{name}.py", notebooks / f"{name}.ipynb"
+    if src.exists():
+        text = jupytext.read(src)
+        if not ipynb.exists() or [c.source for c in jupytext.read(ipynb).cells] != [c.source for c in text.cells]:
+            jupytext.write(text, ipynb)  # only when the sources differ: no churn of cell ids
+    return ipynb
+
+
+class _Progress:
+    """Prints the lines the training engine appends to the progress file, while a chapter runs."""
+
+    def __init__(self, path: Path, name: str):
+        self.path, self.name, self.stop = path, name, threading.Event()
+        path.write_text("")
+        self.thread = threading.Thread(target=self._follow, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.path.unlink(missing_ok=True)
+
+    def _follow(self):
+        seen = 0
+        while True:
+            stopping = self.stop.wait(2.0)
+            lines = self.path.read_text().splitlines() if self.path.exists() else []
+            for line in lines[seen:]:
+                print(f"  {self.name}: {line}", file=sys.stderr, flush=True)
+            seen = len(lines)
+            if stopping:
+                return
+
+
+def execute_chapters(
+    profile: str = "quick",
+    *,
+    notebooks: str | os.PathLike = ROOT / "notebooks",
+    out: str | os.PathLike = ROOT / "book" / "chapters",
+    chapters: tuple[str, ...] = CHAPTERS,
+    parameters: dict | None = None,
+) -> dict[str, float]:
+    """Execute the chapters in order with papermill; return each one's wall time in seconds.
+
+    Only the parameters a notebook declares are passed to it. Progress (each chapter, each
+    finished training run with its time, and an estimate from the previous build when there was
+    one) goes to the terminal. A failing chapter raises papermill's error; chapters executed
+    before it keep their stamps, so a re-run starts again where it stopped.
+    """
+    import papermill
+
+    load_profile(profile)  # fail early on a bad name
+    if str(profile).endswith((".yml", ".yaml")):
+        profile = str(Path(profile).resolve())  # the kernels run in the output folder
+    notebooks, out = Path(notebooks), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    stamps = read_stamps(out)
+    times = {}
+    for i, name in enumerate(chapters, 1):
+        ipynb = _sync_pair(name, notebooks)
+        declared = papermill.inspect_notebook(str(ipynb))
+        params = {k: v for k, v in {"profile": profile, **(parameters or {})}.items() if k in declared}
+        before = stamps.get(name, {})
+        estimate = (f", about {before['seconds']:.0f} s last time with these parameters"
+                    if before.get("seconds") and before.get("profile") == str(profile) else "")
+        print(f"[{i}/{len(chapters)}] executing {name} (profile {Path(str(profile)).stem}{estimate}) ...",
+              file=sys.stderr, flush=True)
+        start = time.perf_counter()
+        progress_file = out / f".{name}.progress"
+        os.environ[PROGRESS_ENV] = str(progress_file.resolve())
+        try:
+            with _Progress(progress_file, name):
+                papermill.execute_notebook(
+                    str(ipynb), str(out / f"{name}.ipynb"), parameters=params, progress_bar=False,
+                    cwd=str(out), kernel_manager_class="deap_lib.driver.QuietKernelManager",
+                )
+        finally:
+            os.environ.pop(PROGRESS_ENV, None)
+        _hide_injected_parameters(out / f"{name}.ipynb")
+        times[name] = time.perf_counter() - start
+        stamps[name] = {**_wanted(profile, parameters), "source": _source_hash(name, notebooks),
+                        "seconds": round(times[name], 1)}
+        atomic_write_text(out / STAMP, json.dumps(stamps, indent=1))
+        print(f"[{i}/{len(chapters)}] {name}: {times[name]:.0f} s", file=sys.stderr, flush=True)
+    return times
+
+
+def _kernel_manager_class():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        """Kernels over local sockets (IPC), not TCP: no network port, and no warning about one."""
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            # the socket files live in a private temporary folder, not in the working directory
+            self.ip = str(Path(tempfile.mkdtemp(prefix="deap-lib-kernel-")) / "kernel")
+
+        def cleanup_resources(self, restart=False):
+            super().cleanup_resources(restart=restart)
+            if not restart:
+                shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+    return QuietKernelManager
+
+
+def __getattr__(name):  # the kernel manager class is built lazily (jupyter_client is a heavy import)
+    if name == "QuietKernelManager":
+        return _kernel_manager_class()
+    raise AttributeError(name)
+
+
+def _hide_injected_parameters(path: Path) -> None:
+    """Collapse papermill's injected-parameters cell in the book (shown on click)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        tags = cell.metadata.setdefault("tags", [])
+        if "injected-parameters" in tags and "hide-cell" not in tags:
+            tags.append("hide-cell")
+    nbformat.write(nb, path)
+
+
+def prepare_book(dest: str | os.PathLike) -> Path:
+    """Copy the book's sources (pages, figures, ``_config.yml``, ``_toc.yml``) to ``dest``/book.
+
+    Returns the new book folder; its chapters go to ``<dest>/book/chapters`` and its HTML, when
+    built, to ``<dest>/_build/html``.
+    """
+    book = Path(dest) / "book"
+    if book.exists():
+        shutil.rmtree(book)
+    shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("chapters", "_toc.yml"))
+    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
+    shutil.copy(ROOT / "_toc.yml", book / "_toc.yml")
+    return book
+
+
+def build(book_dir: str | os.PathLike = ROOT / "book", *, out: str | os.PathLike | None = None,
+          profile: str | None = None) -> None:
+    """``jupyter-book build`` with warnings as errors (a missing chapter is otherwise only a warning).
+
+    ``profile`` goes to the Sphinx extension through ``$DEAP_LIB_PROFILE``, so that it finds the
+    chapters just executed up to date instead of executing them with another profile.
+    """
+    exe = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "-n", "--keep-going"]
+    if out is not None:
+        cmd += ["--path-output", str(out)]
+    env = {**os.environ, **({PROFILE_ENV: str(profile)} if profile else {})}
+    subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+
+
+# --------------------------------------------------------------------------------------------
+# Sphinx extension: a plain `jupyter-book build book` executes what is missing or stale first.
+
+
+def _on_builder_inited(app) -> None:
+    from sphinx.errors import ExtensionError
+
+    chapters_dir = Path(app.srcdir) / "chapters"
+    stamps = read_stamps(chapters_dir)
+    last = next(iter(stamps.values()), {})
+    profile = os.environ.get(PROFILE_ENV) or last.get("profile") or "quick"
+    parameters = dict(last.get("parameters") or {})
+    if os.environ.get("DEAP_DIR"):
+        parameters["deap_dir"] = os.environ["DEAP_DIR"]
+    todo = stale_chapters(chapters_dir, profile, parameters)
+    if not todo:
+        return
+    print(f"deap_lib: executing {len(todo)} chapter(s) first ({', '.join(todo)}; profile "
+          f"{Path(profile).stem}); set {PROFILE_ENV}=smoke|quick|paper to choose", file=sys.stderr, flush=True)
+    # A chapter reads the runs of the ones before it: once one is stale, execute it and all after it.
+    first = CHAPTERS.index(todo[0])
+    try:
+        execute_chapters(profile, out=chapters_dir, chapters=CHAPTERS[first:], parameters=parameters)
+    except Exception as err:  # one line for the build's log; the notebook holds the traceback
+        raise ExtensionError(f"deap_lib: executing the chapters failed ({type(err).__name__}); run "
+                             f"`python -m deap_lib book --profile {Path(profile).stem}` to see why") from err
+
+
+def setup(app):
+    app.connect("builder-inited", _on_builder_inited)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,54 @@
+"""The book driver: stamps decide what a plain `jupyter-book build book` executes; copies leave the user's book alone."""
+
+import json
+
+from deap_lib import driver, training
+
+
+def _fake_chapters(folder, profile="quick", parameters=None, changes=None):
+    folder.mkdir(parents=True, exist_ok=True)
+    stamps = {}
+    for name in driver.CHAPTERS:
+        (folder / f"{name}.ipynb").write_text("{}")
+        stamps[name] = {**driver._wanted(profile, parameters), "source": driver._source_hash(name, driver.ROOT / "notebooks"),
+                        "seconds": 3.0, **(changes or {}).get(name, {})}
+    (folder / driver.STAMP).write_text(json.dumps(stamps))
+
+
+def test_stale_chapters_follow_profile_parameters_source_and_missing_files(tmp_path):
+    chapters = tmp_path / "chapters"
+    assert driver.stale_chapters(chapters, "quick") == list(driver.CHAPTERS)  # nothing executed yet
+    _fake_chapters(chapters)
+    assert driver.stale_chapters(chapters, "quick") == []  # the recorded time does not matter
+    assert driver.stale_chapters(chapters, "smoke") == list(driver.CHAPTERS)
+    assert driver.stale_chapters(chapters, "quick", {"deap_dir": "/data"}) == list(driver.CHAPTERS)
+    _fake_chapters(chapters, changes={"04_fixed_split": {"source": "edited"}})
+    assert driver.stale_chapters(chapters, "quick") == ["04_fixed_split"]
+    (chapters / "02_dnn.ipynb").unlink()
+    assert driver.stale_chapters(chapters, "quick") == ["02_dnn", "04_fixed_split"]
+    (chapters / driver.STAMP).write_text("not json")
+    assert driver.stale_chapters(chapters, "quick") == list(driver.CHAPTERS)
+
+
+def test_prepare_book_copies_sources_not_chapters(tmp_path):
+    book = driver.prepare_book(tmp_path / "smoke")
+    assert (book / "_config.yml").read_text() == (driver.ROOT / "_config.yml").read_text()
+    assert (book / "_toc.yml").is_file() and not (book / "_toc.yml").is_symlink()
+    assert (book / "intro.md").exists() and (book / "figures" / "learning_curves.png").exists()
+    assert not (book / "chapters").exists()
+    (book / "stray.md").write_text("x")
+    assert not (driver.prepare_book(tmp_path / "smoke") / "stray.md").exists()  # a fresh copy each time
+
+
+def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
+    record = {"config": {"model": "dnn", "target": "valence", "epochs": 60}, "split": {"name": "kfold32-fold09"},
+              "epoch_seconds": [1.5] * 60}
+    monkeypatch.delenv(driver.PROGRESS_ENV, raising=False)
+    training._report_progress(record, 1, 2, 90.0)  # no file named: nothing written anywhere
+    path = tmp_path / "progress"
+    monkeypatch.setenv(driver.PROGRESS_ENV, str(path))
+    training._report_progress(record, 1, 2, 90.0)
+    training._report_progress(record, 2, 2, 180.0)
+    first, second = path.read_text().splitlines()
+    assert first == "run 1/2 trained: dnn valence kfold32-fold09, 60 epochs, 90 s, about 90 s left for this step"
+    assert second.startswith("run 2/2") and "left" not in second
