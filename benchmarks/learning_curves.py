@@ -111,12 +111,12 @@ def plot(args) -> None:
     data = json.loads(Path(args.plot).read_text())
     runs = data["runs"]
     schemes = [("fixed", "report"), ("fixed", "honest"), ("kfold32", "report"), ("loso", "honest"), ("5x2", "report")]
-    titles = {("fixed", "report"): "fixed split, report's protocol (1180 trials)",
-              ("fixed", "honest"): "fixed split, 10 % validation held out",
-              ("kfold32", "report"): "one fold of the 32-fold k-fold (1240 trials)",
-              ("loso", "honest"): "one leave-one-subject-out fold",
-              ("5x2", "report"): "one half of 5x2cv (640 trials)"}
-    fig, grid = plt.subplots(2, 3, figsize=(11, 6.6), layout="constrained")
+    titles = {("fixed", "report"): "fixed split, report's protocol\n(1180 trials)",
+              ("fixed", "honest"): "fixed split,\n10 % validation held out",
+              ("kfold32", "report"): "one fold of the 32-fold\nk-fold (1240 trials)",
+              ("loso", "honest"): "one leave-one-subject-out\nfold",
+              ("5x2", "report"): "one half of 5x2cv\n(640 trials)"}
+    fig, grid = plt.subplots(2, 3, figsize=(7.8, 6.4), layout="constrained")
     axes = grid.ravel()[: len(schemes)]
     colors = {("dnn", "valence"): "tab:blue", ("dnn", "arousal"): "tab:cyan",
               ("cnn", "valence"): "tab:orange", ("cnn", "arousal"): "tab:red"}
@@ -130,22 +130,22 @@ def plot(args) -> None:
             ax.axhline(100 * r["majority"], color=c, ls=":", lw=1)
         if args.chosen:
             ax.axvline(args.chosen, color="k", lw=0.8, ls="--")
-        ax.set_title(titles[key], fontsize=10)
+        ax.set_title(titles[key], fontsize=9.5)
         ax.set_xlabel("epoch")
         ax.set_ylim(20, 90)
         ax.grid(alpha=0.3)
     for ax in grid[:, 0]:
         ax.set_ylabel("test accuracy (%), 5-epoch mean")
-    axes[0].legend(fontsize=8, loc="lower right")
+    axes[0].legend(fontsize=9, loc="lower right")
     cost = grid.ravel()[-1]  # what an epoch costs, per run
     fixed = [r for r in runs if (r["scheme"], r["kind"]) == ("fixed", "report")]
     names = [f"{r['model'].upper()} {r['target']}" for r in fixed]
     cost.barh(names, [np.median(r["seconds"]) for r in fixed], color=[colors[r["model"], r["target"]] for r in fixed])
-    cost.set_xlabel("seconds per epoch, one core (1180 trials)")
-    cost.set_title("cost of an epoch", fontsize=10)
+    cost.set_xlabel("s per epoch, one core")
+    cost.set_title("cost of an epoch", fontsize=9.5)
     cost.grid(alpha=0.3, axis="x")
     Path(args.figure).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(args.figure, dpi=110)
+    fig.savefig(args.figure, dpi=100)
     print(f"wrote {args.figure}")
     print("| model | target | run | training trials | s/epoch (1 core) | epochs | majority | last epoch | best (on test) |")
     print("|---|---|---|---|---|---|---|---|---|")

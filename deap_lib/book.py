@@ -39,19 +39,49 @@ def load_profile(name: str) -> dict:
     return values
 
 
+class ParameterError(ValueError):
+    """A chapter parameter (papermill ``-p``/``-f``, or a profile) that is not allowed: one line, no traceback."""
+
+
 def settings(namespace: dict) -> dict:
     """A chapter's settings: its parameters cell, with ``None`` filled in from its profile.
 
     ``namespace`` is the notebook's ``globals()``; only names that are profile keys or
-    experiment-config fields are read, so a chapter's other variables never leak in.
+    experiment-config fields are read, so a chapter's other variables never leak in. Every value
+    is checked here, before any work: a bad one raises :class:`ParameterError`, which a notebook
+    shows as one line naming the parameter and what is allowed.
     """
     from deap_lib.training import ExperimentConfig
 
+    _one_line_errors()
     fields = set(ExperimentConfig.__dataclass_fields__) | set(PROFILE_KEYS)
-    profile = load_profile(namespace.get("profile") or os.environ.get(PROFILE_ENV) or "quick")
-    out = {k: v for k, v in profile.items()}
-    out.update({k: v for k, v in namespace.items() if k in fields and v is not None})
+    try:
+        profile = load_profile(namespace.get("profile") or os.environ.get(PROFILE_ENV) or "quick")
+        out = {k: v for k, v in profile.items()}
+        out.update({k: v for k, v in namespace.items() if k in fields and v is not None})
+        experiment_config(out)  # checks model, target, numbers, optimizer, nonfinite ...
+        cv_experiments(out)
+    except (ValueError, FileNotFoundError) as err:
+        raise ParameterError(f"{err} (chapter parameters: see the notebook's parameters cell)") from None
     return out
+
+
+def _one_line_errors() -> None:
+    """In IPython (a notebook, papermill), show a :class:`ParameterError` as one line, not a traceback."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        text = f"{etype.__name__}: {value}"
+        shell._showtraceback(etype, value, [text])
+        return [text]
+
+    shell.set_custom_exc((ParameterError,), one_line)
 
 
 def cv_experiments(values: dict) -> list[tuple[str, str]]:
@@ -187,6 +217,31 @@ def fixed_split_rows(pairs: dict) -> list[dict]:
             "report (DEAP)": _pct(rep["as_reported"]) if rep else "-",
         })
     return rows
+
+
+def headline_fixed(pairs: dict) -> str:
+    """The fixed-split figures as plain text lines: what a notebook executed outside the book shows."""
+    lines = []
+    for (model, target), pair in pairs.items():
+        s = pair["summary"]
+        vc = f"{s['val_chosen']['accuracy']:.1%} (epoch {s['val_chosen']['epoch']})" if s["val_chosen"] else "not run"
+        lines.append(f"{model.upper()} {target}, fixed split, {pair['config'].epochs} epochs: best on test "
+                     f"{s['as_reported']['accuracy']:.1%} (epoch {s['as_reported']['epoch']}; optimistic), last epoch "
+                     f"{s['last']['accuracy']:.1%}, validation-chosen {vc}, majority baseline {s['majority_baseline']:.1%}")
+    return "\n".join(lines)
+
+
+def headline_folds(runs: dict, which: str, scheme: str) -> str:
+    """Cross-validation figures (mean and range of the folds' ``which`` figure) as plain text lines."""
+    import numpy as np
+
+    lines = []
+    for (model, target), recs in runs.items():
+        acc = np.array([(r["summary"][which] or r["summary"]["last"])["accuracy"] for r in recs])
+        base = float(np.mean([r["summary"]["majority_baseline"] for r in recs]))
+        lines.append(f"{model.upper()} {target}, {scheme}, {len(recs)} folds of {recs[0]['config']['epochs']} epochs: "
+                     f"mean {acc.mean():.1%} (folds {acc.min():.1%}-{acc.max():.1%}), majority baseline {base:.1%}")
+    return "\n".join(lines)
 
 
 def balance_rows(data, records: list[dict]) -> list[dict]:

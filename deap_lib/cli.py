@@ -159,6 +159,18 @@ def _cmd_book(args) -> int:
     return 0
 
 
+def _cmd_cache(args) -> int:
+    from deap_lib.config import cache_dir, cache_usage, clear_cache
+
+    if args.clear:
+        kinds = ["features", "records", "weights"] if "all" in args.clear else args.clear
+        print(f"deleted {clear_cache(kinds, args.cache)} file(s)")
+    print(f"cache: {cache_dir(args.cache)}")
+    for kind, (n, size) in cache_usage(args.cache).items():
+        print(f"  {kind:9s} {n:5d} file(s) {size / 2**20:9.1f} MiB")
+    return 0
+
+
 def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", required=True, help="experiment YAML, or a packaged name such as deap_dnn_valence")
     p.add_argument("--epochs", type=int, help="override the config's epochs")
@@ -206,6 +218,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, default=32, help="folds of --scheme kfold (default %(default)s)")
     p.add_argument("--n-jobs", type=int, default=1, help="folds trained in parallel (joblib workers)")
     p.set_defaults(func=_cmd_cv)
+
+    p = sub.add_parser("cache", help="show the cache's size by kind, or clear it")
+    p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
+    p.add_argument("--clear", nargs="+", choices=["features", "records", "weights", "all"],
+                   help="delete these kinds (a run is stored only with its weights: deleting weights or records "
+                   "means its runs are trained again when next needed)")
+    p.set_defaults(func=_cmd_cache)
 
     p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
     p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")

@@ -52,3 +52,37 @@ def atomic_write_bytes(path: Path, write) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` atomically."""
     atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+#: What the cache holds, by kind: (folder under the cache root, file pattern).
+CACHE_KINDS = {
+    "features": ("features", "*.npz"),  # prepared 32 x 99 features, one file per participant
+    "records": ("results", "*.json"),  # one run's record: config, history, split, predictions
+    "weights": ("results", "*.pt"),  # one run's final weights (75 MB for a DNN, 16 MB for a CNN)
+}
+
+
+def cache_usage(path: str | os.PathLike | None = None) -> dict[str, tuple[int, int]]:
+    """``{kind: (number of files, bytes)}`` for each of :data:`CACHE_KINDS` under the cache root."""
+    root = cache_dir(path)
+    out = {}
+    for kind, (folder, pattern) in CACHE_KINDS.items():
+        files = [p for p in (root / folder).rglob(pattern) if p.is_file()]
+        out[kind] = (len(files), sum(p.stat().st_size for p in files))
+    return out
+
+
+def clear_cache(kinds, path: str | os.PathLike | None = None) -> int:
+    """Delete the cached files of ``kinds`` (see :data:`CACHE_KINDS`); return how many were deleted.
+
+    Deleting records deletes their weights too (a run is complete only with both).
+    """
+    root = cache_dir(path)
+    kinds = set(kinds) | ({"weights"} if "records" in kinds else set())
+    n = 0
+    for kind in kinds:
+        folder, pattern = CACHE_KINDS[kind]
+        for p in list((root / folder).rglob(pattern)):
+            p.unlink(missing_ok=True)
+            n += 1
+    return n

@@ -344,7 +344,8 @@ def plot_protocols(summary: dict, *, axes=None):
                 ax.errorbar(i, v["mean"], yerr=[[v["mean"] - v["low"]], [v["high"] - v["mean"]]], fmt="o",
                             color=color, ms=7, capsize=4, lw=1.5)
             ax.hlines(v["baseline"], i - 0.3, i + 0.3, color="k", ls=":", lw=1.5)
-        names = PROTOCOL_LABELS if len(protocols) == len(PROTOCOL_LABELS) else [textwrap.fill(str(p), 12) for p in protocols]
+        names = (PROTOCOL_LABELS if len(protocols) == len(PROTOCOL_LABELS)
+                 else [textwrap.fill(str(p), 12) for p in protocols])
         ax.set_xticks(range(len(protocols)), names)
         ax.tick_params(axis="x", labelsize=SMALL_FONT, length=0)
         ax.set_xlim(-0.5, len(protocols) - 0.5)
@@ -353,7 +354,8 @@ def plot_protocols(summary: dict, *, axes=None):
         ax.set_axisbelow(True)
         if ax.get_subplotspec() is None or ax.get_subplotspec().is_first_col():
             ax.set_ylabel("test accuracy")
-    handles = [Line2D([], [], marker="v", ls="none", color=REPORT_COLOR, ms=9, label="best on test (no valid interval)"),
+    handles = [Line2D([], [], marker="v", ls="none", color=REPORT_COLOR, ms=9,
+                      label="best on test (no valid interval)"),
                Line2D([], [], marker="o", color="0.3", ms=7, label="mean with 95 % interval"),
                Line2D([], [], color="k", ls=":", lw=1.5, label="majority baseline")]
     fig.legend(handles=handles, loc="outside lower center", ncol=3 if fig.get_size_inches()[0] >= 7 else 2,

@@ -37,7 +37,8 @@ import deap_lib
 from deap_lib import splits as splits_mod
 from deap_lib import stats
 from deap_lib.config import atomic_write_bytes, atomic_write_text, cache_dir, stable_hash
-from deap_lib.dataset import Prepared, prepare, resolve_source
+from deap_lib.dataset import NONFINITE_POLICIES, Prepared, prepare, resolve_source
+from deap_lib.features import STANDARDIZATIONS
 from deap_lib.labels import check_target
 from deap_lib.models import build_model
 
@@ -120,6 +121,9 @@ class ExperimentConfig:
                 object.__setattr__(self, name, value)
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        for name, allowed in (("nonfinite", NONFINITE_POLICIES), ("standardization", STANDARDIZATIONS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(self, name)!r}")
         if self.train_accuracy not in ("running", "eval"):
             raise ValueError(f"train_accuracy must be 'running' or 'eval', got {self.train_accuracy!r}")
         if int(self.epochs) < 1 or int(self.batch_size) < 1:

@@ -76,6 +76,10 @@ fig = plotting.plot_history(chapter["pair"])
 # %% tags=["remove-input"]
 book.fixed_split_warning({(chapter["config"].model, chapter["config"].target): chapter["pair"]}, profile=values["profile"])
 
+# %% tags=["remove-cell"]
+# The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
+print(book.headline_fixed({(chapter["config"].model, chapter["config"].target): chapter["pair"]}))
+
 # %% [markdown]
 # The best test accuracy over the epochs, which the report quotes, is
 # {glue:text}`acc_as_reported:.1%` (epoch {glue:text}`epoch_as_reported`), but that epoch was

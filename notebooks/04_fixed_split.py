@@ -82,6 +82,10 @@ book.md_table(book.fixed_split_rows(pairs))
 # %% tags=["remove-input"]
 book.fixed_split_warning(pairs, profile=values["profile"])
 
+# %% tags=["remove-cell"]
+# The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
+print(book.headline_fixed(pairs))
+
 # %% tags=["remove-input"]
 dnn, cnn = pairs["dnn", "valence"], pairs["cnn", "valence"]
 s = dnn["summary"]

@@ -91,6 +91,10 @@ book.md_table(book.cv_rows(cv, report.KFOLD32))
 # %% tags=["remove-input"]
 book.folds_warning(cv, "last", profile=values["profile"])
 
+# %% tags=["remove-cell"]
+# The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
+print(book.headline_folds(cv, "last", "random k-fold (last epoch)"))
+
 # %% [markdown]
 # The class balance of every fold's training and test trials, as the report's code printed it:
 

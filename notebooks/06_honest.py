@@ -77,6 +77,10 @@ fig = plotting.plot_loso(runs["loso"])
 # %% tags=["remove-input"]
 book.folds_warning(runs["loso"], "val_chosen", profile=values["profile"])
 
+# %% tags=["remove-cell"]
+# The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
+print(book.headline_folds(runs["loso"], "val_chosen", "leave-one-subject-out (honest epoch)"))
+
 # %% [markdown]
 # The class balance of each held-out participant's trials and of the participants trained on:
 

@@ -33,3 +33,18 @@ def test_train_and_cv_commands(cache, capsys, monkeypatch):
     assert "3 run(s)" in capsys.readouterr().out
     assert main(["train", "--config", "deap_dnn_valence", "--set", "lr"]) == 2
     assert "KEY=VALUE" in capsys.readouterr().err
+
+
+def test_cache_command_shows_and_clears(tmp_path, capsys):
+    (tmp_path / "features" / "k").mkdir(parents=True)
+    (tmp_path / "features" / "k" / "s01.npz").write_bytes(b"x" * 2048)
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    (tmp_path / "results" / "a.pt").write_bytes(b"w" * 4096)
+    assert main(["cache", "--cache", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "features      1 file(s)" in out and "weights       1 file(s)" in out
+    assert main(["cache", "--cache", str(tmp_path), "--clear", "records"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 2 file(s)" in out and "records       0 file(s)" in out and "features      1 file(s)" in out
+    assert (tmp_path / "features" / "k" / "s01.npz").exists()

@@ -125,20 +125,24 @@ def fake_raw(n_channels=io.N_EEG, seconds=10):
     return rng.normal(0, 20, (n_channels, seconds * io.SFREQ)).cumsum(axis=1) * 0.1
 
 
+def _folds(n_groups, n_folds):
+    groups, baselines, reported = fake_groups(n_groups, n_folds)
+    return plotting.plot_fold_accuracies(groups, baselines=baselines, reported=reported)
+
+
 # Every public figure with book-like inputs: name -> a call returning the Figure.
 FIGURES = {
     "montage": lambda: plotting.plot_montage(),
     "raw": lambda: plotting.plot_raw(fake_raw()),
     "windows": lambda: plotting.plot_windows(fake_raw(1, 63)[0]),
-    "feature_map": lambda: plotting.plot_feature_map(fake_feature_map(), title="trial 1 of s01, standardization 'trial'"),
+    "feature_map": lambda: plotting.plot_feature_map(fake_feature_map(),
+                                                     title="trial 1 of s01, standardization 'trial'"),
     "history": lambda: plotting.plot_history(fake_pair()),
     "history_no_honest": lambda: plotting.plot_history(fake_pair(honest=False)),
     "test_curves": lambda: plotting.plot_test_curves(
         {"DNN": fake_record("dnn", seed=1), "CNN": fake_record("cnn", seed=2)}, title="valence"),
-    "folds_4x32": lambda: plotting.plot_fold_accuracies(*fake_groups(4, 32)[:1], baselines=fake_groups(4, 32)[1],
-                                                        reported=fake_groups(4, 32)[2]),
-    "folds_1x2": lambda: plotting.plot_fold_accuracies(*fake_groups(1, 2)[:1], baselines=fake_groups(1, 2)[1],
-                                                       reported=fake_groups(1, 2)[2]),
+    "folds_4x32": lambda: _folds(4, 32),
+    "folds_1x2": lambda: _folds(1, 2),
     "loso_32": lambda: plotting.plot_loso(fake_loso()),
     "loso_2": lambda: plotting.plot_loso(fake_loso(2, models=("dnn",), targets=("valence",), val=False)),
     "protocols_4": lambda: plotting.plot_protocols(fake_protocol_summary()),
@@ -184,7 +188,8 @@ def test_text_at_least_9_pt_at_book_width(name):
     scale = min(1.0, BOOK_WIDTH_PX / _png_width(fig))  # the book shrinks wider figures to its width
     texts = _visible_texts(fig)
     assert texts, "a figure without any text"
-    small = [(t.get_text(), round(t.get_fontsize() * scale, 1)) for t in texts if t.get_fontsize() * scale < MIN_PT - 1e-6]
+    small = [(t.get_text(), round(t.get_fontsize() * scale, 1)) for t in texts
+             if t.get_fontsize() * scale < MIN_PT - 1e-6]
     assert not small, f"text smaller than {MIN_PT} pt as displayed (scale {scale:.2f}): {small[:10]}"
 
 
@@ -259,8 +264,9 @@ def test_protocols_best_on_test_has_no_error_bar(n_keys):
             (seg,) = c.lines[2][0].get_segments()
             assert np.allclose(sorted(seg[:, 1]), [v["low"], v["high"]])
         # the best-on-test figure is still drawn, as a bare marker at x=0
+        best = summary[key][PROTOCOLS[0]]["mean"]
         bare = [line for line in ax.lines if line.get_linestyle() == "None"
-                and np.allclose(line.get_xdata(), [0]) and np.allclose(line.get_ydata(), [summary[key][PROTOCOLS[0]]["mean"]])]
+                and np.allclose(line.get_xdata(), [0]) and np.allclose(line.get_ydata(), [best])]
         assert bare, "the best-on-test point is missing"
         # one dotted baseline per protocol
         dotted = [c for c in ax.collections if isinstance(c, LineCollection) and c.get_linestyle()[0][1] is not None]
