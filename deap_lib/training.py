@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import io as _bytesio
 import json
+import math
 import os
 import platform
 import time
@@ -457,20 +458,22 @@ def run_jobs(
         for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
             records[record["id"]] = record
             done += 1
-            _report_progress(record, done, len(todo), time.perf_counter() - start)
+            _report_progress(record, done, len(todo), time.perf_counter() - start, n_jobs)
     return [records[rid] for rid in ids]
 
 
-def _report_progress(record: dict, done: int, total: int, elapsed: float) -> None:
+def _report_progress(record: dict, done: int, total: int, elapsed: float, n_jobs: int = 1) -> None:
     """One line per finished run to ``$DEAP_LIB_PROGRESS_FILE`` when set (the book driver prints it:
-    a notebook's own output would land in the book)."""
+    a notebook's own output would land in the book). The estimate assumes runs like this one,
+    ``n_jobs`` at a time."""
     path = os.environ.get("DEAP_LIB_PROGRESS_FILE")
     if not path:
         return
-    c = record["config"]
-    left = "" if done == total else f", about {elapsed / done * (total - done):.0f} s left for this step"
+    c, seconds = record["config"], sum(record["epoch_seconds"])
+    left = seconds * math.ceil(total / n_jobs) - elapsed
+    left = f", about {left:.0f} s left for this step" if done < total and left >= 5 else ""
     line = (f"run {done}/{total} trained: {c['model']} {c['target']} {record['split']['name']}, "
-            f"{c['epochs']} epochs, {sum(record['epoch_seconds']):.0f} s{left}\n")
+            f"{c['epochs']} epochs, {seconds:.0f} s{left}\n")
     with open(path, "a") as f:
         f.write(line)
 

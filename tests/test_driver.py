@@ -47,8 +47,11 @@ def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
     training._report_progress(record, 1, 2, 90.0)  # no file named: nothing written anywhere
     path = tmp_path / "progress"
     monkeypatch.setenv(driver.PROGRESS_ENV, str(path))
-    training._report_progress(record, 1, 2, 90.0)
+    training._report_progress(record, 1, 2, 90.0)  # one at a time: the other run is still to come
     training._report_progress(record, 2, 2, 180.0)
-    first, second = path.read_text().splitlines()
+    training._report_progress(record, 1, 2, 91.0, n_jobs=2)  # two at a time: the other is finishing too
+    training._report_progress(record, 1, 4, 91.0, n_jobs=2)  # two more to come after these
+    first, second, third, fourth = path.read_text().splitlines()
     assert first == "run 1/2 trained: dnn valence kfold32-fold09, 60 epochs, 90 s, about 90 s left for this step"
     assert second.startswith("run 2/2") and "left" not in second
+    assert "left" not in third and fourth.endswith("about 89 s left for this step")
