@@ -174,10 +174,12 @@ def _kernel_manager_class():
             # the socket files live in a private temporary folder, not in the working directory
             self.ip = str(Path(tempfile.mkdtemp(prefix="deap-lib-kernel-")) / "kernel")
 
-        def cleanup_resources(self, restart=False):
-            super().cleanup_resources(restart=restart)
+        async def _async_cleanup_resources(self, restart=False):
+            await super()._async_cleanup_resources(restart=restart)
             if not restart:
                 shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+        cleanup_resources = _async_cleanup_resources
 
     return QuietKernelManager
 
