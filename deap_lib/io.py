@@ -8,9 +8,10 @@ Each is a Python 2 pickle of a dict with two arrays:
   channels 32-39 peripheral signals (:data:`PERIPHERAL_CHANNELS`).
 - ``labels``: shape (40 trials, 4): valence, arousal, dominance, liking, each rated 1-9.
 
-A pickle can run arbitrary code while it loads, so the files are read with an unpickler that admits
-only what a dict of numpy arrays needs; anything else raises :class:`DEAPFormatError` before any code
-of the file runs. DEAP is licensed per user: the folder is never assumed; it is given as an argument
+A pickle can run arbitrary code while it loads, so the files are never unpickled: their opcode stream
+is interpreted as data by :func:`deap_lib.pickle_reader.load_arrays`, which recognises numpy's array
+reconstruction and nothing else; anything else raises :class:`DEAPFormatError`, and no code of the
+file ever runs. DEAP is licensed per user: the folder is never assumed; it is given as an argument
 or through the ``DEAP_DIR`` environment variable (:func:`resolve_deap_dir`).
 """
 
@@ -87,61 +88,18 @@ class DEAPFormatError(ValueError):
 # Reading
 # --------------------------------------------------------------------------------------------
 
-# The function numpy pickles arrays through. Taken from a live array rather than imported by
-# name: numpy >= 2 calls its module ``numpy._core.multiarray``, numpy 1.x (and every real DEAP
-# file) ``numpy.core.multiarray``; both names must resolve to it.
-_RECONSTRUCT = np.ndarray.__reduce__(np.empty(0))[0]
-_LATIN1_NAMES = frozenset({"latin1", "latin-1", "latin_1", "iso-8859-1", "iso8859-1", "iso_8859_1", "l1"})
-
-
-def _latin1_encode(text, encoding="latin1"):
-    """``_codecs.encode`` restricted to latin-1, the only use pickles of arrays make of it.
-
-    Python 3 pickles ``bytes`` at protocol 2 as ``_codecs.encode(str, "latin1")``; other codecs
-    (zlib, bz2, ...) have no business in a DEAP file.
-    """
-    if not isinstance(text, str) or str(encoding).lower() not in _LATIN1_NAMES:
-        raise pickle.UnpicklingError(f"_codecs.encode is only allowed as encode(str, 'latin1'), got encoding {encoding!r}")
-    return text.encode("latin1")
-
-
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): _latin1_encode,
-}
-
-
-class _ArrayDictUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the globals a dict of plain numpy arrays needs.
-
-    Every other global (``os.system``, ``builtins.eval``, ``subprocess.Popen``, ...) raises
-    :class:`DEAPFormatError` when the pickle asks for it, before it could be called.
-    """
-
-    def __init__(self, file, path: Path):
-        super().__init__(file, encoding="latin1")  # DEAP's files are Python 2 pickles
-        self._path = path
-
-    def find_class(self, module: str, name: str):
-        try:
-            return _ALLOWED_GLOBALS[(module, name)]
-        except KeyError:
-            raise DEAPFormatError(
-                f"{self._path}: refused to load global {module}.{name!s} from the pickle; a DEAP file "
-                f"holds only a dict of numpy arrays (allowed globals: "
-                f"{', '.join(sorted({f'{m}.{n}' for m, n in _ALLOWED_GLOBALS}))}). Nothing from the file was run."
-            ) from None
-
-
 def _fail(path: Path, what: str) -> DEAPFormatError:
     return DEAPFormatError(f"{path}: {what}")
 
 
-def _unpickle(path: Path) -> object:
-    """Load the pickle at ``path`` through the restricted unpickler, mapping every failure."""
+def _unpickle(path: Path) -> dict:
+    """Read the pickle at ``path`` as data with :func:`deap_lib.pickle_reader.load_arrays`.
+
+    Nothing of the file is executed: the opcode stream is interpreted, numpy's array
+    reconstruction is recognised as data, and anything else raises :class:`DEAPFormatError`.
+    """
+    from deap_lib.pickle_reader import load_arrays  # here: pickle_reader imports DEAPFormatError from io
+
     if path.is_dir():
         raise _fail(path, "is a directory, expected a DEAP participant file (sNN.dat)")
     try:
@@ -152,15 +110,10 @@ def _unpickle(path: Path) -> object:
         raise _fail(path, f"cannot be opened ({type(exc).__name__}: {exc.strerror or exc})") from exc
     with f:
         try:
-            return _ArrayDictUnpickler(f, path).load()
-        except DEAPFormatError:
-            raise
-        except Exception as exc:  # anything else the unpickler raises means a damaged or foreign file
-            raise _fail(
-                path,
-                f"is not a readable pickle ({type(exc).__name__}: {exc}); expected DEAP's "
-                "data_preprocessed_python format, the file may be truncated or of another kind",
-            ) from exc
+            raw = f.read()
+        except OSError as exc:
+            raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc.strerror or exc})") from exc
+    return load_arrays(raw, name=str(path))
 
 
 def _check_arrays(path: Path, data: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
