@@ -89,14 +89,18 @@ def resolve_source(
     twin_effect: float = synthetic.DEFAULT_EFFECT,
 ) -> DataSource:
     """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin."""
-    deap_dir = deap_dir or os.environ.get(io.DEAP_DIR_ENV) or None
+    given = deap_dir or None
+    deap_dir = given or os.environ.get(io.DEAP_DIR_ENV) or None
     pids = None if participants is None else tuple(sorted(int(p) for p in participants))
     if pids is not None:
         bad = [p for p in pids if not 1 <= p <= io.N_PARTICIPANTS]
         if bad or len(set(pids)) != len(pids):
             raise ValueError(f"participants must be distinct numbers in 1..32, got {list(participants)}")
     if deap_dir:
-        root = io.resolve_deap_dir(deap_dir)
+        root = io.resolve_deap_dir(given)  # None: resolved from $DEAP_DIR, and its errors say so
+        if pids is None:  # name exactly the participants present, so a gap is never "all participants"
+            pids = tuple(pid for pid, _ in io.find_participants(root))
+            pids = None if len(pids) == io.N_PARTICIPANTS else pids
         return DataSource(kind="deap", root=str(root), participants=pids)
     return DataSource(participants=pids, twin_seed=int(twin_seed), twin_effect=float(twin_effect))
 

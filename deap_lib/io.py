@@ -292,6 +292,13 @@ def find_participants(
     folder = resolve_deap_dir(root)
     wanted = list(range(1, N_PARTICIPANTS + 1)) if participants is None else _check_participants(participants)
     paths = [(pid, participant_path(folder, pid)) for pid in wanted]
+    # a folder or a dangling link named sNN.dat is a broken copy, not a missing participant
+    broken = [p for _, p in paths if (p.exists() or p.is_symlink()) and not p.is_file()]
+    if broken:
+        raise FileNotFoundError(
+            f"DEAP folder {folder}: {', '.join(p.name for p in broken)} "
+            f"{'is' if len(broken) == 1 else 'are'} not a readable file (a folder or a dangling link)"
+        )
     present = [(pid, p) for pid, p in paths if p.is_file()]
     missing = [p.name for _, p in paths if not p.is_file()]
     if participants is not None and missing:

@@ -48,14 +48,31 @@ def test_real_deap_folder_reads_like_the_twin(cache, tmp_path, monkeypatch):
     synthetic.write_twin(folder, 2, progress=False)
     twin = prepare(resolve_source(participants=[1, 2]), progress=False)
     monkeypatch.setenv("DEAP_DIR", str(folder))
-    src = resolve_source()
-    assert src.kind == "deap" and "real DEAP" in src.describe()
     with pytest.warns(UserWarning, match="lacks 30 of 32"):
-        real = prepare(src, progress=False)
+        src = resolve_source()
+    # a folder with a gap names the participants it holds, never "all participants"
+    assert src.kind == "deap" and "real DEAP" in src.describe() and "participants [1, 2]" in src.describe()
+    assert "all participants" not in src.describe()
+    real = prepare(src, progress=False)
     np.testing.assert_array_equal(real.features, twin.features)
     assert set(real.describe()["files"]) == {"s01", "s02"}
     # Touching a file changes its cache entry, and the content hash is recorded.
     assert all(len(h) == 64 for h in real.files.values())
+
+
+def test_broken_entries_and_env_folder_are_named(tmp_path, monkeypatch):
+    folder = tmp_path / "deap"
+    synthetic.write_twin(folder, 2, progress=False)
+    (folder / "s03.dat").mkdir()
+    with pytest.raises(FileNotFoundError, match="s03.dat is not a readable file"):
+        resolve_source(folder)
+    (folder / "s03.dat").rmdir()
+    (folder / "s04.dat").symlink_to(tmp_path / "gone.dat")
+    with pytest.raises(FileNotFoundError, match="s04.dat is not a readable file .*dangling"):
+        resolve_source(folder)
+    monkeypatch.setenv("DEAP_DIR", str(tmp_path / "nope"))
+    with pytest.raises(FileNotFoundError, match="from the DEAP_DIR environment variable"):
+        resolve_source()
 
 
 def test_bad_parameters(cache, tmp_path):

@@ -477,3 +477,20 @@ def test_load_deap_explicit(deap_dir):
     data, labels, participant = io.load_deap(deap_dir, [10], progress=False)
     assert data.shape == (40, 40, 8064) and data.dtype == np.float32
     assert set(participant) == {10}
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    import stat
+
+    from deap_lib.config import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+        os.umask(0o077)
+        atomic_write_text(tmp_path / "b.json", "{}")
+        assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
