@@ -1,5 +1,9 @@
 """Shared test data."""
 
+import functools
+import os
+import subprocess
+
 import numpy as np
 
 from deap_lib.dataset import DataSource, Prepared
@@ -17,3 +21,34 @@ def fake_data(n_participants=4, seed=0, signal=1.0, tag="fake"):
         trial=np.tile(np.arange(40), n_participants), source=DataSource(), standardization="trial",
         identity=f"{tag}-{n_participants}-{seed}-{signal}",
     )
+
+
+def code_payloads(marker):
+    """Objects whose unpickling would create ``marker``: ``{name: (object, globals a refusal may name)}``.
+
+    At protocols < 3 Python 3 writes Python 2 names (``__builtin__.eval``, ``commands.call``).
+    """
+
+    class OsSystem:
+        def __reduce__(self):
+            return os.system, (f"touch {marker}",)
+
+    class Eval:
+        def __reduce__(self):
+            return eval, (f"open({str(marker)!r}, 'w').close()",)
+
+    class Call:
+        def __reduce__(self):
+            return subprocess.call, (["touch", str(marker)],)
+
+    class Popen:
+        def __reduce__(self):
+            return subprocess.Popen, (["touch", str(marker)],)
+
+    return {
+        "os.system": (OsSystem(), (f"{os.system.__module__}.system",)),
+        "builtins.eval": (Eval(), ("builtins.eval", "__builtin__.eval")),
+        "subprocess.call": (Call(), ("subprocess.call", "commands.call")),
+        "subprocess.Popen": (Popen(), ("subprocess.Popen",)),
+        "functools.partial": (functools.partial(os.system, f"touch {marker}"), ("functools.partial",)),
+    }

@@ -4,9 +4,9 @@ import os
 import pickle
 import pickletools
 import struct
-import subprocess
 import warnings
 
+import helpers
 import numpy as np
 import pytest
 
@@ -317,35 +317,12 @@ def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
 # ---------------------------------------------------------------------------------------------
 
 
-def _payloads(marker):
-    """Objects whose unpickling would create ``marker``, and the global each one asks for."""
-
-    class OsSystem:
-        def __reduce__(self):
-            return os.system, (f"touch {marker}",)
-
-    class Eval:
-        def __reduce__(self):
-            return eval, (f"open({str(marker)!r}, 'w').close()",)
-
-    class Subprocess:
-        def __reduce__(self):
-            return subprocess.call, (["touch", str(marker)],)
-
-    # At protocols < 3 Python 3 writes Python 2 names: __builtin__.eval, commands.call.
-    return {
-        "os.system": (OsSystem(), (f"{os.system.__module__}.system",)),
-        "builtins.eval": (Eval(), ("builtins.eval", "__builtin__.eval")),
-        "subprocess.call": (Subprocess(), ("subprocess.call", "commands.call")),
-    }
-
-
 @pytest.mark.parametrize("protocol", [0, 2, 4, 5])
 @pytest.mark.parametrize("payload", ["os.system", "builtins.eval", "subprocess.call"])
 @pytest.mark.parametrize("where", ["top level", "inside the dict"])
 def test_code_in_a_pickle_is_refused(tmp_path, valid, protocol, payload, where):
     marker = tmp_path / "pwned"
-    evil, global_names = _payloads(marker)[payload]
+    evil, global_names = helpers.code_payloads(marker)[payload]
     obj = evil if where == "top level" else {"data": evil, "labels": valid[1]}
     path = _dump(tmp_path / "s01.dat", obj, protocol)
 

@@ -1,6 +1,5 @@
 """Tests of deap_lib.pickle_reader: a pickle interpreter that reads arrays as data, never runs code."""
 
-import functools
 import json
 import os
 import pickle
@@ -9,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+import helpers
 import numpy as np
 import pytest
 
@@ -112,33 +112,12 @@ def test_write_participant_round_trip(participant_bytes):
 # ---------------------------------------------------------------------------------------------
 
 
-def _evil(marker):
-    class OsSystem:
-        def __reduce__(self):
-            return os.system, (f"touch {marker}",)
-
-    class Eval:
-        def __reduce__(self):
-            return eval, (f"open({str(marker)!r}, 'w').close()",)
-
-    class Popen:
-        def __reduce__(self):
-            return subprocess.Popen, (["touch", str(marker)],)
-
-    return {
-        "os.system": OsSystem(),
-        "builtins.eval": Eval(),
-        "subprocess.Popen": Popen(),
-        "functools.partial": functools.partial(os.system, f"touch {marker}"),
-    }
-
-
 @pytest.mark.parametrize("protocol", [0, 2, 4, 5])
 @pytest.mark.parametrize("payload", ["os.system", "builtins.eval", "subprocess.Popen", "functools.partial"])
 @pytest.mark.parametrize("nested", [False, True], ids=["top", "in dict"])
 def test_code_is_refused(tmp_path, protocol, payload, nested):
     marker = tmp_path / "MARKER"
-    evil = _evil(marker)[payload]
+    evil, _ = helpers.code_payloads(marker)[payload]
     obj = {"labels": _small()["labels"], "data": evil} if nested else evil
     buf = pickle.dumps(obj, protocol=protocol)
     with pytest.raises(DEAPFormatError, match=rf"^{NAME}: refused global \S+ at byte \d+") as info:
