@@ -467,16 +467,24 @@ def protocol_runs(values: dict, data, *, models=("dnn", "cnn"), targets=("valenc
     """
     from deap_lib import training
 
-    keys = [(m, t) for m, t in EXPERIMENTS if m in models and t in targets]
-    fixed = training.run_fixed([experiment_config(values, model=m, target=t) for m, t in keys], data,
-                               n_jobs=values["n_jobs"], progress=False)
-    out = {"fixed": dict(zip(keys, fixed)), "kfold": {}, "loso": {}}
-    for m, t in [k for k in cv_experiments(values) if k in keys]:
+    fixed = fixed_runs(values, data, models=models, targets=targets)
+    out = {"fixed": fixed, "kfold": {}, "loso": {}}
+    for m, t in [k for k in cv_experiments(values) if k in fixed]:
         out["kfold"][m, t] = kfold_runs(values, data, m, t)
         out["loso"][m, t] = training.run_experiment(
             experiment_config(values, model=m, target=t, epochs=values["loso_epochs"]), "loso",
             data=data, holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
     return out
+
+
+def fixed_runs(values: dict, data, *, models=("dnn", "cnn"), targets=("valence", "arousal")) -> dict:
+    """The fixed split of each experiment (:func:`deap_lib.training.run_fixed`), ``{(model, target): pair}``."""
+    from deap_lib import training
+
+    keys = [(m, t) for m, t in EXPERIMENTS if m in models and t in targets]
+    pairs = training.run_fixed([experiment_config(values, model=m, target=t) for m, t in keys], data,
+                               n_jobs=values["n_jobs"], progress=False)
+    return dict(zip(keys, pairs))
 
 
 def kfold_runs(values: dict, data, model: str, target: str) -> list[dict]:
@@ -570,7 +578,8 @@ def model_chapter(values: dict) -> dict:
     With ``n_jobs`` > 1 the same model's run on the other target is trained alongside (the
     fixed-split chapter reads it from the store), which on two cores costs no extra wall time.
 
-    Returns ``{"config", "data", "net", "pair"}`` (``pair``: from :func:`deap_lib.training.run_fixed`);
+    Returns ``{"config", "data", "net", "pair", "pairs"}`` (``pair``: from :func:`deap_lib.training.run_fixed`;
+    ``pairs``: ``{(model, target): pair}``, what the fixed-split helpers take);
     glues ``n_params``, ``n_params_report``, ``epochs``, ``majority``, ``n_fit_report``,
     ``acc_*`` / ``epoch_*`` for the best-on-test and last figures, and the sentences ``honest_run`` and
     ``honest_result`` (which depend on whether an honest run was made).
@@ -606,4 +615,4 @@ def model_chapter(values: dict) -> dict:
     for name in ("as_reported", "last"):
         glue(f"acc_{name}", s[name]["accuracy"], display=False)
         glue(f"epoch_{name}", s[name]["epoch"], display=False)
-    return {"config": config, "data": data, "net": net, "pair": pair}
+    return {"config": config, "data": data, "net": net, "pair": pair, "pairs": {(config.model, config.target): pair}}

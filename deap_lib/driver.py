@@ -249,12 +249,13 @@ def _on_builder_inited(app) -> None:
     todo = stale_chapters(chapters_dir, profile, parameters)
     if not todo:
         return
-    print(f"deap_lib: executing {len(todo)} chapter(s) first ({', '.join(todo)}; profile "
-          f"{Path(profile).stem}); set {PROFILE_ENV}=smoke|quick|paper to choose", file=sys.stderr, flush=True)
     # A chapter reads the runs of the ones before it: once one is stale, execute it and all after it.
-    first = CHAPTERS.index(todo[0])
+    run = CHAPTERS[CHAPTERS.index(todo[0]):]
+    print(f"deap_lib: {', '.join(todo)} missing or executed with other parameters or source; executing "
+          f"{', '.join(run)} first (profile {Path(profile).stem}); set {PROFILE_ENV}=smoke|quick|paper to choose",
+          file=sys.stderr, flush=True)
     try:
-        execute_chapters(profile, out=chapters_dir, chapters=CHAPTERS[first:], parameters=parameters)
+        execute_chapters(profile, out=chapters_dir, chapters=run, parameters=parameters)
     except Exception as err:  # one line for the build's log; the notebook holds the traceback
         raise ExtensionError(f"deap_lib: executing the chapters failed ({type(err).__name__}); run "
                              f"`python -m deap_lib book --profile {Path(profile).stem}` to see why") from err

@@ -67,15 +67,15 @@ book.md_table(book.config_rows(chapter["config"]))
 # all {glue:text}`n_fit_report` training trials for {glue:text}`epochs` epochs (the report
 # trained 250) and evaluates the test set after every epoch. {glue:text}`honest_run`
 
-# %% tags=["remove-input"] mystnb={"figure": {"caption": "Mean training loss per epoch (left) and accuracies per epoch (right): the report's run on the training and test trials, with its best test epoch (triangle); the honest run's validation accuracy, with the test accuracy at the epoch it chose (circle), when the profile makes an honest run. The dotted line is the majority-class baseline of the test set.", "name": "fig-dnn-history"}}
+# %% tags=["remove-input"] mystnb={"figure": {"caption": "Mean training loss per epoch (top) and accuracies per epoch (bottom): the report's run on the training and test trials, with its best test epoch (triangle); the honest run's validation accuracy, with the test accuracy at the epoch it chose (circle), when the profile makes an honest run. The dotted line is the majority-class baseline of the test set.", "name": "fig-dnn-history"}}
 fig = plotting.plot_history(chapter["pair"])
 
 # %% tags=["remove-input"]
-book.fixed_split_warning({(chapter["config"].model, chapter["config"].target): chapter["pair"]}, profile=values["profile"])
+book.fixed_split_warning(chapter["pairs"], profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(book.headline_fixed({(chapter["config"].model, chapter["config"].target): chapter["pair"]}))
+print(book.headline_fixed(chapter["pairs"]))
 
 # %% [markdown]
 # The best test accuracy over the epochs, which the report quotes, is

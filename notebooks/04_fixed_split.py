@@ -39,9 +39,7 @@ from deap_lib import book, plotting, report, stats, training
 
 values = book.settings(globals())
 data = book.experiment_config(values).prepare(progress=False)
-keys = [(model, target) for target in ("valence", "arousal") for model in ("dnn", "cnn")]
-pairs = dict(zip(keys, training.run_fixed([book.experiment_config(values, model=m, target=t) for m, t in keys],
-                                          data, n_jobs=values["n_jobs"], progress=False)))
+pairs = book.fixed_runs(values, data)
 glue("epochs", values["epochs"], display=False)
 glue("n_test", pairs["dnn", "valence"]["summary"]["n_test"], display=False)
 book.page_header(values, data)
