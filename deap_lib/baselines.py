@@ -15,7 +15,6 @@ when the labels are permuted.
 
 from __future__ import annotations
 
-import json
 import os
 from numbers import Integral
 
@@ -29,13 +28,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
 from deap_lib import stats
-from deap_lib.config import atomic_write_text, stable_hash
 from deap_lib.dataset import Prepared
 from deap_lib.labels import check_target
 from deap_lib.splits import Split
-
-#: Bump when a change here changes results: part of every baseline cache key.
-BASELINES_VERSION = 1
+from deap_lib.store import Store, entry_key, stable_hash
 
 #: The classifiers :func:`make_classifier` builds.
 CLASSIFIERS = ("logreg", "linear_svm", "random_forest")
@@ -121,16 +117,16 @@ def _fit_split(name: str, seed: int, x: np.ndarray, y: np.ndarray, split: Split)
 
 
 def baseline_key(name: str, data: Prepared, target: str, splits: list[Split], *, seed: int = 12) -> str:
-    """Cache key of :func:`run_baseline`: version, classifier, target, seed, data, splits.
+    """Cache key of :func:`run_baseline`: classifier, target, seed, data, splits.
 
     Returns
     -------
     key : str
-        A :func:`deap_lib.config.stable_hash` hex digest.
+        A :func:`deap_lib.store.entry_key` hex digest.
     """
-    return stable_hash(
+    return entry_key(
+        "baselines",
         {
-            "baselines": BASELINES_VERSION,
             "classifier": name,
             "target": target,
             "seed": int(seed),
@@ -168,8 +164,8 @@ def run_baseline(
     seed : int
         Seed of every classifier (the same for all splits).
     cache : path, optional
-        Cache root (default: :func:`deap_lib.config.cache_dir`); the records are stored under
-        ``results/baselines/<name>-<key>.json`` (see :func:`baseline_key`).
+        Cache root (default: :func:`deap_lib.store.cache_dir`); the records are stored as one
+        entry of kind ``baselines`` (see :func:`baseline_key`).
     force : bool
         Refit even when stored.
     n_jobs : int
@@ -182,7 +178,7 @@ def run_baseline(
         scored on the test labels, :func:`deap_lib.stats.majority_baseline`), ``n_test``,
         ``pred`` (list of 0/1 predictions in the split's test order) and ``y_test``.
     """
-    from deap_lib.training import results_dir, versions  # training imports torch: only here
+    from deap_lib.training import versions  # training imports torch: only here
 
     _check_name(name)
     check_target(target)
@@ -192,9 +188,10 @@ def run_baseline(
     if not splits or not all(isinstance(s, Split) for s in splits):
         raise ValueError("splits must be a non-empty list of deap_lib.splits.Split")
     key = baseline_key(name, data, target, splits, seed=seed)
-    path = results_dir(cache) / "baselines" / f"{name}-{key}.json"
-    if not force and path.exists():
-        return json.loads(path.read_text())["records"]
+    store = Store(cache)
+    stored = None if force else store.read_json("baselines", key)
+    if stored is not None:
+        return stored["records"]
 
     x = _flat(data.features)
     y = data.labels(target)
@@ -214,9 +211,7 @@ def run_baseline(
         "splits": [s.to_dict() for s in splits],
         "records": records,
     }
-    text = json.dumps(stored, default=str)
-    atomic_write_text(path, text)
-    return json.loads(text)["records"]  # exactly what a later read of the stored file gives
+    return store.write_json("baselines", key, stored)["records"]  # exactly what a later read gives
 
 
 def permutation_null(

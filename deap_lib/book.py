@@ -13,6 +13,8 @@ from pathlib import Path
 
 import yaml
 
+from deap_lib.schema import EXPERIMENTS, SETTINGS, ParameterError, check
+
 PROFILE_DIR = Path(__file__).parent / "profiles"
 #: Profile of a chapter whose ``profile`` parameter is None (nbval cannot pass parameters).
 PROFILE_ENV = "DEAP_LIB_PROFILE"
@@ -22,8 +24,6 @@ PROFILE_KEYS = (
     "profile", "participants", "n_test", "epochs", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
     "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
 )
-#: The four (model, target) experiments of the report, in the book's order.
-EXPERIMENTS = (("dnn", "valence"), ("cnn", "valence"), ("dnn", "arousal"), ("cnn", "arousal"))
 
 
 def load_profile(name: str) -> dict:
@@ -33,14 +33,9 @@ def load_profile(name: str) -> dict:
         names = sorted(p.stem for p in PROFILE_DIR.glob("*.yml"))
         raise FileNotFoundError(f"no profile {name!r}; available: {names}")
     values = yaml.safe_load(path.read_text()) or {}
-    unknown = sorted(set(values) - set(PROFILE_KEYS))
-    if unknown:
-        raise ValueError(f"{path}: unknown profile key(s) {unknown}; allowed: {list(PROFILE_KEYS)}")
-    return values
-
-
-class ParameterError(ValueError):
-    """A chapter parameter (papermill ``-p``/``-f``, or a profile) that is not allowed: one line, no traceback."""
+    if not isinstance(values, dict):
+        raise ParameterError(f"{path}: expected a mapping of setting: value, got {type(values).__name__}")
+    return check(values, allowed=PROFILE_KEYS, where=str(path))
 
 
 def settings(namespace: dict) -> dict:
@@ -54,13 +49,12 @@ def settings(namespace: dict) -> dict:
     from deap_lib.training import ExperimentConfig
 
     _one_line_errors()
-    fields = set(ExperimentConfig.__dataclass_fields__) | set(PROFILE_KEYS)
+    fields = set(SETTINGS)
     try:
         profile = load_profile(namespace.get("profile") or os.environ.get(PROFILE_ENV) or "quick")
         out = {k: v for k, v in profile.items()}
-        out.update({k: v for k, v in namespace.items() if k in fields and v is not None})
-        experiment_config(out)  # checks model, target, numbers, optimizer, nonfinite ...
-        cv_experiments(out)
+        out.update(check({k: v for k, v in namespace.items() if k in fields and v is not None}))
+        experiment_config(out)  # the experiment's own checks (model_kwargs against the model)
     except (ValueError, FileNotFoundError) as err:
         raise ParameterError(f"{err} (chapter parameters: see the notebook's parameters cell)") from None
     return out
@@ -87,15 +81,8 @@ def _one_line_errors() -> None:
 def cv_experiments(values: dict) -> list[tuple[str, str]]:
     """The (model, target) experiments the cross-validation chapters run: the profile's
     ``cv_experiments`` (e.g. ``["dnn valence", "cnn valence"]``), or all four when it is None."""
-    chosen = values.get("cv_experiments")
-    if chosen is None:
-        return list(EXPERIMENTS)
-    keys = [tuple(str(e).split()) for e in chosen]
-    bad = [" ".join(k) for k in keys if k not in EXPERIMENTS]
-    if bad or not keys:
-        allowed = [f"{m} {t}" for m, t in EXPERIMENTS]
-        raise ValueError(f"cv_experiments: expected a non-empty list from {allowed}, got {chosen!r}")
-    return [k for k in EXPERIMENTS if k in keys]
+    chosen = check({"cv_experiments": values.get("cv_experiments")})["cv_experiments"]
+    return list(EXPERIMENTS) if chosen is None else [tuple(e.split()) for e in chosen]
 
 
 def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "object | None":

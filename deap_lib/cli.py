@@ -160,14 +160,16 @@ def _cmd_book(args) -> int:
 
 
 def _cmd_cache(args) -> int:
-    from deap_lib.config import cache_dir, cache_usage, clear_cache
+    from deap_lib.store import Store
 
+    store = Store(args.cache)
     if args.clear:
-        kinds = ["features", "records", "weights"] if "all" in args.clear else args.clear
-        print(f"deleted {clear_cache(kinds, args.cache)} file(s)")
-    print(f"cache: {cache_dir(args.cache)}")
-    for kind, (n, size) in cache_usage(args.cache).items():
-        print(f"  {kind:9s} {n:5d} file(s) {size / 2**20:9.1f} MiB")
+        print(f"deleted {store.clear(args.clear)} file(s)")
+    print(f"cache: {store.cache}")
+    for kind, (n, size) in store.usage().items():
+        print(f"  {kind:10s} {n:5d} file(s) {size / 2**20:9.1f} MiB")
+    if "old layout" in store.usage():
+        print("  (old layout: files of an earlier deap_lib, never read now; --clear all deletes them)")
     return 0
 
 
@@ -221,7 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("cache", help="show the cache's size by kind, or clear it")
     p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
-    p.add_argument("--clear", nargs="+", choices=["features", "records", "weights", "all"],
+    p.add_argument("--clear", nargs="+", choices=["features", "records", "weights", "baselines", "all"],
                    help="delete these kinds (a run is stored only with its weights: deleting weights or records "
                    "means its runs are trained again when next needed)")
     p.set_defaults(func=_cmd_cache)

@@ -1,9 +1,12 @@
 """The prepared feature set: raw participants (real DEAP or the twin) -> (n_trials, 32, 99).
 
-``prepare`` reduces one participant at a time and caches each as ``.npz`` (no pickles) under
-``<cache>/features/<key>/``, where the key holds the data's identity and every preparation
-parameter. Files are written atomically, so a killed run leaves only finished participants and a
-re-run resumes from them; a complete second call only loads the cache.
+``prepare`` reduces one participant at a time and stores each in the cache
+(:class:`deap_lib.store.Store`, kind ``features``), keyed by the data's identity and every
+preparation parameter. Entries are written atomically and verified when read, so a killed run
+leaves only finished participants, a re-run resumes from them, a damaged entry is computed again,
+and a complete second call only loads the cache. A DEAP file is identified by its path, size,
+inode and times (:func:`deap_lib.store.file_identity`), or by its SHA-256 with
+``identity="content"``.
 
 A constant EEG channel (or window) has undefined skewness and kurtosis (NaN), and the per-trial
 standardization spreads that NaN over the whole trial. ``prepare`` checks every participant,
@@ -13,9 +16,6 @@ channels; ``nonfinite="drop"`` or ``"impute"`` proceed (see :func:`prepare`).
 
 from __future__ import annotations
 
-import hashlib
-import io as _bytesio
-import json
 import os
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -25,11 +25,9 @@ import numpy as np
 from tqdm import tqdm
 
 from deap_lib import features, io, synthetic
-from deap_lib.config import atomic_write_bytes, cache_dir, stable_hash
 from deap_lib.labels import binarize
+from deap_lib.store import IDENTITIES, Store, entry_key, file_identity, stable_hash
 
-#: Bump when the reduction or the cache layout changes: part of every feature cache key.
-FEATURES_VERSION = 1
 #: What :func:`prepare` does with trials whose features are not finite; the first is the default.
 NONFINITE_POLICIES = ("error", "drop", "impute")
 #: How many (participant, trial, channel) places an error message lists before "and N more".
@@ -121,13 +119,16 @@ class Prepared:
     source : DataSource
     standardization : str
     identity : str
-        Hash of the data actually read (file contents for DEAP, generator settings for the twin)
-        and of the preparation parameters; also of ``nonfinite_policy`` and ``nonfinite`` when
+        Hash of what identifies the data read (each DEAP file's identity, see ``identified_by``;
+        the generator settings for the twin) and of the preparation parameters; also of ``nonfinite_policy`` and ``nonfinite`` when
         trials were dropped or imputed (only then, so it is unchanged for clean data).
     files : dict
-        ``{"sNN": sha256 of the file}`` for real DEAP, else empty.
+        ``{"sNN": identity of the file}`` for real DEAP (:func:`deap_lib.store.file_identity`),
+        else empty.
     nonfinite_policy : {"error", "drop", "impute"}
         The ``nonfinite`` argument of :func:`prepare`.
+    identified_by : {"stat", "content"}
+        How DEAP files were identified (the ``identity`` argument of :func:`prepare`).
     nonfinite : tuple of (int, int, str or None)
         ``(participant, trial, channel_name)`` of every EEG channel whose features were non-finite,
         trial 0-based as in ``trial``; those trials were dropped or imputed per
@@ -145,6 +146,7 @@ class Prepared:
     files: dict = field(default_factory=dict)
     nonfinite_policy: str = "error"
     nonfinite: tuple = ()
+    identified_by: str = "stat"
 
     def labels(self, target: str) -> np.ndarray:
         """Binary labels (1 = rating >= 5) of ``target`` for every row, shape (n_trials,)."""
@@ -159,6 +161,7 @@ class Prepared:
             "identity": self.identity,
             "n_trials": int(self.features.shape[0]),
             "files": self.files,
+            "identified_by": self.identified_by,
             "nonfinite": {
                 "policy": self.nonfinite_policy,
                 "n_trials": len(self._nonfinite_trials()),
@@ -186,29 +189,6 @@ class Prepared:
             f"{len(trials)} trial{'s' if len(trials) != 1 else ''} {done} for non-finite features "
             f"(trials 0-based): {places}."
         )
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _save(path: Path, feats: np.ndarray, ratings: np.ndarray, meta: dict) -> None:
-    buf = _bytesio.BytesIO()
-    np.savez(buf, features=feats, ratings=ratings, meta=np.array(json.dumps(meta)))
-    atomic_write_bytes(path, lambda f: f.write(buf.getvalue()))
-
-
-def _load(path: Path) -> tuple[np.ndarray, np.ndarray, dict] | None:
-    """A cached participant, or None when missing or unreadable (then it is recomputed)."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return z["features"], z["ratings"], json.loads(str(z["meta"]))
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.ndarray:
@@ -327,12 +307,6 @@ def _settle(
     return feats, ratings, trial, found
 
 
-def _raw_data(source: DataSource, pid: int, raw_path: Path | None) -> np.ndarray:
-    if raw_path is None:
-        return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)[0]
-    return io.read_participant(raw_path)[0]
-
-
 def _nonfinite_message(found: dict, who: dict) -> str:
     """The one-line message of :class:`NonFiniteFeaturesError` (no newline: the CLI prints it)."""
     places = [
@@ -363,6 +337,7 @@ def prepare(
     force: bool = False,
     progress: bool = True,
     nonfinite: str = "error",
+    identity: str = "stat",
 ) -> Prepared:
     """Reduce every trial of ``source`` to (32, 99) features, with caching.
 
@@ -375,7 +350,7 @@ def prepare(
     window : int, optional
         Window length of the reduction (default 807 for DEAP's 8064 samples).
     cache : path, optional
-        Cache root (default: :func:`deap_lib.config.cache_dir`).
+        Cache root (default: :func:`deap_lib.store.cache_dir`).
     force : bool
         Recompute even when cached.
     progress : bool
@@ -391,6 +366,11 @@ def prepare(
         Either way the trials and channels are recorded in :attr:`Prepared.nonfinite`. The
         cache holds the features as computed, before this step, so the policy is not part of
         its key.
+    identity : {"stat", "content"}
+        How a real DEAP file is identified in the cache and in :attr:`Prepared.identity` (which
+        keys every stored run): "stat" (default) by its path, size, inode and times, free and
+        changed by any rewrite; "content" by its SHA-256 (reads every file; copies of the data in
+        other folders then share results). See :func:`deap_lib.store.file_identity`.
 
     Returns
     -------
@@ -410,52 +390,44 @@ def prepare(
         raise ValueError(
             f"standardization must be one of {features.STANDARDIZATIONS}, got {standardization!r}"
         )
+    if identity not in IDENTITIES:
+        raise ValueError(f"identity must be one of {IDENTITIES}, got {identity!r}")
     source = source or resolve_source()
-    params = {
-        "features_version": FEATURES_VERSION,
-        "standardization": standardization,
-        "window": window,
-        "data": source.key(),
-    }
-    folder = cache_dir(cache) / "features" / stable_hash(params)
+    params = {"standardization": standardization, "window": window, "data": source.key()}
+    store = Store(cache)
 
     if source.kind == "deap":
-        todo = io.find_participants(source.root, None if source.participants is None else list(source.participants))
-        # A file's size and modification time name its cache entry; its content hash is recorded.
-        entries = [
-            (pid, folder / f"s{pid:02d}-{stable_hash([p.stat().st_size, p.stat().st_mtime_ns], length=12)}.npz", p)
-            for pid, p in todo
-        ]
+        found_files = io.find_participants(
+            source.root, None if source.participants is None else list(source.participants)
+        )
+        # (pid, what identifies the participant's data, its file)
+        entries = [(pid, file_identity(p, identity), p) for pid, p in found_files]
     else:
         pids = source.participants or tuple(range(1, io.N_PARTICIPANTS + 1))
-        entries = [(pid, folder / f"s{pid:02d}.npz", None) for pid in pids]
+        entries = [(pid, {"twin": source.key(), "pid": pid}, None) for pid in pids]
+    keys = {pid: entry_key("features", [params, ident]) for pid, ident, _ in entries}
 
     # Cached entries hold the features as computed (before the nonfinite policy), so each
     # participant, cached or not, is checked before concatenation.
     who = {pid: f"s{pid:02d} ({raw})" if raw else f"s{pid:02d} of the twin" for pid, _, raw in entries}
     settle = dict(policy=nonfinite, standardization=standardization, window=window)
-    parts, found = {}, {}  # pid -> (features, ratings, trial, meta); pid -> _settle's found
-    for pid, path, raw_path in entries:
-        loaded = None if force else _load(path)
-        if loaded is not None:
-            feats, ratings, meta = loaded
-            *kept, found[pid] = _settle(feats, ratings, lambda: _raw_data(source, pid, raw_path), **settle)
-            parts[pid] = (*kept, meta)
+    parts, found = {}, {}  # pid -> (features, ratings, trial); pid -> _settle's found
+    for pid, _, _ in entries:
+        stored = None if force else store.read_arrays("features", keys[pid])
+        if stored is not None:
+            feats, ratings = stored["features"], stored["ratings"]
+            *kept, found[pid] = _settle(feats, ratings, lambda: raw_participant(source, pid)[0], **settle)
+            parts[pid] = kept
     missing = [e for e in entries if e[0] not in parts]
-    for pid, path, raw_path in tqdm(
+    for pid, _, _ in tqdm(
         missing, desc="preparing features", unit="participant", disable=not progress or not missing
     ):
-        if raw_path is None:
-            data, ratings = synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)
-            meta = {"pid": pid, "content": stable_hash([source.key(), pid], length=64)}
-        else:
-            data, ratings = io.read_participant(raw_path)
-            meta = {"pid": pid, "file": raw_path.name, "content": _sha256(raw_path)}
+        data, ratings = raw_participant(source, pid)
         feats = features.extract_features(data[:, : io.N_EEG], standardization=standardization, window=window)
         ratings = np.asarray(ratings, dtype=np.float64)
-        _save(path, feats, ratings, meta)
+        store.write_arrays("features", keys[pid], features=feats, ratings=ratings)
         *kept, found[pid] = _settle(feats, ratings, lambda: data, **settle)
-        parts[pid] = (*kept, meta)
+        parts[pid] = kept
 
     found = {pid: places for pid, places in found.items() if places}
     where = tuple(
@@ -477,11 +449,10 @@ def prepare(
     ratings = np.concatenate([parts[p][1] for p in order])
     participant = np.repeat(np.array(order, dtype=np.int64), [len(parts[p][1]) for p in order])
     trial = np.concatenate([parts[p][2] for p in order])
-    contents = {f"s{p:02d}": parts[p][3]["content"] for p in order}
+    contents = {f"s{pid:02d}": ident for pid, ident, _ in entries}
     key = {"params": params, "contents": contents}
     if where:  # only then: clean data keep the identity (and the cached results) they had
         key["nonfinite"] = {"policy": nonfinite, "where": where}
-    identity = stable_hash(key)
     return Prepared(
         features=feats,
         ratings=ratings,
@@ -489,8 +460,9 @@ def prepare(
         trial=trial,
         source=source,
         standardization=standardization,
-        identity=identity,
+        identity=stable_hash(key),
         files=contents if source.kind == "deap" else {},
+        identified_by=identity,
         nonfinite_policy=nonfinite,
         nonfinite=where,
     )

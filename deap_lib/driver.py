@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 from deap_lib.book import CHAPTERS, PROFILE_ENV, load_profile
-from deap_lib.config import atomic_write_text
+from deap_lib.store import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the training engine appends one line per finished run while a chapter executes.

@@ -351,8 +351,9 @@ def pool_relu_dropout2d(pool: nn.Module, x: torch.Tensor, noise: torch.Tensor | 
     return x if noise is None else x * noise
 
 
-MODEL_NAMES = ("dnn", "cnn")
-_MODELS: dict[str, type[_Classifier]] = {"dnn": DNN, "cnn": CNN}
+#: The models by name (the names are the schema's choices of ``model``: deap_lib.schema).
+MODELS: dict[str, type[_Classifier]] = {"dnn": DNN, "cnn": CNN}
+MODEL_NAMES = tuple(MODELS)
 
 
 def build_model(name: str, **sizes) -> nn.Module:
@@ -372,7 +373,7 @@ def build_model(name: str, **sizes) -> nn.Module:
         ``DNN`` or ``CNN``, in training mode.
     """
     try:
-        cls = _MODELS[name.lower()]
+        cls = MODELS[name.lower()]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; allowed: {', '.join(MODEL_NAMES)}") from None
     return cls(**sizes)

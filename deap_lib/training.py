@@ -10,14 +10,17 @@ carved from the training rows and on the test rows. From that history it reports
 - ``val_chosen``: the test accuracy at the epoch with the best validation accuracy
   (the test set is never used to choose).
 
-Every run writes a JSON record (config, seeds, data identity, library versions, history, split
-indices, test predictions) and the final weights (``state_dict``) under ``<cache>/results``, keyed
-by everything that determines them; an identical run reads the record instead of training again.
+Every run stores a JSON record (config, seeds, data identity, library versions, history, split
+indices, test predictions) and its final weights (``state_dict``) in the cache
+(:class:`deap_lib.store.Store`, kinds ``records`` and ``weights``), keyed by everything that
+determines them; an identical run reads the record instead of training again, and a damaged or
+missing entry is trained again.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import io as _bytesio
 import json
 import math
@@ -35,46 +38,18 @@ from joblib import Parallel, delayed
 from tqdm import tqdm
 
 import deap_lib
+from deap_lib import schema, stats
 from deap_lib import splits as splits_mod
-from deap_lib import stats
-from deap_lib.config import atomic_write_bytes, atomic_write_text, cache_dir, stable_hash
-from deap_lib.dataset import NONFINITE_POLICIES, Prepared, prepare, resolve_source
-from deap_lib.features import STANDARDIZATIONS
-from deap_lib.labels import check_target
-from deap_lib.models import build_model
-
-#: Bump when a change to the loop changes results: part of every run key.
-ENGINE_VERSION = 1
+from deap_lib.dataset import Prepared, prepare, resolve_source
+from deap_lib.models import MODELS, build_model
+from deap_lib.store import Store, entry_key, stable_hash
 
 #: The report's hyperparameters per model (its training table, shown in the model chapters).
 MODEL_DEFAULTS = {
     "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
     "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},
 }
-OPTIMIZERS = ("rmsprop", "sgd", "adam")
 CONFIG_DIR = Path(__file__).parent / "configs"
-
-
-_NUMBERS = {"seed": int, "epochs": int, "batch_size": int, "n_test": int, "twin_seed": int,
-            "lr": float, "momentum": float, "val_fraction": float, "twin_effect": float}
-
-
-def _number(name: str, value, kind: type):
-    """``value`` as an int or a float, or one ValueError naming the parameter and what was expected."""
-    try:
-        if isinstance(value, bool):
-            raise ValueError
-        number = float(value)
-        if kind is int:
-            if not number.is_integer():
-                raise ValueError
-            return int(number)
-        if not np.isfinite(number):
-            raise ValueError
-        return number
-    except (TypeError, ValueError):
-        expected = "a whole number" if kind is int else "a finite number"
-        raise ValueError(f"{name} must be {expected}, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -110,29 +85,17 @@ class ExperimentConfig:
     nonfinite: str = "error"  # trials with non-finite features: "error", "drop" or "impute" (see dataset.prepare)
 
     def __post_init__(self):
-        for name, kind in _NUMBERS.items():  # YAML and --set give "1e-3" as a string, papermill ints for floats
-            value = getattr(self, name)
-            if value is not None:
-                object.__setattr__(self, name, _number(name, value, kind))
-        if self.model not in MODEL_DEFAULTS:
-            raise ValueError(f"model must be one of {sorted(MODEL_DEFAULTS)}, got {self.model!r}")
-        check_target(self.target)
+        # Typed and checked by the one schema (YAML and --set give "1e-3" as text, papermill 40.0 for 40).
+        for f in dataclasses.fields(self):
+            object.__setattr__(self, f.name, schema.coerce(f.name, getattr(self, f.name)))
         for name, value in MODEL_DEFAULTS[self.model].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, value)
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
-        for name, allowed in (("nonfinite", NONFINITE_POLICIES), ("standardization", STANDARDIZATIONS)):
-            if getattr(self, name) not in allowed:
-                raise ValueError(f"{name} must be one of {tuple(allowed)}, got {getattr(self, name)!r}")
-        if self.train_accuracy not in ("running", "eval"):
-            raise ValueError(f"train_accuracy must be 'running' or 'eval', got {self.train_accuracy!r}")
-        if int(self.epochs) < 1 or int(self.batch_size) < 1:
-            raise ValueError(f"epochs and batch_size must be >= 1, got {self.epochs} and {self.batch_size}")
-        if not 0.0 <= self.val_fraction < 1.0:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        if self.participants is not None:
-            object.__setattr__(self, "participants", tuple(int(p) for p in self.participants))
+        known = set(inspect.signature(MODELS[self.model]).parameters) - {"generator", "dropout_generator"}
+        unknown = sorted(set(self.model_kwargs) - known)
+        if unknown:
+            raise schema.ParameterError(f"model_kwargs has {unknown}, which the {self.model.upper()} does not take; "
+                                        f"allowed: {sorted(known)}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "ExperimentConfig":
@@ -140,7 +103,7 @@ class ExperimentConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:
-            raise ValueError(f"unknown experiment parameter(s) {unknown}; allowed: {sorted(names)}")
+            raise schema.ParameterError(f"unknown experiment parameter(s) {unknown}; allowed: {sorted(names)}")
         return cls(**values)
 
     def to_dict(self) -> dict:
@@ -350,54 +313,52 @@ def summarize(history: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:
 # Stored runs
 
 
-def results_dir(cache: str | os.PathLike | None = None) -> Path:
-    path = cache_dir(cache) / "results"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def run_id(config: ExperimentConfig, data: Prepared, split: splits_mod.Split, scheme: str) -> str:
-    """Key of a run: engine version, the result-changing config, the data's identity, the split."""
-    return stable_hash(
+    """Key of a run: the result-changing config, the data's identity, the scheme and the split."""
+    return entry_key(
+        "records",
         {
-            "engine": ENGINE_VERSION,
             "config": config.run_key(),
             "data": data.identity,
             "scheme": scheme,
             "split": [split.name, stable_hash([split.train.tolist(), split.test.tolist()])],
-        }
+        },
     )
 
 
-def load_record(path: str | os.PathLike) -> dict:
-    return json.loads(Path(path).read_text())
+def load_weights(record: dict, *, cache: str | os.PathLike | None = None) -> torch.nn.Module:
+    """The model of a stored run (``record`` as returned by :func:`run_jobs`), in eval mode.
 
+    The weights are verified against their checksum and read with ``weights_only=True``.
 
-def load_weights(path: str | os.PathLike, config: ExperimentConfig | None = None) -> torch.nn.Module:
-    """A model with the stored final weights of a run (``<id>.pt``; loaded with weights_only)."""
-    path = Path(path).with_suffix(".pt")
-    if config is None:
-        config = ExperimentConfig.from_dict(load_record(path.with_suffix(".json"))["config"])
+    Raises
+    ------
+    LookupError
+        If the weights are missing or damaged; a damaged entry is deleted, with its record, so
+        that the next run of the same experiment trains it again.
+    """
+    store = Store(cache)
+    state = store.read_as("weights", record["id"], lambda b: torch.load(_bytesio.BytesIO(b), map_location="cpu", weights_only=True))
+    if state is None:
+        store.delete("records", record["id"])
+        raise LookupError(f"the weights of run {record['id']} are missing or damaged (deleted with the record: "
+                          "running the same experiment again trains it again)")
+    config = ExperimentConfig.from_dict(record["config"])
     model = build_model(config.model, **config.model_kwargs)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    model.load_state_dict(state)
     return model.eval()
 
 
-def _save_run(folder: Path, rid: str, record: dict, state: dict) -> None:
-    buf = _bytesio.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(folder / f"{rid}.pt", lambda f: f.write(buf.getvalue()))
-    # The JSON goes last: its presence means the run is complete.
-    atomic_write_text(folder / f"{rid}.json", json.dumps(record))
-
-
-def _job(config, data, split, scheme, device, threads, folder, rid, progress):
+def _job(config, data, split, scheme, device, threads, cache, rid, progress):
     if threads:
         torch.set_num_threads(threads)
     record, state = train_run(config, data, split, scheme=scheme, device=device, progress=progress)
     record["id"] = rid
-    _save_run(folder, rid, record, state)
-    return json.loads(json.dumps(record))  # exactly what a later read of the stored record gives
+    store = Store(cache)
+    buf = _bytesio.BytesIO()
+    torch.save(state, buf)
+    store.write("weights", rid, buf.getvalue())
+    return store.write_json("records", rid, record)  # the record last: with it the run is complete
 
 
 def run_splits(
@@ -430,13 +391,13 @@ def run_jobs(
     do not depend on ``n_jobs``: every run seeds itself from its config's seed and its split.
     Records come back in the order of ``jobs``.
     """
-    folder = results_dir(cache)
+    store = Store(cache)
     ids = [run_id(config, data, split, scheme) for config, split, scheme in jobs]
     records: dict[str, dict] = {}
-    for rid in ids:
-        path = folder / f"{rid}.json"
-        if not force and path.exists() and (folder / f"{rid}.pt").exists():
-            records[rid] = load_record(path)
+    for rid in dict.fromkeys(ids) if not force else ():
+        record = store.read_json("records", rid) if store.intact("weights", rid) else None
+        if record is not None:
+            records[rid] = record
     todo = [(job, rid) for job, rid in zip(jobs, ids) if rid not in records]
     todo = list({rid: (job, rid) for job, rid in todo}.values())  # the same run asked twice trains once
     if todo:
@@ -444,7 +405,7 @@ def run_jobs(
         threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
         inner_progress = progress and n_jobs == 1 and len(todo) == 1
         calls = (
-            delayed(_job)(config, data, split, scheme, device, threads, folder, rid, inner_progress)
+            delayed(_job)(config, data, split, scheme, device, threads, store.cache, rid, inner_progress)
             for (config, split, scheme), rid in todo
         )
         if n_jobs == 1:

@@ -185,7 +185,7 @@ maps = {}
 for t in TARGETS:
     maps[t, "effect"] = importance.channel_effects(data.features, data.labels(t), stat="std")
     record = runs["fixed"]["cnn", t]["report"]
-    model = training.load_weights(training.results_dir() / f"{record['id']}.pt")
+    model = training.load_weights(record)
     test = np.array(record["split"]["test"])
     maps[t, "occlusion"] = importance.channel_occlusion(
         model, data.features[test].astype(np.float32), data.labels(t)[test], metric="loss")

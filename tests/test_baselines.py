@@ -65,7 +65,7 @@ def test_stored_results_are_reused_unless_forced(cache, monkeypatch):
     data = fake_data()
     splits = folds(data)
     first = run_baseline("logreg", data, "valence", splits)
-    assert len(list((cache / "results" / "baselines").glob("logreg-*.json"))) == 1
+    assert len(list((cache / "store" / "baselines").iterdir())) == 1
     monkeypatch.setattr(baselines, "make_classifier", lambda *a, **k: pytest.fail("fitted twice"))
     assert run_baseline("logreg", data, "valence", splits) == first
     for changed in ({"force": True}, {"seed": 13}):

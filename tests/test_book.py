@@ -105,7 +105,7 @@ def test_reduced_note_only_when_something_was_left_out():
 def test_cv_experiments_parameter():
     assert book.cv_experiments({"cv_experiments": None}) == list(book.EXPERIMENTS)
     assert book.cv_experiments({"cv_experiments": ["cnn arousal", "dnn valence"]}) == [("dnn", "valence"), ("cnn", "arousal")]
-    with pytest.raises(ValueError, match="cv_experiments: expected"):
+    with pytest.raises(ValueError, match="cv_experiments must be a non-empty list"):
         book.cv_experiments({"cv_experiments": ["dnn dominance"]})
     with pytest.raises(ValueError, match="cv_experiments"):
         book.cv_experiments({"cv_experiments": []})

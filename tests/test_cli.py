@@ -1,7 +1,10 @@
 import subprocess
 import sys
 
+import numpy as np
+
 from deap_lib.cli import main
+from deap_lib.store import Store
 
 
 def test_help_runs():
@@ -36,15 +39,19 @@ def test_train_and_cv_commands(cache, capsys, monkeypatch):
 
 
 def test_cache_command_shows_and_clears(tmp_path, capsys):
-    (tmp_path / "features" / "k").mkdir(parents=True)
-    (tmp_path / "features" / "k" / "s01.npz").write_bytes(b"x" * 2048)
-    (tmp_path / "results").mkdir()
-    (tmp_path / "results" / "a.json").write_text("{}")
+    store = Store(tmp_path)
+    store.write_arrays("features", "k", features=np.zeros((2, 3)))
+    store.write_json("records", "a", {"id": "a"})
+    store.write("weights", "a", b"w" * 4096)
+    (tmp_path / "results").mkdir()  # the layout of deap_lib 0.1: counted, and cleared by "all"
     (tmp_path / "results" / "a.pt").write_bytes(b"w" * 4096)
     assert main(["cache", "--cache", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "features      1 file(s)" in out and "weights       1 file(s)" in out
+    assert "features       1 file(s)" in out and "weights        1 file(s)" in out and "old layout" in out
     assert main(["cache", "--cache", str(tmp_path), "--clear", "records"]) == 0
     out = capsys.readouterr().out
-    assert "deleted 2 file(s)" in out and "records       0 file(s)" in out and "features      1 file(s)" in out
-    assert (tmp_path / "features" / "k" / "s01.npz").exists()
+    assert "deleted 2 file(s)" in out and "records        0 file(s)" in out and "features       1 file(s)" in out
+    assert store.read_arrays("features", "k") is not None and store.read_json("records", "a") is None
+    assert main(["cache", "--cache", str(tmp_path), "--clear", "all"]) == 0
+    out = capsys.readouterr().out
+    assert "deleted 2 file(s)" in out and "old layout" not in out and not (tmp_path / "results").exists()

@@ -1,9 +1,11 @@
+import os
+import time
+
 import numpy as np
 import pytest
 
 from deap_lib import dataset, features, io, synthetic
 from deap_lib.cli import main
-from deap_lib.config import stable_hash
 from deap_lib.dataset import NonFiniteFeaturesError, prepare, resolve_source
 from deap_lib.labels import binarize, class_balance
 
@@ -30,16 +32,20 @@ def test_cache_reused_resumed_and_keyed(cache, monkeypatch):
     assert calls == [] and again.identity == first.identity
     np.testing.assert_array_equal(again.features, first.features)
     # A killed run leaves finished participants only: delete one, and only it is recomputed.
-    files = sorted((cache / "features").rglob("s02.npz"))
-    files[0].unlink()
+    entries = sorted((cache / "store" / "features").iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    assert len(entries) == 2
+    entries[1].unlink()
     prepare(resolve_source(participants=[1, 2]), progress=False)
     assert calls == [1]
-    # A corrupt entry is recomputed, not trusted.
-    files[0].write_bytes(b"garbage")
-    prepare(resolve_source(participants=[1, 2]), progress=False)
-    assert calls == [1, 1]
+    # A damaged entry (garbage, truncated, one bit flipped) is recomputed, not trusted.
+    for damage in (lambda b: b"garbage", lambda b: b[: len(b) // 2], lambda b: b[:-1] + bytes([b[-1] ^ 1])):
+        entry = max((cache / "store" / "features").iterdir(), key=lambda p: p.stat().st_mtime_ns)
+        entry.write_bytes(damage(entry.read_bytes()))
+        again = prepare(resolve_source(participants=[1, 2]), progress=False)
+        np.testing.assert_array_equal(again.features, first.features)
+    assert calls == [1, 1, 1, 1]
     other = prepare(resolve_source(participants=[1, 2]), standardization="none", progress=False)
-    assert other.identity != first.identity and len(calls) == 4
+    assert other.identity != first.identity and len(calls) == 6
     assert not list(cache.rglob("*.tmp"))
 
 
@@ -56,8 +62,36 @@ def test_real_deap_folder_reads_like_the_twin(cache, tmp_path, monkeypatch):
     real = prepare(src, progress=False)
     np.testing.assert_array_equal(real.features, twin.features)
     assert set(real.describe()["files"]) == {"s01", "s02"}
-    # Touching a file changes its cache entry, and the content hash is recorded.
-    assert all(len(h) == 64 for h in real.files.values())
+    assert real.identified_by == "stat" and real.files["s01"]["path"] == str((folder / "s01.dat").resolve())
+    # Content identity: the SHA-256 of each file, shared by a copy of the folder elsewhere.
+    by_content = prepare(src, progress=False, identity="content")
+    assert all(len(h["sha256"]) == 64 for h in by_content.files.values())
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in ("s01.dat", "s02.dat"):
+        (copy / name).write_bytes((folder / name).read_bytes())
+    copied = resolve_source(copy, participants=[1, 2])
+    assert prepare(copied, progress=False, identity="content").identity == by_content.identity
+    assert prepare(copied, progress=False).identity != real.identity  # stat identity: new files
+
+
+def test_rewritten_file_with_restored_mtime_is_not_served_stale(cache, tmp_path):
+    """cp -p, rsync and archive tools put the old mtime back; the features must follow the content."""
+    folder = tmp_path / "deap"
+    synthetic.write_twin(folder, 1, progress=False)
+    path = folder / "s01.dat"
+    src = resolve_source(folder, participants=[1])
+    before = prepare(src, progress=False)
+    st = path.stat()
+    time.sleep(0.05)  # ctime has the kernel's clock resolution (a few ms)
+    other, _ = synthetic.twin_participant(1, seed=99)
+    io.write_participant(path, other.astype(np.float32), synthetic.twin_participant(1, seed=99)[1])
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
+    after = prepare(src, progress=False)
+    assert after.identity != before.identity
+    assert not np.array_equal(after.features, before.features)
+    np.testing.assert_array_equal(after.features, features.extract_features(other[:, :32]))
 
 
 def test_broken_entries_and_env_folder_are_named(tmp_path, monkeypatch):
@@ -184,14 +218,11 @@ def test_impute_sets_undefined_statistics_to_zero(cache, flat_deap):
 def test_clean_data_identity_does_not_depend_on_the_policy(cache):
     src = resolve_source(participants=[1])
     base = prepare(src, progress=False)
-    # The identity as computed before the nonfinite policy existed: existing caches stay valid.
-    params = {"features_version": dataset.FEATURES_VERSION, "standardization": "trial", "window": None,
-              "data": src.key()}
-    contents = {"s01": stable_hash([src.key(), 1], length=64)}
-    assert base.identity == stable_hash({"params": params, "contents": contents})
+    # The identity is that of the data and parameters alone: no policy enters it for clean data.
+    first = base.identity
     for policy in ("drop", "impute"):
         other = prepare(src, progress=False, nonfinite=policy)
-        assert other.identity == base.identity and other.nonfinite == ()
+        assert other.identity == first and other.nonfinite == ()
         np.testing.assert_array_equal(other.features, base.features)
     assert base.describe()["nonfinite"] == {"policy": "error", "n_trials": 0, "where": []}
     assert base.nonfinite_note() == ""

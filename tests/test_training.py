@@ -7,6 +7,7 @@ import torch
 
 from deap_lib import training
 from deap_lib.splits import fixed_split, kfold_splits, loso_splits
+from deap_lib.store import Store
 from deap_lib.training import ExperimentConfig, load_config, run_experiment, run_splits
 
 SMALL_DNN = {"hidden": (64, 32), "p_input": 0.1, "p_hidden": 0.2}
@@ -84,8 +85,7 @@ def test_record_contents_and_weights(cache):
     assert h["val_acc"][chosen - 1] == max(h["val_acc"])
     assert summ["val_chosen"]["accuracy"] == h["test_acc"][chosen - 1]
     assert record["data"]["identity"] == data.identity and "torch" in record["versions"]
-    path = training.results_dir() / f"{record['id']}.pt"
-    model = training.load_weights(path)
+    model = training.load_weights(record)
     x = torch.as_tensor(data.features[s["test"]], dtype=torch.float32)
     np.testing.assert_allclose(model(x).detach().numpy(), record["test_logits"], rtol=1e-5, atol=1e-5)
     json.dumps(record)
@@ -99,6 +99,34 @@ def test_stored_runs_are_reused_unless_forced(cache, monkeypatch):
     assert run_splits(config(), data, [split], progress=False) == first
     with pytest.raises(pytest.fail.Exception):
         run_splits(config(), data, [split], progress=False, force=True)
+
+
+def test_damaged_run_entries_are_trained_again(cache, caplog):
+    data = fake_data()
+    split = fixed_split(len(data.features), n_test=20, seed=12)
+    [first] = run_splits(config(), data, [split], progress=False)
+    store = Store()
+    weights = store.path("weights", first["id"])
+    # A truncated weights file is noticed before its record is trusted: the run is trained again.
+    weights.write_bytes(weights.read_bytes()[:-100])
+    [again] = run_splits(config(), data, [split], progress=False)
+    assert again["history"] == first["history"] and "is damaged" in caplog.text and str(weights) in caplog.text
+    # A bit flipped in the record: one line naming the file, then trained again.
+    caplog.clear()
+    path = store.path("records", first["id"])
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0x04
+    path.write_bytes(bytes(raw))
+    [third] = run_splits(config(), data, [split], progress=False)
+    assert third["history"] == first["history"] and "checksum" in caplog.text and str(path) in caplog.text
+    # Flipped weights are caught when loaded: deleted with the record, and the error says what to do.
+    raw = bytearray(weights.read_bytes())
+    raw[-10] ^= 0x01
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(LookupError, match="missing or damaged"):
+        training.load_weights(third)
+    assert not weights.exists() and not path.exists()
+    training.load_weights(run_splits(config(), data, [split], progress=False)[0])
 
 
 def test_n_jobs_does_not_change_results(tmp_path):
@@ -128,10 +156,11 @@ def test_report_protocol_fits_the_full_training_sets(cache):
     data = fake_data(n_participants=32)  # 1280 trials, as DEAP
     tiny = dict(epochs=1, model_kwargs={"hidden": (8,), "p_input": 0.1, "p_hidden": 0.1})
     [pair] = training.run_fixed([load_config("deap_dnn_valence", **tiny)], data, progress=False)
-    stored = training.load_record(training.results_dir() / f"{pair['report']['id']}.json")
+    store = Store()
+    stored = store.read_json("records", pair["report"]["id"])
     assert len(stored["split"]["fit"]) == 1180 and stored["split"]["val"] == [] and len(stored["y_test"]) == 100
     assert stored["config"]["val_fraction"] == 0.0
-    honest = training.load_record(training.results_dir() / f"{pair['honest']['id']}.json")
+    honest = store.read_json("records", pair["honest"]["id"])
     assert (len(honest["split"]["fit"]), len(honest["split"]["val"])) == (1062, 118)
     assert honest["split"]["test"] == stored["split"]["test"]
     s = pair["summary"]

@@ -1,0 +1,276 @@
+"""The one store of everything cached: prepared features, run records, weights, baseline fits.
+
+An *entry* is one file, ``<cache>/store/<kind>/<key>``: a header line that records the payload's
+length and SHA-256, then the payload (an ``.npz`` archive, JSON text or a torch ``state_dict``).
+Entries are written atomically (a temporary file renamed over the target, with the user's umask)
+and verified on every read. A damaged entry (truncated, bit-flipped, undecodable) is reported in
+one log line naming its file, deleted, and read as missing, so its caller computes it again.
+
+Keys are hashes of everything that determines an entry (:func:`entry_key`), including the version
+of the code that produces its kind (:data:`KINDS`): bumping one retires that kind's old entries.
+Where the cache lives: ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib`` (:func:`cache_dir`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io as _bytesio
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE_ENV = "DEAP_LIB_CACHE"
+#: Kinds of entry and the version of the code producing each (part of every key of that kind).
+KINDS = {
+    "features": 2,  # one participant's prepared features and ratings (.npz)
+    "records": 2,  # one run's record: config, history, split, predictions (JSON)
+    "weights": 2,  # one run's final weights (torch state_dict; 75 MB for a DNN, 16 MB for a CNN)
+    "baselines": 2,  # one classical baseline over a list of splits (JSON)
+}
+#: What a file's identity is made of (see :func:`file_identity`).
+IDENTITIES = ("stat", "content")
+_MAGIC = b"deap_lib-store"
+_FORMAT = 1
+_HEADER_MAX = 128
+#: Folders of the layout before this store (deap_lib 0.1): still counted and cleared.
+_OLD_LAYOUT = ("features", "results")
+
+log = logging.getLogger("deap_lib.store")
+
+
+def cache_dir(path: str | os.PathLike | None = None) -> Path:
+    """Return the cache root: ``path``, else ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib``."""
+    if path is None:
+        path = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "deap_lib"
+    root = Path(path).expanduser()
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def stable_hash(obj: Any, *, length: int = 16) -> str:
+    """Hex digest of the canonical JSON of ``obj`` (sorted keys)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def entry_key(kind: str, parts: Any) -> str:
+    """Key of an entry of ``kind`` determined by ``parts`` (any JSON-able value)."""
+    return stable_hash({"kind": kind, "version": KINDS[kind], "parts": parts}, length=24)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it: put it back at once
+    os.umask(mask)
+    return mask
+
+
+def atomic_write_bytes(path: str | os.PathLike, write: Callable) -> None:
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    A run killed half-way leaves at most a stray ``.tmp`` file, never a truncated ``path``. The
+    file gets the mode the user's umask gives (not ``mkstemp``'s 0600).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write_bytes(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def file_identity(path: str | os.PathLike, how: str = "stat") -> dict:
+    """What identifies a data file's content for caching.
+
+    ``how="stat"`` (default, free): the resolved path, size, inode and device, and the
+    modification and status-change times in nanoseconds, as git's index does. Rewriting a file
+    changes its status-change time (``ctime``) even when its modification time is put back (as
+    ``cp -p``, rsync and archive tools do), and ``ctime`` cannot be set by a user. Moving or copying
+    the folder makes its files new to the cache. ``how="content"``: the SHA-256 of the file (a full
+    read; identical copies anywhere share their cache entries).
+    """
+    path = Path(path)
+    if how == "content":
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        return {"sha256": h.hexdigest()}
+    if how != "stat":
+        raise ValueError(f"identity must be one of {IDENTITIES}, got {how!r}")
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns,
+            "ctime_ns": st.st_ctime_ns, "inode": st.st_ino, "device": st.st_dev}
+
+
+class Store:
+    """Entries under ``<root>/store/<kind>/<key>``, verified on read (see the module docstring).
+
+    Parameters
+    ----------
+    root : path, optional
+        The cache root (default :func:`cache_dir`).
+    """
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.cache = cache_dir(root)
+        self.root = self.cache / "store"
+
+    def path(self, kind: str, key: str) -> Path:
+        if kind not in KINDS:
+            raise ValueError(f"unknown cache kind {kind!r}; kinds: {sorted(KINDS)}")
+        return self.root / kind / key
+
+    # -- bytes ---------------------------------------------------------------------------------
+
+    def write(self, kind: str, key: str, payload: bytes) -> Path:
+        """Store ``payload`` as the entry ``(kind, key)``, atomically; return its file."""
+        path = self.path(kind, key)
+        header = b"%s %d %d %s\n" % (_MAGIC, _FORMAT, len(payload), hashlib.sha256(payload).hexdigest().encode())
+
+        def write(f):
+            f.write(header)
+            f.write(payload)
+
+        atomic_write_bytes(path, write)
+        return path
+
+    def _header(self, f) -> tuple[int, str] | str:
+        """(length, sha256) from an entry's header line, or why it cannot be read."""
+        line = f.readline(_HEADER_MAX)
+        parts = line.split()
+        if len(parts) != 4 or parts[0] != _MAGIC or not line.endswith(b"\n"):
+            return "no valid header"
+        if parts[1] != str(_FORMAT).encode() or not parts[2].isdigit() or len(parts[3]) != 64:
+            return "no valid header"
+        return int(parts[2]), parts[3].decode("ascii", "replace")
+
+    def read(self, kind: str, key: str) -> bytes | None:
+        """The payload of ``(kind, key)``, verified; None when missing or damaged (then deleted)."""
+        path = self.path(kind, key)
+        try:
+            with open(path, "rb") as f:
+                header = self._header(f)
+                if isinstance(header, str):
+                    return self._discard(path, header)
+                length, digest = header
+                payload = f.read(length + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            return self._discard(path, f"cannot be read ({err.strerror or err})")
+        if len(payload) != length:
+            return self._discard(path, f"{len(payload)} payload bytes, {length} recorded at write")
+        if hashlib.sha256(payload).hexdigest() != digest:
+            return self._discard(path, "its checksum does not match the one recorded at write")
+        return payload
+
+    def read_as(self, kind: str, key: str, decode: Callable[[bytes], Any]) -> Any:
+        """``decode(payload)`` of a verified entry; None when missing, damaged or undecodable."""
+        payload = self.read(kind, key)
+        if payload is None:
+            return None
+        try:
+            return decode(payload)
+        except Exception as err:  # noqa: BLE001 - any decoding failure means the entry is unusable
+            return self._discard(self.path(kind, key), f"cannot be decoded ({type(err).__name__}: {err})")
+
+    def intact(self, kind: str, key: str) -> bool:
+        """Whether ``(kind, key)`` exists with a valid header and the recorded length (no checksum:
+        cheap enough to ask of a 75 MB entry; :meth:`read` verifies the content)."""
+        path = self.path(kind, key)
+        try:
+            with open(path, "rb") as f:
+                header = self._header(f)
+                size = os.fstat(f.fileno()).st_size - f.tell()
+        except FileNotFoundError:
+            return False
+        if isinstance(header, str):
+            self._discard(path, header)
+            return False
+        if size != header[0]:
+            self._discard(path, f"{size} payload bytes, {header[0]} recorded at write")
+            return False
+        return True
+
+    def delete(self, kind: str, key: str) -> None:
+        self.path(kind, key).unlink(missing_ok=True)
+
+    def _discard(self, path: Path, why: str) -> None:
+        log.warning("cache entry %s is damaged (%s): deleted, it will be computed again", path, why)
+        path.unlink(missing_ok=True)
+        return None
+
+    # -- typed payloads ------------------------------------------------------------------------
+
+    def write_json(self, kind: str, key: str, obj: Any) -> Any:
+        """Store ``obj`` as JSON; return exactly what a later :meth:`read_json` gives."""
+        text = json.dumps(obj, default=str)
+        self.write(kind, key, text.encode("utf-8"))
+        return json.loads(text)
+
+    def read_json(self, kind: str, key: str) -> Any:
+        return self.read_as(kind, key, lambda b: json.loads(b.decode("utf-8")))
+
+    def write_arrays(self, kind: str, key: str, **arrays: np.ndarray) -> None:
+        """Store numeric arrays as an ``.npz`` payload (never pickled)."""
+        buf = _bytesio.BytesIO()
+        np.savez(buf, **arrays)
+        self.write(kind, key, buf.getvalue())
+
+    def read_arrays(self, kind: str, key: str) -> dict[str, np.ndarray] | None:
+        def decode(payload: bytes) -> dict[str, np.ndarray]:
+            with np.load(_bytesio.BytesIO(payload), allow_pickle=False) as z:
+                return {name: z[name] for name in z.files}
+
+        return self.read_as(kind, key, decode)
+
+    # -- housekeeping --------------------------------------------------------------------------
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """``{kind: (number of entries, bytes)}``; ``"old layout"`` when files of deap_lib 0.1 remain."""
+        out = {}
+        for kind in KINDS:
+            files = [p for p in (self.root / kind).glob("*") if p.is_file()]
+            out[kind] = (len(files), sum(p.stat().st_size for p in files))
+        old = [p for name in _OLD_LAYOUT for p in (self.cache / name).rglob("*") if p.is_file()]
+        if old:
+            out["old layout"] = (len(old), sum(p.stat().st_size for p in old))
+        return out
+
+    def clear(self, kinds) -> int:
+        """Delete every entry of ``kinds`` (``"all"``: every kind and the old layout); return how many.
+
+        Deleting records deletes the weights too (a run is stored only with both).
+        """
+        kinds = set(KINDS) | {"old layout"} if "all" in kinds else set(kinds)
+        kinds |= {"weights"} if "records" in kinds else set()
+        n = 0
+        for kind in sorted(kinds - {"old layout"}):
+            for p in list(self.path(kind, "x").parent.glob("*")):
+                p.unlink(missing_ok=True)
+                n += 1
+        if "old layout" in kinds:
+            for name in _OLD_LAYOUT:
+                folder = self.cache / name
+                n += sum(1 for p in folder.rglob("*") if p.is_file())
+                shutil.rmtree(folder, ignore_errors=True)
+        return n

@@ -1,0 +1,138 @@
+"""The one schema: every setting typed and range-checked, from YAML, --set and papermill alike."""
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from deap_lib import book, cli, schema
+from deap_lib.schema import SETTINGS, ParameterError, check, coerce
+from deap_lib.training import MODEL_DEFAULTS, ExperimentConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# (setting, a good value as text, its typed value, bad values)
+CASES = [
+    ("model", "cnn", "cnn", ["rnn", 1, None]),
+    ("target", "arousal", "arousal", ["dominance", ""]),
+    ("seed", "7", 7, [-1, 2.5, "x", True, 2**40]),
+    ("epochs", "40.0", 40, [0, "2.7", float("inf")]),
+    ("batch_size", "50", 50, [0, "2.5", 5000]),
+    ("optimizer", "adam", "adam", ["lbfgs"]),
+    ("lr", "1e-3", 1e-3, [0, -1, "abc", float("nan")]),
+    ("momentum", "0.9", 0.9, [1, -0.1, "abc"]),
+    ("n_test", "100", 100, [0, 1280]),
+    ("val_fraction", "0.1", 0.1, [1.0, -0.1, "x"]),
+    ("train_accuracy", "eval", "eval", ["both"]),
+    ("twin_seed", "3", 3, [-3]),
+    ("twin_effect", "0", 0.0, [-1, "big"]),
+    ("standardization", "none", "none", ["zscore"]),
+    ("nonfinite", "drop", "drop", ["ignore"]),
+    ("cv_epochs", "2", 2, [0]),
+    ("n_folds", "32", 32, [1, 1281]),
+    ("kfold_holdout", "2", 2, [0]),
+    ("five_by_two_epochs", "150", 150, [0, "x"]),
+    ("n_jobs", "2", 2, [0, -1, 1.5]),
+    ("loso_epochs", "60", 60, [0]),
+    ("loso_holdout", "32", 32, [33, 0]),
+    ("n_permutations", "19", 19, [0]),
+    ("control_effect", "0.0", 0.0, [-0.5]),
+]
+
+
+def test_every_setting_has_a_case():
+    assert {c[0] for c in CASES} | {"model_kwargs", "deap_dir", "participants", "profile", "cv_experiments"} == set(SETTINGS)
+
+
+@pytest.mark.parametrize("name, text, value, bad", CASES, ids=[c[0] for c in CASES])
+def test_values_are_coerced_and_bad_ones_named_in_one_line(name, text, value, bad):
+    import yaml
+
+    assert coerce(name, yaml.safe_load(text)) == value and type(coerce(name, yaml.safe_load(text))) is type(value)
+    for b in bad:
+        with pytest.raises(ParameterError) as err:
+            coerce(name, b)
+        msg = str(err.value)
+        assert msg.startswith(f"{name} must be ") and repr(b) in msg and "\n" not in msg
+
+
+def test_lists_paths_and_mappings():
+    assert coerce("participants", [3, 1]) == (1, 3)
+    for bad in ([], [0], [1, 1], [33], ["a"], 5, [True]):
+        with pytest.raises(ParameterError, match="participants must be a non-empty list"):
+            coerce("participants", bad)
+    assert coerce("cv_experiments", ["cnn arousal", "dnn valence"]) == ["dnn valence", "cnn arousal"]
+    with pytest.raises(ParameterError, match="cv_experiments must be"):
+        coerce("cv_experiments", ["dnn dominance"])
+    assert coerce("deap_dir", Path("/data")) == "/data" and coerce("deap_dir", None) is None
+    with pytest.raises(ParameterError, match="deap_dir must be"):
+        coerce("deap_dir", 3)
+    with pytest.raises(ParameterError, match="model_kwargs must be"):
+        coerce("model_kwargs", [1, 2])
+    with pytest.raises(ParameterError, match=r"unknown setting\(s\) \['learning_rate'\]"):
+        check({"learning_rate": 1})
+
+
+def test_experiment_config_goes_through_the_schema():
+    c = ExperimentConfig.from_dict({"model": "cnn", "lr": "1e-3", "epochs": 40.0, "participants": [2, 1]})
+    assert (c.lr, c.epochs, c.participants, c.batch_size) == (1e-3, 40, (1, 2), MODEL_DEFAULTS["cnn"]["batch_size"])
+    with pytest.raises(ParameterError, match=r"^model_kwargs has \['hiden'\], which the DNN does not take"):
+        ExperimentConfig(model="dnn", model_kwargs={"hiden": (8,)})
+    assert set(SETTINGS["model"].choices) == set(MODEL_DEFAULTS)
+
+
+def test_packaged_profiles_and_configs_pass_and_a_bad_profile_is_named(tmp_path):
+    for name in ("smoke", "quick", "paper"):
+        values = book.load_profile(name)
+        assert set(values) <= set(book.PROFILE_KEYS)
+    for path in (ROOT / "deap_lib" / "configs").glob("*.yml"):
+        load_config(path.stem)
+    bad = tmp_path / "mine.yml"
+    bad.write_text("profile: mine\nepochs: lots\n")
+    with pytest.raises(ParameterError, match=r"mine.yml: epochs must be a whole number .*got 'lots'"):
+        book.load_profile(str(bad))
+    with pytest.raises(ParameterError, match=r"n_jobs must be a whole number in \[1, 1024\], got 0"):
+        book.settings({"profile": "smoke", "n_jobs": 0})
+
+
+def _readme_commands() -> list[str]:
+    """Every ``python -m deap_lib ...`` line of the README, optional parts included, alternatives expanded."""
+    lines = re.findall(r"^python -m deap_lib (.*?)(?:\s+#.*)?$", (ROOT / "README.md").read_text(), re.M)
+    out = []
+    for line in lines:
+        line = line.replace("[", "").replace("]", "")
+        alternatives = re.search(r"(\S+)\|(\S+)", line)
+        for alt in alternatives.groups() if alternatives else [None]:
+            out.append(line.replace(alternatives.group(0), alt) if alt else line)
+    return out
+
+
+def test_readme_commands_parse_and_validate_before_any_work(tmp_path, monkeypatch):
+    commands = _readme_commands()
+    assert len(commands) >= 7 and any("--set lr=1e-3" in c for c in commands)
+    parser = cli.build_parser()
+    for command in commands:
+        args = parser.parse_args(shlex.split(command.replace("DIR", str(tmp_path))))
+        if args.command in ("train", "cv"):
+            config = cli._config(args)  # what train/cv build before preparing anything
+            assert config.epochs == (40 if "--epochs 40" in command else 250)
+            if "lr=1e-3" in command:
+                assert config.lr == 1e-3
+    monkeypatch.setenv("DEAP_LIB_CACHE", str(tmp_path / "cache"))
+    for command in commands:
+        if command.startswith("cache"):
+            assert cli.main(shlex.split(command)) == 0
+
+
+def test_bad_set_values_stop_before_any_work(capsys, monkeypatch):
+    import deap_lib.dataset
+
+    monkeypatch.setattr(deap_lib.dataset, "prepare", lambda *a, **k: pytest.fail("prepared before checking"))
+    for item, expected in (("lr=abc", "lr must be a finite number > 0"), ("epochs=2.7", "epochs must be a whole"),
+                           ("batch_size=2.5", "batch_size must be"), ("val_fraction=abc", "val_fraction must be"),
+                           ("momentum=abc", "momentum must be"), ("participants=[0]", "participants must be")):
+        assert cli.main(["train", "--config", "deap_dnn_valence", "--set", item]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"error: {expected}") and err.count("\n") == 1
+    assert schema.coerce("lr", "1e-3") == 1e-3
