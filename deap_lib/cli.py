@@ -47,7 +47,7 @@ def _cmd_prepare(args) -> int:
     # A NonFiniteFeaturesError is a ValueError: main prints its one-line message and returns 2.
     data = prepare(
         _source(args), standardization=args.standardization, cache=args.cache, force=args.force,
-        nonfinite=args.nonfinite,
+        nonfinite=args.nonfinite, data_identity=args.data_identity,
     )
     print(f"data: {data.source.describe()}")
     print(f"features {data.features.shape}, identity {data.identity}")
@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--nonfinite", choices=["error", "drop", "impute"], default="error",
         help="trials with NaN/inf features (e.g. a flat channel): stop with an error (default), "
         "drop them, or impute the undefined statistics as 0",
+    )
+    p.add_argument(
+        "--data-identity", choices=["stat", "content"], default="stat",
+        help="how DEAP files are known to the cache: stat (path, size, inode, times; default) or content "
+        "(SHA-256: reads every file; copies of the data elsewhere then share cached results)",
     )
     p.set_defaults(func=_cmd_prepare)
 

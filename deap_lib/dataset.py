@@ -6,7 +6,7 @@ preparation parameter. Entries are written atomically and verified when read, so
 leaves only finished participants, a re-run resumes from them, a damaged entry is computed again,
 and a complete second call only loads the cache. A DEAP file is identified by its path, size,
 inode and times (:func:`deap_lib.store.file_identity`), or by its SHA-256 with
-``identity="content"``.
+``data_identity="content"``.
 
 A constant EEG channel (or window) has undefined skewness and kurtosis (NaN), and the per-trial
 standardization spreads that NaN over the whole trial. ``prepare`` checks every participant,
@@ -128,7 +128,7 @@ class Prepared:
     nonfinite_policy : {"error", "drop", "impute"}
         The ``nonfinite`` argument of :func:`prepare`.
     identified_by : {"stat", "content"}
-        How DEAP files were identified (the ``identity`` argument of :func:`prepare`).
+        How DEAP files were identified (the ``data_identity`` argument of :func:`prepare`).
     nonfinite : tuple of (int, int, str or None)
         ``(participant, trial, channel_name)`` of every EEG channel whose features were non-finite,
         trial 0-based as in ``trial``; those trials were dropped or imputed per
@@ -337,7 +337,7 @@ def prepare(
     force: bool = False,
     progress: bool = True,
     nonfinite: str = "error",
-    identity: str = "stat",
+    data_identity: str = "stat",
 ) -> Prepared:
     """Reduce every trial of ``source`` to (32, 99) features, with caching.
 
@@ -366,7 +366,7 @@ def prepare(
         Either way the trials and channels are recorded in :attr:`Prepared.nonfinite`. The
         cache holds the features as computed, before this step, so the policy is not part of
         its key.
-    identity : {"stat", "content"}
+    data_identity : {"stat", "content"}
         How a real DEAP file is identified in the cache and in :attr:`Prepared.identity` (which
         keys every stored run): "stat" (default) by its path, size, inode and times, free and
         changed by any rewrite; "content" by its SHA-256 (reads every file; copies of the data in
@@ -390,8 +390,8 @@ def prepare(
         raise ValueError(
             f"standardization must be one of {features.STANDARDIZATIONS}, got {standardization!r}"
         )
-    if identity not in IDENTITIES:
-        raise ValueError(f"identity must be one of {IDENTITIES}, got {identity!r}")
+    if data_identity not in IDENTITIES:
+        raise ValueError(f"data_identity must be one of {IDENTITIES}, got {data_identity!r}")
     source = source or resolve_source()
     params = {"standardization": standardization, "window": window, "data": source.key()}
     store = Store(cache)
@@ -401,7 +401,7 @@ def prepare(
             source.root, None if source.participants is None else list(source.participants)
         )
         # (pid, what identifies the participant's data, its file)
-        entries = [(pid, file_identity(p, identity), p) for pid, p in found_files]
+        entries = [(pid, file_identity(p, data_identity), p) for pid, p in found_files]
     else:
         pids = source.participants or tuple(range(1, io.N_PARTICIPANTS + 1))
         entries = [(pid, {"twin": source.key(), "pid": pid}, None) for pid in pids]
@@ -462,7 +462,7 @@ def prepare(
         standardization=standardization,
         identity=stable_hash(key),
         files=contents if source.kind == "deap" else {},
-        identified_by=identity,
+        identified_by=data_identity,
         nonfinite_policy=nonfinite,
         nonfinite=where,
     )

@@ -17,6 +17,7 @@ from typing import Any
 from deap_lib.dataset import NONFINITE_POLICIES
 from deap_lib.features import STANDARDIZATIONS
 from deap_lib.labels import TARGETS
+from deap_lib.store import IDENTITIES
 
 N_PARTICIPANTS = 32
 N_TRIALS = 1280  # DEAP: 32 participants x 40 trials
@@ -86,6 +87,8 @@ SETTINGS: dict[str, Setting] = {
     "twin_effect": Setting(float, "planted effect size of the twin; 0: the null twin", low=0, high=100),
     "standardization": Setting(str, "trial: the report's code", choices=STANDARDIZATIONS),
     "nonfinite": Setting(str, "trials with NaN/inf features", choices=NONFINITE_POLICIES),
+    "data_identity": Setting(str, "how DEAP files are identified in the cache: stat (free) or content (SHA-256)",
+                             choices=IDENTITIES),
     # Profiles and chapters only.
     "profile": Setting(str, "smoke, quick, paper or a profile YAML; None: $DEAP_LIB_PROFILE, else quick", none=True),
     "cv_experiments": Setting("experiments", "experiments under k-fold and LOSO; None: all four", none=True),

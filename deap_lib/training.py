@@ -83,6 +83,7 @@ class ExperimentConfig:
     twin_effect: float = 1.0
     standardization: str = "trial"
     nonfinite: str = "error"  # trials with non-finite features: "error", "drop" or "impute" (see dataset.prepare)
+    data_identity: str = "stat"  # DEAP files known by path, size, inode and times, or "content" (SHA-256)
 
     def __post_init__(self):
         # Typed and checked by the one schema (YAML and --set give "1e-3" as text, papermill 40.0 for 40).
@@ -122,12 +123,14 @@ class ExperimentConfig:
 
     def prepare(self, **kwargs) -> Prepared:
         """The prepared features this config trains on (cached; see :func:`deap_lib.dataset.prepare`)."""
-        return prepare(self.source(), standardization=self.standardization, nonfinite=self.nonfinite, **kwargs)
+        return prepare(self.source(), standardization=self.standardization, nonfinite=self.nonfinite,
+                       data_identity=self.data_identity, **kwargs)
 
     def run_key(self) -> dict:
         """The parts of the config that change a run's result (not where the data lives)."""
         d = self.to_dict()
-        for name in ("deap_dir", "participants", "twin_seed", "twin_effect", "standardization", "nonfinite"):
+        for name in ("deap_dir", "participants", "twin_seed", "twin_effect", "standardization", "nonfinite",
+                     "data_identity"):
             d.pop(name)  # the data's identity stands for these
         return d
 

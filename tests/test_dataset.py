@@ -64,14 +64,14 @@ def test_real_deap_folder_reads_like_the_twin(cache, tmp_path, monkeypatch):
     assert set(real.describe()["files"]) == {"s01", "s02"}
     assert real.identified_by == "stat" and real.files["s01"]["path"] == str((folder / "s01.dat").resolve())
     # Content identity: the SHA-256 of each file, shared by a copy of the folder elsewhere.
-    by_content = prepare(src, progress=False, identity="content")
+    by_content = prepare(src, progress=False, data_identity="content")
     assert all(len(h["sha256"]) == 64 for h in by_content.files.values())
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in ("s01.dat", "s02.dat"):
         (copy / name).write_bytes((folder / name).read_bytes())
     copied = resolve_source(copy, participants=[1, 2])
-    assert prepare(copied, progress=False, identity="content").identity == by_content.identity
+    assert prepare(copied, progress=False, data_identity="content").identity == by_content.identity
     assert prepare(copied, progress=False).identity != real.identity  # stat identity: new files
 
 

@@ -29,6 +29,7 @@ CASES = [
     ("twin_effect", "0", 0.0, [-1, "big"]),
     ("standardization", "none", "none", ["zscore"]),
     ("nonfinite", "drop", "drop", ["ignore"]),
+    ("data_identity", "content", "content", ["mtime"]),
     ("cv_epochs", "2", 2, [0]),
     ("n_folds", "32", 32, [1, 1281]),
     ("kfold_holdout", "2", 2, [0]),
