@@ -8,7 +8,7 @@ the training rows of each split only. Inputs are the prepared features flattened
 
 :func:`run_baseline` fits one classifier on every :class:`~deap_lib.splits.Split` and stores the
 per-split records as one JSON file under ``<cache>/results/baselines``, keyed by everything that
-determines them (like :func:`deap_lib.training.run_id`); an identical call reads the file.
+determines them (like :func:`deap_lib.protocols.run_id`); an identical call reads the file.
 :func:`permutation_null` asks whether a baseline's cross-validated accuracy beats what it scores
 when the labels are permuted.
 """
@@ -178,7 +178,7 @@ def run_baseline(
         scored on the test labels, :func:`deap_lib.stats.majority_baseline`), ``n_test``,
         ``pred`` (list of 0/1 predictions in the split's test order) and ``y_test``.
     """
-    from deap_lib.training import versions  # training imports torch: only here
+    from deap_lib.engine import versions  # the engine imports torch: only here
 
     _check_name(name)
     check_target(target)
@@ -212,6 +212,12 @@ def run_baseline(
         "records": records,
     }
     return store.write_json("baselines", key, stored)["records"]  # exactly what a later read gives
+
+
+def summary(records: list[dict]) -> dict:
+    """:func:`deap_lib.stats.fold_summary` of :func:`run_baseline`'s records."""
+    return stats.fold_summary([r["accuracy"] for r in records], [r["majority_baseline"] for r in records],
+                              [r["n_test"] for r in records])
 
 
 def permutation_null(

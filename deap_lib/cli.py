@@ -64,7 +64,7 @@ def _cmd_prepare(args) -> int:
 def _config(args):
     import yaml
 
-    from deap_lib.training import load_config
+    from deap_lib.settings import load_config
 
     overrides = {}
     for item in args.set or []:
@@ -83,29 +83,29 @@ def _config(args):
 
 
 def _print_summary(config, records) -> None:
-    from deap_lib.training import summary_table
+    from deap_lib.summaries import folds
 
     print(f"data: {records[0]['data']['description']}")
     print(f"{config.model} {config.target}: {len(records)} run(s), {config.epochs} epochs")
-    table = summary_table(records)
     for name, label in (
         ("as_reported", "best epoch on the test set (as reported; optimistic)"),
         ("last", "last epoch"),
         ("val_chosen", "epoch chosen on validation"),
     ):
-        if name in table:
-            t = table[name]
-            # folds share training data: a t-interval over them shows their spread, not a confidence
-            # interval; around a best-on-test figure no interval is valid at all
-            spread = "" if t["n_runs"] == 1 or name == "as_reported" else \
-                f" (t-interval over folds {t['low']:.1%}-{t['high']:.1%}; folds share training data)"
-            print(f"  {label:55s} {t['mean']:.1%}{spread}")
-    print(f"  {'majority-class baseline':55s} {table['majority_baseline']:.1%}")
+        if name == "val_chosen" and records[0]["summary"][name] is None:
+            continue
+        f = folds(records, name)
+        # folds share training data: a t-interval over them shows their spread, not a confidence
+        # interval; around a best-on-test figure no interval is valid at all
+        spread = "" if f["n"] == 1 or name == "as_reported" else \
+            f" (t-interval over folds {f['low']:.1%}-{f['high']:.1%}; folds share training data)"
+        print(f"  {label:55s} {f['mean']:.1%}{spread}")
+    print(f"  {'majority-class baseline':55s} {f['baseline']:.1%}")
     print(f"records: {records[0]['id']}... under the results cache")
 
 
 def _cmd_train(args) -> int:
-    from deap_lib.training import run_fixed
+    from deap_lib.protocols import run_fixed
 
     config = _config(args)
     data = config.prepare(cache=args.cache)
@@ -130,16 +130,15 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_cv(args) -> int:
-    from deap_lib.training import run_experiment
-
-    from deap_lib.training import report_protocol
+    from deap_lib import protocols
 
     config = _config(args)
-    scheme = "kfold" if args.scheme == "kfold32" else args.scheme
-    if scheme == "kfold":
-        config = report_protocol(config)  # the report's k-fold: every training trial fitted, last epoch
-    n_folds = 32 if args.scheme == "kfold32" else args.n_folds
-    records = run_experiment(config, scheme, n_folds=n_folds, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    data = config.prepare(cache=args.cache)
+    run = dict(n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    if args.scheme == "loso":
+        records = protocols.run_loso(config, data, **run)
+    else:  # the report's k-fold, in its protocol: every training trial fitted, last epoch
+        records = protocols.run_kfold(config, data, n_folds=32 if args.scheme == "kfold32" else args.n_folds, **run)
     _print_summary(config, records)
     return 0
 

@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.lines import Line2D
 
 from deap_lib import features, io
+from deap_lib.summaries import figure, folds
 
 REPORT_COLOR = "0.45"
 #: MNE's template 10-20 positions (named "standard_1020" before MNE 1.13); ships with MNE, no download.
@@ -28,7 +29,7 @@ MIN_FONT = 9
 SMALL_FONT = 9.5
 #: Head radius (m) of MNE's scalp maps: channels on the head's equator lie on this circle.
 HEAD_RADIUS = 0.095
-#: Short, wrapped x labels of :data:`deap_lib.book.PROTOCOLS`, in that order.
+#: Short, wrapped x labels of :data:`deap_lib.summaries.PROTOCOLS`, in that order.
 PROTOCOL_LABELS = ("best on test\n(report's\nprotocol)", "fixed,\nhonest\nepoch", "random\nk-fold", "LOSO")
 
 
@@ -170,7 +171,7 @@ def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
 
 
 def plot_history(pair: dict, *, axes=None):
-    """Loss and accuracies per epoch of a fixed split's two runs (from ``training.run_fixed``).
+    """Loss and accuracies per epoch of a fixed split's two runs (from :func:`deap_lib.protocols.run_fixed`).
 
     Top (or left, when ``axes`` are given side by side): the mean training loss. Bottom: the
     report's run (all training trials; training and test accuracy, its best-on-test epoch marked)
@@ -270,9 +271,19 @@ def plot_fold_accuracies(groups: dict[str, list[float]], *, baselines: dict[str,
     return fig
 
 
+def plot_kfold(runs: dict, *, reported: dict | None = None, ax=None):
+    """:func:`plot_fold_accuracies` of cross-validations ``{(model, target): [fold records]}`` at their
+    last epoch; ``reported``: ``{(model, target): the report's mean}``."""
+    labels = {key: f"{key[0].upper()} {key[1]}" for key in runs}
+    summary = {labels[key]: folds(recs, "last") for key, recs in runs.items()}
+    return plot_fold_accuracies({k: v["values"] for k, v in summary.items()},
+                                baselines={k: v["baseline"] for k, v in summary.items()},
+                                reported={labels[key]: (reported or {}).get(key) for key in runs}, ax=ax)
+
+
 def _figure_accuracy(record: dict) -> float:
     """The honest figure of a run: the validation-chosen epoch, else the last."""
-    return (record["summary"]["val_chosen"] or record["summary"]["last"])["accuracy"]
+    return figure(record["summary"])["accuracy"]
 
 
 def plot_loso(loso: dict, *, axes=None):

@@ -37,7 +37,6 @@ from sklearn.model_selection import (
     train_test_split,
 )
 
-SCHEMES = ("fixed", "kfold", "kfold32", "loso")
 
 
 def _as_index_array(values, *, name):
@@ -233,7 +232,17 @@ def _participant_tag(participant_id):
     return text if text.startswith("s") else f"s{text}"
 
 
-def loso_splits(participant, *, labels=None, participants=None):
+def seeded_subset(items: list, k: int | None, *, seed: int = 12) -> list:
+    """A seeded choice of ``k`` of ``items``, in their original order (all of them when ``k`` is None)."""
+    if k is None or k >= len(items):
+        return list(items)
+    if k < 1:
+        raise ValueError(f"holdout must be >= 1, got {k}")
+    chosen = np.sort(np.random.default_rng(seed).choice(len(items), size=k, replace=False))
+    return [items[i] for i in chosen]
+
+
+def loso_splits(participant, *, holdout=None, seed=12):
     """Return leave-one-subject-out splits: one test fold per held-out participant.
 
     Parameters
@@ -241,12 +250,12 @@ def loso_splits(participant, *, labels=None, participants=None):
     participant : array-like, shape (n_rows,)
         Participant id of each row. Integer ids are taken as DEAP's numbers
         (1 for ``s01.dat``) when naming the folds.
-    labels : array-like, shape (n_rows,) or None
-        Accepted so that every scheme takes the same arguments; a held-out participant
-        cannot be stratified, so labels are only checked for length.
-    participants : sequence or None
-        Ids of the participants to hold out (one fold each); ``None`` holds out every
-        participant in turn. Training folds always use all other participants.
+    holdout : int or None
+        Hold out a seeded choice of this many participants (:func:`seeded_subset`), one fold
+        each; ``None`` holds out every participant in turn. Training folds always use all
+        other participants.
+    seed : int
+        Seed of the choice.
 
     Returns
     -------
@@ -256,22 +265,14 @@ def loso_splits(participant, *, labels=None, participants=None):
     participant = np.asarray(participant)
     if participant.ndim != 1:
         raise ValueError(f"participant must be 1-D, got shape {participant.shape}")
-    if labels is not None:
-        _check_aligned(labels, participant.shape[0], name="labels", length_name="participant")
     known = np.unique(participant)
     if known.size < 2:
         raise ValueError("leave-one-subject-out needs at least 2 participants")
-    if participants is not None:
-        wanted = np.asarray(participants)
-        missing = np.setdiff1d(wanted, known)
-        if missing.size:
-            raise ValueError(f"participants not present in participant: {missing.tolist()}")
+    held_out = set(seeded_subset(known.tolist(), holdout, seed=seed))
     splits = []
     for train, test in LeaveOneGroupOut().split(participant, groups=participant):
-        held_out = participant[test[0]]
-        if participants is not None and held_out not in wanted:
-            continue
-        splits.append(Split(name=f"loso-{_participant_tag(held_out)}", train=train, test=test))
+        if participant[test[0]] in held_out:
+            splits.append(Split(name=f"loso-{_participant_tag(participant[test[0]])}", train=train, test=test))
     return splits
 
 
@@ -326,49 +327,6 @@ def validation_split(train_idx, *, fraction=0.1, seed=12, labels=None, groups=No
             positions, test_size=fraction, random_state=seed, stratify=labels
         )
     return np.sort(train_idx[fit_pos]), np.sort(train_idx[val_pos])
-
-
-def make_splits(
-    scheme, *, n_rows, participant=None, labels=None, seed=12, n_folds=32, n_test=100
-):
-    """Return the splits of one evaluation scheme.
-
-    Parameters
-    ----------
-    scheme : {"fixed", "kfold", "kfold32", "loso"}
-        ``"fixed"``: :func:`fixed_split` (a one-element list); ``"kfold"``:
-        :func:`kfold_splits` with ``n_folds``; ``"kfold32"``: the same with 32 folds;
-        ``"loso"``: :func:`loso_splits`.
-    n_rows : int
-        Number of rows (trials) in the prepared dataset.
-    participant : array-like, shape (n_rows,) or None
-        Participant id of each row; required for ``"loso"``.
-    labels : array-like, shape (n_rows,) or None
-        Binary labels to stratify ``"fixed"`` and ``"kfold"`` on; ``None`` reproduces
-        the report's unstratified splits.
-    seed : int
-        Random state of ``"fixed"`` and ``"kfold"``.
-    n_folds : int
-        Number of folds of ``"kfold"``.
-    n_test : int
-        Number of test rows of ``"fixed"``.
-
-    Returns
-    -------
-    splits : list of Split
-    """
-    if scheme == "fixed":
-        return [fixed_split(n_rows, n_test=n_test, seed=seed, stratify=labels)]
-    if scheme in ("kfold", "kfold32"):
-        if scheme == "kfold32" and n_folds != 32:
-            raise ValueError(f"scheme 'kfold32' contradicts n_folds={n_folds}; use 'kfold'")
-        return kfold_splits(n_rows, n_folds=n_folds, seed=seed, labels=labels)
-    if scheme == "loso":
-        if participant is None:
-            raise ValueError("scheme 'loso' needs participant (the participant id of each row)")
-        _check_aligned(participant, _check_n_rows(n_rows), name="participant", length_name="n_rows")
-        return loso_splits(participant, labels=labels)
-    raise ValueError(f"unknown split scheme {scheme!r}; allowed: {', '.join(SCHEMES)}")
 
 
 def five_by_two_splits(n_rows, *, seed=12, labels=None):

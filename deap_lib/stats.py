@@ -13,9 +13,15 @@ from __future__ import annotations
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
 from scipy import stats
-from sklearn.model_selection import permutation_test_score
+from sklearn.model_selection import (
+    GroupKFold,
+    GroupShuffleSplit,
+    LeaveOneGroupOut,
+    LeavePGroupsOut,
+    StratifiedGroupKFold,
+    permutation_test_score,
+)
 
 
 def _binary(y, *, name):
@@ -57,37 +63,6 @@ def majority_baseline(y_train, y_test):
         raise ValueError("y_train and y_test must not be empty")
     majority = 1 if 2 * y_train.sum() >= y_train.size else 0
     return float(np.mean(y_test == majority))
-
-
-def majority_baseline_per_group(y, groups):
-    """Each group's majority-class share of its own labels.
-
-    Under leave-one-subject-out, a held-out participant's chance level is the share of
-    their more frequent class (an upper bound on what a constant prediction can score).
-
-    Parameters
-    ----------
-    y : array-like of {0, 1}, shape (n_rows,)
-        Binary labels.
-    groups : array-like, shape (n_rows,)
-        Group (participant) id of each row.
-
-    Returns
-    -------
-    shares : dict
-        ``{group id: share}`` in increasing id order; ids as Python scalars so the
-        dict can be written to JSON (after turning keys to strings).
-    """
-    y = _binary(y, name="y")
-    groups = np.asarray(groups)
-    if groups.shape != y.shape:
-        raise ValueError(f"groups must have shape {y.shape} to match y, got {groups.shape}")
-    shares = {}
-    for group in np.unique(groups):
-        share_high = float(np.mean(y[groups == group]))
-        key = group.item() if isinstance(group, np.generic) else group
-        shares[key] = max(share_high, 1.0 - share_high)
-    return shares
 
 
 def _check_counts(n_correct, n):
@@ -278,83 +253,14 @@ def paired_t_5x2cv(diffs):
     }
 
 
-def _permute_labels(y, groups, rng):
-    """Return a permutation of ``y``, shuffled only within each group if given."""
-    if groups is None:
-        return y[rng.permutation(y.shape[0])]
-    permuted = y.copy()
-    for group in np.unique(groups):
-        rows = np.flatnonzero(groups == group)
-        permuted[rows] = y[rng.permutation(rows)]
-    return permuted
-
-
-def permutation_test(score_fn, y, *, n_permutations=100, seed=12, groups=None, n_jobs=1):
-    """Label-permutation test of a score (e.g. a cross-validated accuracy).
-
-    The score on the true labels is compared with its distribution when the link
-    between inputs and labels is broken by permuting the labels; ``score_fn`` must
-    refit whatever it evaluates on the labels it is given. With ``groups``, labels are
-    permuted only within each group, so each participant keeps their label prevalence
-    and a model cannot beat the null merely by learning who is who.
-
-    Parameters
-    ----------
-    score_fn : callable
-        ``score_fn(y)`` returns a float score (higher is better) for labels ``y`` of
-        shape (n_rows,).
-    y : array-like, shape (n_rows,)
-        True labels.
-    n_permutations : int
-        Number of permuted label vectors.
-    seed : int
-        Seed of the :class:`numpy.random.Generator` drawing the permutations; all are
-        drawn before scoring, so results do not depend on ``n_jobs``.
-    groups : array-like, shape (n_rows,) or None
-        Group (participant) id of each row, to permute within.
-    n_jobs : int
-        Number of parallel jobs (:class:`joblib.Parallel`) scoring the permutations.
-
-    Returns
-    -------
-    result : dict
-        ``observed`` (float), ``null`` (ndarray, shape (n_permutations,)),
-        ``p_value`` = ``(1 + #(null >= observed)) / (1 + n_permutations)`` and
-        ``n_permutations``.
-    """
-    y = np.asarray(y)
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D, got shape {y.shape}")
-    if isinstance(n_permutations, bool) or not isinstance(n_permutations, Integral):
-        raise ValueError(f"n_permutations must be an integer, got {n_permutations!r}")
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
-    if groups is not None:
-        groups = np.asarray(groups)
-        if groups.shape != y.shape:
-            raise ValueError(f"groups must have shape {y.shape} to match y, got {groups.shape}")
-    rng = np.random.default_rng(seed)
-    permuted = [_permute_labels(y, groups, rng) for _ in range(n_permutations)]
-    observed = float(score_fn(y))
-    null = np.asarray(
-        Parallel(n_jobs=n_jobs)(delayed(score_fn)(labels) for labels in permuted), dtype=float
-    )
-    p_value = (1 + np.count_nonzero(null >= observed)) / (1 + n_permutations)
-    return {
-        "observed": observed,
-        "null": null,
-        "p_value": float(p_value),
-        "n_permutations": int(n_permutations),
-    }
-
-
 def permutation_test_estimator(
     estimator, X, y, *, cv, n_permutations=100, seed=12, groups=None, scoring=None, n_jobs=1
 ):
-    """:func:`permutation_test` for a scikit-learn estimator, via scikit-learn.
+    """Label-permutation test of a scikit-learn estimator's cross-validated score.
 
-    A thin wrapper around :func:`sklearn.model_selection.permutation_test_score`
-    returning the same dict as :func:`permutation_test`.
+    A thin wrapper around :func:`sklearn.model_selection.permutation_test_score`. With
+    ``groups``, labels are permuted only within each group, so each participant keeps their
+    label prevalence and a model cannot beat the null merely by learning who is who.
 
     Parameters
     ----------
@@ -408,12 +314,12 @@ def permutation_test_estimator(
     }
 
 
+#: scikit-learn's splitters that split on groups (the others only receive them to ignore them).
+_GROUP_SPLITTERS = (GroupKFold, GroupShuffleSplit, LeaveOneGroupOut, LeavePGroupsOut, StratifiedGroupKFold)
+
+
 def _uses_groups(cv) -> bool:
-    try:
-        from sklearn.model_selection._split import GroupsConsumerMixin
-    except ImportError:  # older/newer scikit-learn: assume a plain splitter
-        return False
-    return isinstance(cv, GroupsConsumerMixin)
+    return isinstance(cv, _GROUP_SPLITTERS)
 
 
 class _WithoutGroups:
@@ -461,3 +367,28 @@ def mean_ci(values, *, confidence=0.95):
         return mean, mean, mean
     low, high = stats.t.interval(confidence, values.size - 1, loc=mean, scale=sem)
     return mean, float(low), float(high)
+
+
+def fold_summary(accuracies, baselines, n_tests, *, confidence=0.95):
+    """What a cross-validation says: the folds' mean accuracy with its t-interval, and chance.
+
+    Parameters
+    ----------
+    accuracies, baselines : array-like of float, shape (n_folds,)
+        Each fold's test accuracy and its majority-class baseline.
+    n_tests : array-like of int, shape (n_folds,)
+        Each fold's number of test trials.
+
+    Returns
+    -------
+    summary : dict
+        ``mean``, ``low``, ``high`` (:func:`mean_ci`, clipped to [0, 1]: an accuracy's interval
+        stays within it; nan for one fold), ``baseline`` (the folds' mean majority baseline),
+        ``n`` (folds), ``n_test`` (test trials over all folds), ``values`` (the accuracies) and
+        ``interval`` ("t over folds": the folds share training data, so it describes their
+        spread, not a confidence interval of the accuracy).
+    """
+    values = [float(a) for a in accuracies]
+    mean, low, high = mean_ci(values, confidence=confidence)
+    return {"mean": mean, "low": max(low, 0.0), "high": min(high, 1.0), "baseline": float(np.mean(baselines)),
+            "n": len(values), "n_test": int(np.sum(n_tests)), "values": values, "interval": "t over folds"}

@@ -41,9 +41,12 @@ TWIN_VERSION = 2
 DEFAULT_EFFECT = 1.0
 DEFAULT_SEED = 12
 
-_POSTERIOR = ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")
-_LEFT_FRONTAL = ("Fp1", "AF3", "F3", "F7", "FC5")
-_RIGHT_FRONTAL = ("Fp2", "AF4", "F4", "F8", "FC6")
+#: Where the twin plants its effects: arousal over posterior alpha, valence as frontal asymmetry.
+REGIONS = {
+    "posterior": ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2"),
+    "left frontal": ("Fp1", "AF3", "F3", "F7", "FC5"),
+    "right frontal": ("Fp2", "AF4", "F4", "F8", "FC6"),
+}
 _BASELINE = io.BASELINE_S * io.SFREQ
 
 
@@ -161,8 +164,8 @@ def twin_participant(
     base = _shaped_noise(rng, (n_t, n_c), base_amp)
     alpha = _shaped_noise(rng, (n_t, n_c), _bump(freqs, f_alpha, 1.0))
 
-    posterior = _mask(_POSTERIOR)
-    asymmetry = _mask(_RIGHT_FRONTAL) - _mask(_LEFT_FRONTAL)
+    posterior = _mask(REGIONS["posterior"])
+    asymmetry = _mask(REGIONS["right frontal"]) - _mask(REGIONS["left frontal"])
     alpha_weight = 0.6 + 0.8 * posterior  # (C,)
     state = rng.lognormal(0.0, 0.25, (n_t, 1))  # trial-to-trial alpha fluctuation, no affect
     log_gain = effect * responsiveness * (

@@ -33,16 +33,14 @@ twin_effect = None  # the twin's effect size (default 1.0); 0 gives the null twi
 standardization = None  # "trial" (the report's code), "report-prose", or "none"
 
 # %% tags=["remove-input"]
-import numpy as np
-from myst_nb import glue
+from deap_lib import chapters, pages, plotting, settings
+from deap_lib.dataset import raw_participant
+from deap_lib.io import EEG_CHANNELS, N_EEG
+from deap_lib.labels import class_balance
 
-from deap_lib import book, features, io, labels, plotting, report
-from deap_lib.dataset import prepare, raw_participant
-
-values = book.settings(globals())
-config = book.experiment_config(values)
-data = prepare(config.source(), standardization=config.standardization, progress=False)
-book.page_header(values, data)
+values = settings.chapter_settings(globals())
+data = chapters.prepared(values)
+pages.page_header(values, data)
 
 # %% [markdown]
 # ## Channels
@@ -60,9 +58,9 @@ fig = plotting.plot_montage()
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The first 8 s of trial 1 of the first participant, 32 EEG channels (µV).", "name": "fig-raw"}}
 first = int(data.participant[0])
-raw, raw_labels = raw_participant(data.source, first)
-fig = plotting.plot_raw(raw[0, : io.N_EEG])
-glue("first_participant", f"s{first:02d}", display=False)
+trial = raw_participant(data.source, first)[0][0, :N_EEG]  # (32, 8064)
+fig = plotting.plot_raw(trial)
+pages.glue_all({"first_participant": f"s{first:02d}"})
 
 # %% [markdown]
 # ## The reduction: 8064 samples to 99 numbers per channel
@@ -74,7 +72,7 @@ glue("first_participant", f"s{first:02d}", display=False)
 # window's mean +/- one standard deviation.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Channel Oz of trial 1, its 10 windows (vertical lines) and each window's mean +/- std (shaded).", "name": "fig-windows"}}
-fig = plotting.plot_windows(raw[0, io.EEG_CHANNELS.index("Oz")])
+fig = plotting.plot_windows(trial[EEG_CHANNELS.index("Oz")])
 
 # %% [markdown]
 # The map of one trial after the report's standardization (each trial's 32 x 99 map by its own
@@ -94,13 +92,7 @@ fig = plotting.plot_feature_map(data.features[0], title=f"trial 1 of s{first:02d
 # channel Oz.
 
 # %% tags=["remove-input"]
-oz = io.EEG_CHANNELS.index("Oz")
-names = features.feature_names()
-rows = []
-for method in features.STANDARDIZATIONS:
-    f = features.extract_features(raw[:1, : io.N_EEG], standardization=method)[0, oz]
-    rows.append({"standardization": method, **{n: f"{f[names.index(n)]:.3g}" for n in ("all_mean", "all_std", "all_var")}})
-book.md_table(rows)
+pages.md_table(pages.standardization_rows(trial, "Oz"))
 
 # %% [markdown]
 # ## Labels and class balance
@@ -108,17 +100,9 @@ book.md_table(rows)
 # A trial is "high" when its rating is >= 5, as in the report's code.
 
 # %% tags=["remove-input"]
-balance = labels.class_balance(data.ratings)
-for row in balance:
-    glue(f"share_high_{row['target']}", row["share_high"], display=False)
-for target in ("valence", "arousal"):
-    glue(f"deap_high_{target}", report.DEAP_HIGH[target], display=False)
-    glue(f"deap_strict_{target}", report.DEAP_HIGH_STRICT[target], display=False)
-    glue(f"deap_majority_{target}", report.DEAP_MAJORITY[target], display=False)
-book.md_table(
-    [{**r, "share_high": f"{r['share_high']:.1%}"} for r in balance],
-    ["target", "n_trials", "high", "low", "share_high", "at_threshold", "high_if_strict"],
-)
+balance = class_balance(data.ratings)
+pages.glue_all(pages.balance_numbers(balance))
+pages.md_table(pages.class_balance_rows(balance))
 
 # %% [markdown]
 # In this build, {glue:text}`share_high_valence:.1%` of trials are high valence and

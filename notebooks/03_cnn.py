@@ -42,11 +42,12 @@ n_jobs = None  # parallel processes; with 2 or more the same model on the other 
 model_kwargs = None  # e.g. {"conv_channels": [20, 40], "hidden": 128}
 
 # %% tags=["remove-input"]
-from deap_lib import book, plotting
+from deap_lib import chapters, pages, plotting, settings
 
-values = book.settings(globals())
-chapter = book.model_chapter(values)
-book.page_header(values, chapter["data"])
+values = settings.chapter_settings(globals())
+chapter = chapters.model_chapter(values)
+pages.glue_all({**chapter["numbers"], **pages.honest_run_sentences(chapter["pair"], values["profile"])})
+pages.page_header(values, chapter["data"])
 
 # %% [markdown]
 # ## Architecture
@@ -55,13 +56,13 @@ book.page_header(values, chapter["data"])
 # itself: {glue:text}`n_params:,` in all (the report states {glue:text}`n_params_report:,`).
 
 # %% tags=["remove-input"]
-book.md_table(book.layer_rows(chapter["net"]))
+pages.md_table(pages.layer_rows(chapter["net"]))
 
 # %% [markdown]
 # ## Hyperparameters
 
 # %% tags=["remove-input"]
-book.md_table(book.config_rows(chapter["config"]))
+pages.md_table(pages.config_rows(chapter["config"]))
 
 # %% [markdown]
 # ## Training on the fixed split
@@ -74,11 +75,11 @@ book.md_table(book.config_rows(chapter["config"]))
 fig = plotting.plot_history(chapter["pair"])
 
 # %% tags=["remove-input"]
-book.fixed_split_warning(chapter["pairs"], profile=values["profile"])
+pages.fixed_split_warning(chapter["pairs"], profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(book.headline_fixed(chapter["pairs"]))
+print(pages.headline_fixed(chapter["pairs"]))
 
 # %% [markdown]
 # The best test accuracy over the epochs, which the report quotes, is

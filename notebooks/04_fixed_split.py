@@ -33,16 +33,13 @@ nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "
 n_jobs = None
 
 # %% tags=["remove-input"]
-from myst_nb import glue
+from deap_lib import chapters, pages, plotting, settings
 
-from deap_lib import book, plotting, report, stats, training
-
-values = book.settings(globals())
-data = book.experiment_config(values).prepare(progress=False)
-pairs = book.fixed_runs(values, data)
-glue("epochs", values["epochs"], display=False)
-glue("n_test", pairs["dnn", "valence"]["summary"]["n_test"], display=False)
-book.page_header(values, data)
+values = settings.chapter_settings(globals())
+data = chapters.prepared(values)
+pairs = chapters.fixed_runs(values, data)
+pages.glue_all(pages.fixed_split_numbers(pairs))
+pages.page_header(values, data)
 
 # %% [markdown]
 # ## The split
@@ -50,7 +47,7 @@ book.page_header(values, data)
 # The report's code printed the class balance of both parts of its split; so does this chapter.
 
 # %% tags=["remove-input"]
-book.md_table(book.balance_rows(data, [pairs["dnn", t]["report"] for t in ("valence", "arousal")]))
+pages.md_table(pages.balance_rows(data, [pair["report"] for pair in pairs.values()]))
 
 # %% [markdown]
 # ## Test accuracy, epoch by epoch
@@ -75,25 +72,14 @@ fig = plotting.plot_test_curves({"DNN": pairs["dnn", "arousal"]["report"], "CNN"
 # not comparable.
 
 # %% tags=["remove-input"]
-book.md_table(book.fixed_split_rows(pairs))
+pages.md_table(pages.fixed_split_rows(pairs))
 
 # %% tags=["remove-input"]
-book.fixed_split_warning(pairs, profile=values["profile"])
+pages.fixed_split_warning(pairs, profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(book.headline_fixed(pairs))
-
-# %% tags=["remove-input"]
-dnn, cnn = pairs["dnn", "valence"], pairs["cnn", "valence"]
-s = dnn["summary"]
-glue("dnn_best", s["as_reported"]["accuracy"], display=False)
-glue("honest_clause", f"the same run's last epoch {s['last']['accuracy']:.1%}" + (
-    f", and the epoch chosen on validation data in the honest run {s['val_chosen']['accuracy']:.1%}"
-    if s["val_chosen"] else " (this profile makes no separate validation run)"), display=False)
-low, high = stats.wilson_interval(round(s["last"]["accuracy"] * s["n_test"]), s["n_test"])
-glue("ci_width", (high - low) / 2, display=False)
-glue("report_dnn_best", report.FIXED_SPLIT["dnn", "valence"]["as_reported"], display=False)
+print(pages.headline_fixed(pairs))
 
 # %% [markdown]
 # On valence, the DNN's best epoch scores {glue:text}`dnn_best:.1%`; {glue:text}`honest_clause`.
@@ -110,23 +96,7 @@ glue("report_dnn_best", report.FIXED_SPLIT["dnn", "valence"]["as_reported"], dis
 # each model's best test epoch.
 
 # %% tags=["remove-input"]
-y = dnn["report"]["y_test"]
-rows = []
-for which, label in (("val_chosen", "validation-chosen"), ("last", "last"), ("as_reported", "best on test (as the report)")):
-    if dnn["summary"][which] is None:
-        continue
-    m = stats.mcnemar_exact(y, training.test_predictions(dnn, which), training.test_predictions(cnn, which))
-    rows.append({"epochs used": label, "both right": m["both_right"], "both wrong": m["both_wrong"],
-                 "only DNN right": m["n01"], "only CNN right": m["n10"], "exact p": f"{m['p_value']:.3f}"})
-    glue(f"mcnemar_p_{which}", m["p_value"], display=False)
-r = report.MCNEMAR
-rows.append({"epochs used": "the report (DEAP, best epochs)", "both right": r["both_right"], "both wrong": r["both_wrong"],
-             "only DNN right": r["only_dnn"], "only CNN right": r["only_cnn"],
-             "exact p": f"{stats.mcnemar_exact_from_counts(r['only_dnn'], r['only_cnn'])['p_value']:.3f}"})
-glue("report_only_dnn", r["only_dnn"], display=False)
-glue("report_only_cnn", r["only_cnn"], display=False)
-glue("report_p", stats.mcnemar_exact_from_counts(r["only_dnn"], r["only_cnn"])["p_value"], display=False)
-book.md_table(rows)
+pages.md_table(pages.mcnemar_rows(pairs["dnn", "valence"], pairs["cnn", "valence"]))
 
 # %% [markdown]
 # The report's own counts (only the DNN right on {glue:text}`report_only_dnn` trials, only the

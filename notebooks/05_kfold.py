@@ -36,30 +36,22 @@ n_jobs = None  # folds trained in parallel
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 
 # %% tags=["remove-input"]
-import numpy as np
-from myst_nb import glue
+from deap_lib import chapters, pages, paper, plotting, settings
 
-from deap_lib import book, plotting, report
-
-values = book.settings(globals())
-data = book.experiment_config(values).prepare(progress=False)
-keys = book.cv_experiments(values)
-cv = {(m, t): book.kfold_runs(values, data, m, t) for m, t in keys}
-first = cv[keys[0]]
-glue("n_folds", values["n_folds"], display=False)
-glue("n_run", len(first), display=False)
-glue("n_fit", len(first[0]["split"]["fit"]), display=False)
-glue("cv_epochs", values["cv_epochs"], display=False)
-book.page_header(values, data)
+values = settings.chapter_settings(globals())
+data = chapters.prepared(values)
+cv = chapters.kfold_runs(values, data)
+pages.glue_all(pages.kfold_numbers(values, cv))
+pages.page_header(values, data)
 
 # %% tags=["remove-input"]
-book.reduced_note(values, "folds", [r["split"]["name"] for r in first], range(values["n_folds"]),
+pages.reduced_note(values, "folds", [r["split"]["name"] for r in next(iter(cv.values()))], range(values["n_folds"]),
                   f"Each is exactly one of the report's folds (trained on all the others), run for {values['cv_epochs']} "
                   "epochs: within the build's time, enough epochs for the models to learn matter more than all folds "
                   "with too few. The `paper` profile runs all of them.")
 
 # %% tags=["remove-input"]
-book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], book.EXPERIMENTS,
+pages.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in cv], settings.EXPERIMENTS,
                   "The others are left out to give these enough epochs within the build's time; the `paper` "
                   "profile runs all four.")
 
@@ -73,13 +65,10 @@ book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], 
 # arousal, a valence run: see the table).
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Test accuracy of every fold (last epoch) for each model and target, with the mean (bar), the majority baseline (dotted) and the report's DEAP mean (cross).", "name": "fig-kfold"}}
-labels = {f"{m.upper()} {t}": key for key in cv for m, t in [key]}
-groups = {lab: [r["summary"]["last"]["accuracy"] for r in cv[key]] for lab, key in labels.items()}
-baselines = {lab: float(np.mean([r["summary"]["majority_baseline"] for r in cv[key]])) for lab, key in labels.items()}
-fig = plotting.plot_fold_accuracies(groups, baselines=baselines, reported={lab: report.KFOLD32.get(key) for lab, key in labels.items()})
+fig = plotting.plot_kfold(cv, reported=paper.KFOLD32)
 
 # %% tags=["remove-input"]
-book.md_table(book.cv_rows(cv, report.KFOLD32))
+pages.md_table(pages.cv_rows(cv, paper.KFOLD32))
 
 # %% [markdown]
 # The interval is a Student t interval over the folds. Folds of one cross-validation share most
@@ -89,25 +78,17 @@ book.md_table(book.cv_rows(cv, report.KFOLD32))
 # are not arousal results.
 
 # %% tags=["remove-input"]
-book.folds_warning(cv, "last", profile=values["profile"])
+pages.folds_warning(cv, "last", profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(book.headline_folds(cv, "last", "random k-fold (last epoch)"))
+print(pages.headline_folds(cv, "last", "random k-fold (last epoch)"))
 
 # %% [markdown]
 # The class balance of every fold's training and test trials, as the report's code printed it:
 
 # %% tags=["remove-input"]
-book.md_table(book.balance_rows(data, [r for recs in cv.values() for r in recs]))
-
-# %% tags=["remove-input"]
-dnn_val = np.array(groups[f"{keys[0][0].upper()} {keys[0][1]}"])
-glue("range_of", f"{keys[0][0].upper()}'s {keys[0][1]}", display=False)
-glue("dnn_min", float(dnn_val.min()), display=False)
-glue("dnn_max", float(dnn_val.max()), display=False)
-glue("report_min", report.KFOLD32_DNN_FOLD_RANGE[0], display=False)
-glue("report_max", report.KFOLD32_DNN_FOLD_RANGE[1], display=False)
+pages.md_table(pages.balance_rows(data, [r for recs in cv.values() for r in recs]))
 
 # %% [markdown]
 # ## High variance
@@ -128,4 +109,4 @@ glue("report_max", report.KFOLD32_DNN_FOLD_RANGE[1], display=False)
 # report ran it on valence at 150 epochs.
 
 # %% tags=["remove-input"]
-book.five_by_two_section(values, data)
+pages.five_by_two_section(values, chapters.five_by_two(values, data))

@@ -40,28 +40,13 @@ control_effect = None  # effect size of the negative-control twin (0: null); Non
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 
 # %% tags=["remove-input"]
-import numpy as np
-from myst_nb import glue
-from sklearn.model_selection import KFold
+from deap_lib import chapters, pages, plotting, settings
 
-from deap_lib import baselines, book, importance, io, plotting, splits, training
-from deap_lib.dataset import prepare, resolve_source
-
-values = book.settings(globals())
-base = book.experiment_config(values)
-data = base.prepare(progress=False)
-MODELS, TARGETS = ("dnn", "cnn"), ("valence", "arousal")
-runs = book.protocol_runs(values, data)
-keys = list(runs["loso"])
-n_loso = len(runs["loso"][keys[0]])
-glue("n_loso", n_loso, display=False)
-glue("n_participants", len(np.unique(data.participant)), display=False)
-glue("loso_epochs", values["loso_epochs"], display=False)
-glue("loso_rule", "the epoch is chosen on a validation set of other participants held out of training, never on "
-     "the test participant" if values["val_fraction"] > 0 else "the last epoch is taken (this profile holds no "
-     "validation set out: val_fraction is 0), so nothing is chosen on the test participant", display=False)
-glue("honest_epoch", book.HONEST_EPOCH, display=False)
-book.page_header(values, data)
+values = settings.chapter_settings(globals())
+data = chapters.prepared(values)
+runs = chapters.protocol_runs(values, data)
+pages.glue_all(pages.honest_numbers(values, data, runs))
+pages.page_header(values, data)
 
 # %% [markdown]
 # ## Leave-one-subject-out
@@ -75,20 +60,20 @@ book.page_header(values, data)
 fig = plotting.plot_loso(runs["loso"])
 
 # %% tags=["remove-input"]
-book.folds_warning(runs["loso"], "val_chosen", profile=values["profile"])
+pages.folds_warning(runs["loso"], "val_chosen", profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(book.headline_folds(runs["loso"], "val_chosen", "leave-one-subject-out (honest epoch)"))
+print(pages.headline_folds(runs["loso"], "val_chosen", "leave-one-subject-out (honest epoch)"))
 
 # %% [markdown]
 # The class balance of each held-out participant's trials and of the participants trained on:
 
 # %% tags=["remove-input"]
-book.md_table(book.balance_rows(data, [r for recs in runs["loso"].values() for r in recs]))
+pages.md_table(pages.balance_rows(data, [r for recs in runs["loso"].values() for r in recs]))
 
 # %% tags=["remove-input"]
-book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], book.EXPERIMENTS,
+pages.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in runs["loso"]], settings.EXPERIMENTS,
                   "Leave-one-subject-out and random k-fold run only these, to give them enough epochs within "
                   "the build's time; the `paper` profile runs all four.")
 
@@ -105,14 +90,13 @@ book.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in keys], 
 # dotted line is the majority baseline.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "How the accuracy moves with the evaluation protocol, for each model and target, against the majority-class baseline (dotted).", "name": "fig-protocols"}}
-summary = {key: book.protocol_summary(runs["fixed"][key], runs["kfold"][key], runs["loso"][key]) for key in keys}
-fig = plotting.plot_protocols(summary)
+fig = plotting.plot_protocols(runs["summary"])
 
 # %% tags=["remove-input"]
-book.md_table(book.protocol_rows(summary))
+pages.md_table(pages.protocol_rows(runs["summary"]))
 
 # %% tags=["remove-input"]
-book.protocols_warning(summary, profile=values["profile"])
+pages.protocols_warning(runs["summary"], profile=values["profile"])
 
 # %% [markdown]
 # ## Classical baselines on the same features and splits
@@ -122,26 +106,7 @@ book.protocols_warning(summary, profile=values["profile"])
 # splits: the fixed split, the same random k-fold folds, and the same LOSO participants.
 
 # %% tags=["remove-input"]
-# exactly the deep models' splits, read from their stored records
-schemes = {
-    name: [splits.Split.from_dict(r["split"]) for r in recs]
-    for name, recs in (("fixed split", [runs["fixed"][keys[0]]["report"]]),
-                       ("random k-fold", runs["kfold"][keys[0]]), ("LOSO", runs["loso"][keys[0]]))
-}
-classical = {
-    (name, t, scheme): baselines.run_baseline(name, data, t, sp, seed=base.seed, n_jobs=values["n_jobs"])
-    for name in baselines.CLASSIFIERS for t in TARGETS for scheme, sp in schemes.items()
-}
-rows = []
-for t in TARGETS:
-    for name in baselines.CLASSIFIERS:
-        rows.append({"method": baselines.LABELS[name], "target": t, **{s: f"{np.mean([r['accuracy'] for r in classical[name, t, s]]):.1%}" for s in schemes}})
-    for m in [m for m in MODELS if (m, t) in keys]:
-        rows.append({"method": f"{m.upper()} (last epoch)", "target": t, **{
-            s: f"{np.mean([r['summary']['last']['accuracy'] for r in recs]):.1%}"
-            for s, recs in zip(schemes, ([runs["fixed"][m, t]], runs["kfold"][m, t], runs["loso"][m, t]))}})
-    rows.append({"method": "majority baseline", "target": t, **{s: f"{np.mean([r['majority_baseline'] for r in classical['logreg', t, s]]):.1%}" for s in schemes}})
-book.md_table(rows)
+pages.md_table(pages.classical_rows(chapters.classical_baselines(values, data, runs)))
 
 # %% [markdown]
 # ## Chance, done properly
@@ -153,17 +118,9 @@ book.md_table(rows)
 # varies from trial to trial within a participant can beat it. (Linear SVM, 3 random folds.)
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Random 3-fold accuracy of a linear SVM with labels shuffled within participants (histogram) and with the real labels (red line), per target.", "name": "fig-permutation"}}
-perm = {
-    t: baselines.permutation_null("linear_svm", data, t, cv=KFold(3, shuffle=True, random_state=base.seed),
-                                  groups=data.participant, n_permutations=values["n_permutations"],
-                                  seed=base.seed, n_jobs=values["n_jobs"])
-    for t in TARGETS
-}
+perm = chapters.permutation_tests(values, data)
 fig = plotting.plot_permutation(perm)
-for t in TARGETS:
-    glue(f"perm_p_{t}", perm[t]["p_value"], display=False)
-    glue(f"perm_null_{t}", float(np.mean(perm[t]["null"])), display=False)
-    glue(f"perm_obs_{t}", perm[t]["observed"], display=False)
+pages.glue_all(pages.permutation_numbers(perm))
 
 # %% [markdown]
 # For valence the real labels give {glue:text}`perm_obs_valence:.1%` against a within-participant
@@ -181,24 +138,10 @@ for t in TARGETS:
 # fixed-split CNN.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Per-channel effect size of the windowed standard deviation (left) and the fixed-split CNN's occlusion importance, the test-loss increase when a channel is blanked (right), for valence (top) and arousal (bottom), on the 10-20 montage.", "name": "fig-topomaps"}}
-maps = {}
-for t in TARGETS:
-    maps[t, "effect"] = importance.channel_effects(data.features, data.labels(t), stat="std")
-    record = runs["fixed"]["cnn", t]["report"]
-    model = training.load_weights(record)
-    test = np.array(record["split"]["test"])
-    maps[t, "occlusion"] = importance.channel_occlusion(
-        model, data.features[test].astype(np.float32), data.labels(t)[test], metric="loss")
+maps = chapters.scalp_maps(runs, data)
 fig = plotting.plot_topomaps(maps)
-posterior = [io.EEG_CHANNELS.index(c) for c in ("P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2")]
-right = [io.EEG_CHANNELS.index(c) for c in ("Fp2", "AF4", "F4", "F8", "FC6")]
-left = [io.EEG_CHANNELS.index(c) for c in ("Fp1", "AF3", "F3", "F7", "FC5")]
-glue("posterior_d", float(maps["arousal", "effect"][posterior].mean()), display=False)
-glue("other_d", float(np.delete(maps["arousal", "effect"], posterior).mean()), display=False)
-asym_d = float(maps["valence", "effect"][right].mean() - maps["valence", "effect"][left].mean())
-glue("asym_d", asym_d, display=False)
-posterior_lower = maps["arousal", "effect"][posterior].mean() < np.delete(maps["arousal", "effect"], posterior).mean()
-glue("recovered", "recover both" if posterior_lower and asym_d > 0 else "do not clearly recover both", display=False)
+effects = chapters.planted_effects(maps)
+pages.glue_all({**effects, "recovered": "recover both" if effects["recovered"] else "do not clearly recover both"})
 
 # %% [markdown]
 # On this build's data, the arousal effect over parieto-occipital channels averages
@@ -210,17 +153,7 @@ glue("recovered", "recover both" if posterior_lower and asym_d > 0 else "do not 
 # What the maps show on real DEAP is unknown until someone runs this chapter on it.
 
 # %% tags=["remove-input"]
-control = None
-if values.get("control_effect") is not None and data.source.kind == "twin":
-    null_data = prepare(resolve_source(participants=base.participants, twin_seed=base.twin_seed,
-                                       twin_effect=values["control_effect"]), progress=False)
-    null_runs = book.protocol_runs(values, null_data)
-    null_summary = {key: book.protocol_summary(null_runs["fixed"][key], null_runs["kfold"][key], null_runs["loso"][key])
-                    for key in null_runs["loso"]}
-    null_logreg = {t: baselines.run_baseline("logreg", null_data, t, training.loso_holdout_splits(null_data, values["loso_holdout"], seed=base.seed), seed=base.seed) for t in TARGETS}
-    control = book.negative_control(null_summary, null_logreg)
-    glue("control_effect", values["control_effect"], display=False)
-    glue("control_ok", "yes" if control["all_at_chance"] else "**no**", display=False)
+control = chapters.negative_control(values, data)
 
 # %% [markdown]
 # ## Negative control: the null twin
@@ -230,7 +163,7 @@ if values.get("control_effect") is not None and data.source.kind == "twin":
 # figure must sit at chance. Skipped when this chapter runs on real DEAP or without a control.
 
 # %% tags=["remove-input"]
-book.md_table(control["rows"]) if control else book.md_table([{"negative control": "not run in this build"}])
+pages.md_table(pages.control_rows(control))
 
 # %% [markdown]
 # ## What holds and what does not
@@ -238,17 +171,4 @@ book.md_table(control["rows"]) if control else book.md_table([{"negative control
 # Each sentence below is written from this build's numbers.
 
 # %% tags=["remove-input"]
-from IPython.display import Markdown
-
-lines = []
-for (m, t), by_protocol in summary.items():
-    best = by_protocol[book.PROTOCOLS[0]]["mean"]
-    honest = by_protocol[book.PROTOCOLS[1]]["mean"]
-    lines.append(f"- {m.upper()} {t}: this build's best-on-test figure (the report's protocol, {best:.1%}) minus its honest-epoch one ({honest:.1%}) on the same test trials: {100 * (best - honest):+.1f} points.")
-    v = by_protocol[book.PROTOCOLS[3]]
-    lines.append("  " + book.verdict(f"Across participants (LOSO, {v['n']} folds)", v["mean"], v["low"], v["high"], v["baseline"]))
-    k = by_protocol[book.PROTOCOLS[2]]
-    lines.append(f"  Random k-fold (participants mixed) says {k['mean']:.1%}: {100 * (k['mean'] - v['mean']):+.1f} points against LOSO.")
-if control:
-    lines.append(f"- Negative control (null twin): every honest figure at chance: {'yes' if control['all_at_chance'] else 'NO, investigate'}.")
-Markdown("\n".join(lines))
+pages.conclusions(runs["summary"], control)

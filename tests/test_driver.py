@@ -2,7 +2,7 @@
 
 import json
 
-from deap_lib import driver, training
+from deap_lib import driver, protocols
 
 
 def _fake_chapters(folder, profile="quick", parameters=None, changes=None):
@@ -44,13 +44,13 @@ def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
     record = {"config": {"model": "dnn", "target": "valence", "epochs": 60}, "split": {"name": "kfold32-fold09"},
               "epoch_seconds": [1.5] * 60}
     monkeypatch.delenv(driver.PROGRESS_ENV, raising=False)
-    training._report_progress(record, 1, 2, 90.0)  # no file named: nothing written anywhere
+    protocols._report_progress(record, 1, 2, 90.0)  # no file named: nothing written anywhere
     path = tmp_path / "progress"
     monkeypatch.setenv(driver.PROGRESS_ENV, str(path))
-    training._report_progress(record, 1, 2, 90.0)  # one at a time: the other run is still to come
-    training._report_progress(record, 2, 2, 180.0)
-    training._report_progress(record, 1, 2, 91.0, n_jobs=2)  # two at a time: the other is finishing too
-    training._report_progress(record, 1, 4, 91.0, n_jobs=2)  # two more to come after these
+    protocols._report_progress(record, 1, 2, 90.0)  # one at a time: the other run is still to come
+    protocols._report_progress(record, 2, 2, 180.0)
+    protocols._report_progress(record, 1, 2, 91.0, n_jobs=2)  # two at a time: the other is finishing too
+    protocols._report_progress(record, 1, 4, 91.0, n_jobs=2)  # two more to come after these
     first, second, third, fourth = path.read_text().splitlines()
     assert first == "run 1/2 trained: dnn valence kfold32-fold09, 60 epochs, 90 s, about 90 s left for this step"
     assert second.startswith("run 2/2") and "left" not in second

@@ -19,7 +19,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
 from deap_lib import io, plotting  # noqa: E402
-from deap_lib.book import PROTOCOLS  # noqa: E402
+from deap_lib.summaries import PROTOCOLS  # noqa: E402
 
 MIN_PT = 9
 BOOK_WIDTH_PX = 800

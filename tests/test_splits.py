@@ -10,7 +10,7 @@ from deap_lib.splits import (
     five_by_two_splits,
     kfold_splits,
     loso_splits,
-    make_splits,
+    seeded_subset,
     validation_split,
 )
 
@@ -146,12 +146,23 @@ def test_loso_holds_out_each_participant_once(participant):
         assert_partition(split, N_ROWS)
 
 
-def test_loso_restricted_to_some_participants(participant):
-    splits = loso_splits(participant, participants=[3, 1])
-    assert [s.name for s in splits] == ["loso-s01", "loso-s03"]
-    assert splits[1].train.size == N_ROWS - N_TRIALS
-    with pytest.raises(ValueError, match="not present"):
-        loso_splits(participant, participants=[33])
+def test_loso_holds_out_a_seeded_choice_of_participants(participant):
+    splits = loso_splits(participant, holdout=2, seed=12)
+    names = [s.name for s in splits]
+    assert len(names) == 2 and names == sorted(names) and names == [s.name for s in loso_splits(participant, holdout=2)]
+    assert names != [s.name for s in loso_splits(participant, holdout=2, seed=13)]
+    assert all(s.train.size == N_ROWS - N_TRIALS for s in splits)
+    assert loso_splits(participant, holdout=40) == loso_splits(participant)
+    with pytest.raises(ValueError, match="holdout must be >= 1"):
+        loso_splits(participant, holdout=0)
+
+
+def test_seeded_subset():
+    items = list(range(10))
+    a = seeded_subset(items, 4, seed=12)
+    assert a == seeded_subset(items, 4, seed=12) and a == sorted(a) and len(set(a)) == 4
+    assert a != seeded_subset(items, 4, seed=13)
+    assert seeded_subset(items, None) == items == seeded_subset(items, 40)
 
 
 # %% validation split
@@ -196,28 +207,6 @@ def test_validation_split_rejects_bad_arguments(labels, participant):
         validation_split(train, labels=labels)  # full-length, not labels[train]
     with pytest.raises(ValueError, match="not both"):
         validation_split(train, labels=labels[train], groups=participant[train])
-
-
-# %% make_splits
-
-
-def test_make_splits_dispatches(participant, labels):
-    assert make_splits("fixed", n_rows=N_ROWS) == [fixed_split(N_ROWS)]
-    assert make_splits("kfold32", n_rows=N_ROWS) == kfold_splits(N_ROWS)
-    assert len(make_splits("kfold", n_rows=N_ROWS, n_folds=5)) == 5
-    assert make_splits("loso", n_rows=N_ROWS, participant=participant) == loso_splits(participant)
-    assert make_splits("kfold", n_rows=N_ROWS, labels=labels) == kfold_splits(
-        N_ROWS, labels=labels
-    )
-
-
-def test_make_splits_errors():
-    with pytest.raises(ValueError, match="fixed, kfold, kfold32, loso"):
-        make_splits("random", n_rows=N_ROWS)
-    with pytest.raises(ValueError, match="participant"):
-        make_splits("loso", n_rows=N_ROWS)
-    with pytest.raises(ValueError, match="kfold32"):
-        make_splits("kfold32", n_rows=N_ROWS, n_folds=10)
 
 
 # %% 5x2 cross-validation

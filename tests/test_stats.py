@@ -6,13 +6,12 @@ from sklearn.linear_model import LogisticRegression
 
 from deap_lib.stats import (
     accuracy_ci,
+    fold_summary,
     majority_baseline,
-    majority_baseline_per_group,
     mcnemar_exact,
     mcnemar_exact_from_counts,
     mean_ci,
     paired_t_5x2cv,
-    permutation_test,
     permutation_test_estimator,
     wilson_interval,
 )
@@ -34,15 +33,6 @@ def test_majority_baseline_tie_predicts_high():
 def test_majority_baseline_rejects_non_binary():
     with pytest.raises(ValueError, match="binary"):
         majority_baseline([0, 2], [0, 1])
-
-
-def test_majority_baseline_per_group():
-    y = [1, 1, 1, 0, 0, 0, 0, 1, 1, 0]
-    groups = [1, 1, 1, 1, 2, 2, 2, 3, 3, 3]
-    assert majority_baseline_per_group(y, groups) == {1: 0.75, 2: 1.0, 3: pytest.approx(2 / 3)}
-
-
-# %% binomial intervals
 
 
 def test_wilson_interval_matches_closed_form():
@@ -142,69 +132,6 @@ def test_paired_t_5x2cv_validates():
 # %% permutation tests
 
 
-def _correlation_score(x):
-    """A score function of labels y: |corr(x, y)| with x fixed."""
-
-    def score(y):
-        return abs(np.corrcoef(x, y)[0, 1])
-
-    return score
-
-
-def test_permutation_test_detects_signal():
-    rng = np.random.default_rng(1)
-    y = rng.integers(0, 2, size=200)
-    x = y + rng.normal(scale=0.5, size=200)
-    result = permutation_test(_correlation_score(x), y, n_permutations=99, seed=3)
-    assert result["p_value"] == pytest.approx(1 / 100)
-    assert result["null"].shape == (99,)
-    assert result["observed"] > result["null"].max()
-
-
-def test_permutation_test_noise_is_not_significant():
-    rng = np.random.default_rng(2)
-    y = rng.integers(0, 2, size=200)
-    x = rng.normal(size=200)
-    result = permutation_test(_correlation_score(x), y, n_permutations=99, seed=3)
-    assert result["p_value"] > 0.1
-    again = permutation_test(_correlation_score(x), y, n_permutations=99, seed=3)
-    assert np.array_equal(result["null"], again["null"])
-
-
-def test_permutation_test_within_groups_keeps_label_counts():
-    groups = np.repeat([1, 2, 3, 4], 10)
-    y = np.array([1] * 8 + [0] * 2 + [1] * 3 + [0] * 7 + [1] * 5 + [0] * 5 + [1] * 10)
-    seen = []
-
-    def score(labels):
-        seen.append(labels.copy())
-        return float(labels[::2].mean())
-
-    permutation_test(score, y, n_permutations=20, seed=0, groups=groups)
-    permuted = seen[1:]  # seen[0] is the observed labels
-    assert len(permuted) == 20
-    assert any(not np.array_equal(p, y) for p in permuted)
-    for labels in permuted:
-        for g in np.unique(groups):
-            assert labels[groups == g].sum() == y[groups == g].sum()
-
-
-def test_permutation_test_null_does_not_depend_on_n_jobs():
-    rng = np.random.default_rng(5)
-    y = rng.integers(0, 2, size=50)
-    score = _correlation_score(rng.normal(size=50))
-    serial = permutation_test(score, y, n_permutations=20, seed=1, n_jobs=1)
-    parallel = permutation_test(score, y, n_permutations=20, seed=1, n_jobs=2)
-    assert np.array_equal(serial["null"], parallel["null"])
-
-
-def test_permutation_test_validates():
-    with pytest.raises(ValueError, match="n_permutations"):
-        permutation_test(np.mean, np.array([0, 1]), n_permutations=0)
-    with pytest.raises(ValueError, match="groups"):
-        permutation_test(np.mean, np.array([0, 1]), groups=[1])
-
-
 def test_permutation_test_estimator_returns_same_shape():
     rng = np.random.default_rng(4)
     y = rng.integers(0, 2, size=80)
@@ -254,3 +181,12 @@ def test_permutation_estimator_groups_only_shuffle_for_plain_splitters():
         for cv in (KFold(3, shuffle=True, random_state=0), folds):
             out = permutation_test_estimator(LogisticRegression(), X, y, cv=cv, n_permutations=9, seed=1, groups=groups)
             assert out["observed"] > 0.8 and out["p_value"] == 0.1
+
+
+def test_fold_summary_clips_the_interval_and_averages_the_baseline():
+    out = fold_summary([0.9, 1.0, 1.0], [0.5, 0.6, 0.7], [40, 40, 40])
+    mean, low, high = mean_ci([0.9, 1.0, 1.0])
+    assert high > 1 and out["high"] == 1.0 and out["low"] == low and out["mean"] == mean
+    assert out["baseline"] == pytest.approx(0.6) and (out["n"], out["n_test"]) == (3, 120)
+    one = fold_summary([0.7], [0.55], [40])
+    assert math.isnan(one["low"]) and math.isnan(one["high"]) and one["mean"] == 0.7

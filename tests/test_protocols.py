@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from deap_lib import training
+from deap_lib import engine, protocols, splits
+from deap_lib.protocols import run_kfold, run_loso, run_splits
+from deap_lib.settings import ExperimentConfig, load_config
 from deap_lib.splits import fixed_split, kfold_splits, loso_splits
 from deap_lib.store import Store
-from deap_lib.training import ExperimentConfig, load_config, run_experiment, run_splits
 
 SMALL_DNN = {"hidden": (64, 32), "p_input": 0.1, "p_hidden": 0.2}
 SMALL_CNN = {"conv_channels": (2, 4), "hidden": 8}
@@ -43,13 +44,13 @@ def test_report_defaults_and_configs():
 def test_same_seed_same_history_other_seed_different(cache):
     data = fake_data()
     split = fixed_split(len(data.features), n_test=20, seed=12)
-    a, _ = training.train_run(config(), data, split, progress=False)
-    b, _ = training.train_run(config(), data, split, progress=False)
-    c, _ = training.train_run(config(seed=13), data, split, progress=False)
+    a, _ = engine.train_run(config(), data, split, progress=False)
+    b, _ = engine.train_run(config(), data, split, progress=False)
+    c, _ = engine.train_run(config(seed=13), data, split, progress=False)
     assert a["history"] == b["history"] and a["test_logits"] == b["test_logits"]
     assert a["history"]["loss"] != c["history"]["loss"]
     global_state = torch.get_rng_state()
-    training.train_run(config(model="cnn", model_kwargs=SMALL_CNN), data, split, progress=False)
+    engine.train_run(config(model="cnn", model_kwargs=SMALL_CNN), data, split, progress=False)
     assert torch.equal(global_state, torch.get_rng_state())  # the caller's RNG is untouched
 
 
@@ -58,7 +59,7 @@ def test_overfits_a_tiny_set(cache):
     split = fixed_split(40, n_test=5, seed=1)
     cfg = config(epochs=60, lr=1e-3, optimizer="adam", val_fraction=0.0, train_accuracy="eval",
                  model_kwargs={"hidden": (128,), "p_input": 0.0, "p_hidden": 0.0})
-    record, _ = training.train_run(cfg, data, split, progress=False)
+    record, _ = engine.train_run(cfg, data, split, progress=False)
     assert record["history"]["train_acc"][-1] == 1.0
     assert record["history"]["loss"][-1] < 0.05 < record["history"]["loss"][0]
 
@@ -66,7 +67,7 @@ def test_overfits_a_tiny_set(cache):
 def test_learns_a_planted_signal(cache):
     data = fake_data(signal=1.5)
     split = fixed_split(len(data.features), n_test=40, seed=3)
-    record, _ = training.train_run(config(epochs=30, lr=1e-3, optimizer="adam"), data, split, progress=False)
+    record, _ = engine.train_run(config(epochs=30, lr=1e-3, optimizer="adam"), data, split, progress=False)
     assert record["summary"]["last"]["accuracy"] >= 0.85
 
 
@@ -85,7 +86,7 @@ def test_record_contents_and_weights(cache):
     assert h["val_acc"][chosen - 1] == max(h["val_acc"])
     assert summ["val_chosen"]["accuracy"] == h["test_acc"][chosen - 1]
     assert record["data"]["identity"] == data.identity and "torch" in record["versions"]
-    model = training.load_weights(record)
+    model = protocols.load_weights(record)
     x = torch.as_tensor(data.features[s["test"]], dtype=torch.float32)
     np.testing.assert_allclose(model(x).detach().numpy(), record["test_logits"], rtol=1e-5, atol=1e-5)
     json.dumps(record)
@@ -95,7 +96,7 @@ def test_stored_runs_are_reused_unless_forced(cache, monkeypatch):
     data = fake_data()
     split = fixed_split(len(data.features), n_test=20, seed=12)
     first = run_splits(config(), data, [split], progress=False)
-    monkeypatch.setattr(training, "train_run", lambda *a, **k: pytest.fail("trained twice"))
+    monkeypatch.setattr(protocols, "train_run", lambda *a, **k: pytest.fail("trained twice"))
     assert run_splits(config(), data, [split], progress=False) == first
     with pytest.raises(pytest.fail.Exception):
         run_splits(config(), data, [split], progress=False, force=True)
@@ -124,9 +125,9 @@ def test_damaged_run_entries_are_trained_again(cache, caplog):
     raw[-10] ^= 0x01
     weights.write_bytes(bytes(raw))
     with pytest.raises(LookupError, match="missing or damaged"):
-        training.load_weights(third)
+        protocols.load_weights(third)
     assert not weights.exists() and not path.exists()
-    training.load_weights(run_splits(config(), data, [split], progress=False)[0])
+    protocols.load_weights(run_splits(config(), data, [split], progress=False)[0])
 
 
 def test_n_jobs_does_not_change_results(tmp_path):
@@ -143,7 +144,7 @@ def test_n_jobs_does_not_change_results(tmp_path):
 
 def test_loso_validation_is_subject_independent(cache):
     data = fake_data(n_participants=5)
-    records = run_experiment(config(epochs=1), "loso", data=data, progress=False)
+    records = run_loso(config(epochs=1), data, progress=False)
     assert [r["split"]["name"] for r in records] == [f"loso-s{p:02d}" for p in range(1, 6)]
     for r in records:
         part = lambda rows: set(data.participant[rows].tolist())  # noqa: E731
@@ -155,7 +156,7 @@ def test_report_protocol_fits_the_full_training_sets(cache):
     """The report's runs fit all 1180 (fixed) and 1240 (32-fold) training trials; the honest run holds out 10 %."""
     data = fake_data(n_participants=32)  # 1280 trials, as DEAP
     tiny = dict(epochs=1, model_kwargs={"hidden": (8,), "p_input": 0.1, "p_hidden": 0.1})
-    [pair] = training.run_fixed([load_config("deap_dnn_valence", **tiny)], data, progress=False)
+    [pair] = protocols.run_fixed([load_config("deap_dnn_valence", **tiny)], data, progress=False)
     store = Store()
     stored = store.read_json("records", pair["report"]["id"])
     assert len(stored["split"]["fit"]) == 1180 and stored["split"]["val"] == [] and len(stored["y_test"]) == 100
@@ -166,8 +167,7 @@ def test_report_protocol_fits_the_full_training_sets(cache):
     s = pair["summary"]
     assert s["as_reported"] == stored["summary"]["as_reported"] and s["last"] == stored["summary"]["last"]
     assert s["val_chosen"] == honest["summary"]["val_chosen"] is not None
-    config = training.report_protocol(load_config("deap_dnn_valence", **tiny))
-    folds = run_experiment(config, "kfold", data=data, n_folds=32, holdout=2, progress=False)
+    folds = run_kfold(load_config("deap_dnn_valence", **tiny), data, n_folds=32, holdout=2, progress=False)
     assert len(folds) == 2 and all(len(r["split"]["fit"]) == 1240 and len(r["y_test"]) == 40 for r in folds)
     all_names = [s.name for s in kfold_splits(1280, n_folds=32, seed=12)]
     assert {r["split"]["name"] for r in folds} <= set(all_names)
@@ -175,30 +175,20 @@ def test_report_protocol_fits_the_full_training_sets(cache):
 
 def test_val_fraction_zero_gives_no_honest_run(cache):
     data = fake_data()
-    [pair] = training.run_fixed([config(val_fraction=0.0)], data, progress=False)
+    [pair] = protocols.run_fixed([config(val_fraction=0.0)], data, progress=False)
     assert pair["honest"] is None and pair["summary"]["val_chosen"] is None
-    assert training.test_predictions(pair, "last").shape == (20,)
-
-
-def test_seeded_subset():
-    items = list(range(32))
-    a = training.seeded_subset(items, 4, seed=12)
-    assert a == training.seeded_subset(items, 4, seed=12) and a == sorted(a) and len(set(a)) == 4
-    assert a != training.seeded_subset(items, 4, seed=13)
-    assert training.seeded_subset(items, None) == items == training.seeded_subset(items, 40)
-    with pytest.raises(ValueError, match="holdout"):
-        training.seeded_subset(items, 0)
+    assert protocols.test_predictions(pair, "last").shape == (20,)
 
 
 def test_non_finite_inputs_and_loss_are_refused(cache):
     data = fake_data()
     split = fixed_split(len(data.features), n_test=20, seed=12)
     data.features[5, 3, 7] = np.nan
-    with pytest.raises(training.NonFiniteError, match="non-finite"):
-        training.train_run(config(), data, split, progress=False)
+    with pytest.raises(engine.NonFiniteError, match="non-finite"):
+        engine.train_run(config(), data, split, progress=False)
     diverging = config(optimizer="sgd", lr=1e30)  # finite inputs, but the weights blow up
-    with pytest.raises(training.NonFiniteError, match="loss became nan at epoch 1"):
-        training.train_run(diverging, fake_data(), split, progress=False)
+    with pytest.raises(engine.NonFiniteError, match="loss became nan at epoch 1"):
+        engine.train_run(diverging, fake_data(), split, progress=False)
 
 
 def _fake_5x2_records(accuracies, first_pred):
@@ -211,21 +201,12 @@ def test_five_by_two_flags_identical_first_fold_and_undefined_t(monkeypatch):
     acc_a = [0.5, 0.6, 0.7, 0.5, 0.6, 0.6, 0.55, 0.5, 0.6, 0.7]
     acc_b = [0.5, 0.5, 0.6, 0.6, 0.5, 0.7, 0.6, 0.5, 0.5, 0.6]
     fake = {"dnn": _fake_5x2_records(acc_a, "0011"), "cnn": _fake_5x2_records(acc_b, "0011")}
-    monkeypatch.setattr(training, "run_splits", lambda config, *a, **k: fake[config.model])
+    monkeypatch.setattr(protocols, "run_splits", lambda config, *a, **k: fake[config.model])
     a, b = config(model="dnn", val_fraction=0.0), config(model="cnn", model_kwargs=SMALL_CNN, val_fraction=0.0)
-    result = training.five_by_two(a, b, data, progress=False)
+    result = protocols.five_by_two(a, b, data, progress=False)
     assert result["t"] == 0.0 and result["identical_first"] is True
     fake["cnn"] = _fake_5x2_records(acc_b, "0010")
-    assert training.five_by_two(a, b, data, progress=False)["identical_first"] is False
+    assert protocols.five_by_two(a, b, data, progress=False)["identical_first"] is False
     fake["cnn"] = _fake_5x2_records(acc_a, "0011")  # the same accuracies everywhere: no variance
-    result = training.five_by_two(a, b, data, progress=False)
+    result = protocols.five_by_two(a, b, data, progress=False)
     assert np.isnan(result["t"]) and np.isnan(result["p_value"]) and result["mean_difference"] == 0.0
-
-
-def test_numbers_are_coerced_or_refused_in_one_line():
-    c = ExperimentConfig.from_dict({"model": "cnn", "lr": "1e-3", "epochs": 40.0, "momentum": "0.5"})
-    assert (c.lr, c.epochs, c.momentum) == (1e-3, 40, 0.5) and isinstance(c.epochs, int)
-    for key, bad in (("lr", "abc"), ("epochs", 2.7), ("batch_size", "2.5"), ("val_fraction", "x"),
-                     ("momentum", float("nan")), ("seed", True)):
-        with pytest.raises(ValueError, match=f"^{key} must be a"):
-            ExperimentConfig.from_dict({"model": "dnn", key: bad})

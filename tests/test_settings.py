@@ -1,4 +1,4 @@
-"""The one schema: every setting typed and range-checked, from YAML, --set and papermill alike."""
+"""Every setting typed and range-checked in one place, from YAML, --set and papermill alike; profiles."""
 
 import re
 import shlex
@@ -6,9 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from deap_lib import book, cli, schema
-from deap_lib.schema import SETTINGS, ParameterError, check, coerce
-from deap_lib.training import MODEL_DEFAULTS, ExperimentConfig, load_config
+from deap_lib import cli, settings
+from deap_lib.settings import MODEL_DEFAULTS, SETTINGS, ExperimentConfig, ParameterError, check, coerce, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,16 +84,16 @@ def test_experiment_config_goes_through_the_schema():
 
 def test_packaged_profiles_and_configs_pass_and_a_bad_profile_is_named(tmp_path):
     for name in ("smoke", "quick", "paper"):
-        values = book.load_profile(name)
-        assert set(values) <= set(book.PROFILE_KEYS)
+        values = settings.load_profile(name)
+        assert set(values) <= set(settings.PROFILE_KEYS)
     for path in (ROOT / "deap_lib" / "configs").glob("*.yml"):
         load_config(path.stem)
     bad = tmp_path / "mine.yml"
     bad.write_text("profile: mine\nepochs: lots\n")
     with pytest.raises(ParameterError, match=r"mine.yml: epochs must be a whole number .*got 'lots'"):
-        book.load_profile(str(bad))
+        settings.load_profile(str(bad))
     with pytest.raises(ParameterError, match=r"n_jobs must be a whole number in \[1, 1024\], got 0"):
-        book.settings({"profile": "smoke", "n_jobs": 0})
+        settings.chapter_settings({"profile": "smoke", "n_jobs": 0})
 
 
 def _readme_commands() -> list[str]:
@@ -136,4 +135,31 @@ def test_bad_set_values_stop_before_any_work(capsys, monkeypatch):
         assert cli.main(["train", "--config", "deap_dnn_valence", "--set", item]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {expected}") and err.count("\n") == 1
-    assert schema.coerce("lr", "1e-3") == 1e-3
+    assert settings.coerce("lr", "1e-3") == 1e-3
+
+
+def test_settings_fill_none_from_profile(monkeypatch):
+    monkeypatch.delenv(settings.PROFILE_ENV, raising=False)
+    values = settings.chapter_settings({"profile": "smoke", "epochs": None, "target": "arousal", "unrelated": 1})
+    assert values["epochs"] == settings.load_profile("smoke")["epochs"] and values["target"] == "arousal"
+    assert "unrelated" not in values
+    monkeypatch.setenv(settings.PROFILE_ENV, "paper")
+    assert settings.chapter_settings({"profile": None})["epochs"] == 250
+    config = settings.experiment(settings.chapter_settings({"profile": "quick"}), model="cnn")
+    assert config.batch_size == 50 and config.epochs == settings.load_profile("quick")["epochs"]
+
+
+def test_bad_profiles(tmp_path):
+    with pytest.raises(FileNotFoundError, match="smoke"):
+        settings.load_profile("fastest")
+    bad = tmp_path / "mine.yml"
+    bad.write_text("epochs: 3\nlearning_rate: 1\n")
+    with pytest.raises(ValueError, match="learning_rate"):
+        settings.load_profile(str(bad))
+
+
+def test_cv_experiments_parameter():
+    assert settings.cv_experiments({"cv_experiments": None}) == list(settings.EXPERIMENTS)
+    assert settings.cv_experiments({"cv_experiments": ["cnn arousal", "dnn valence"]}) == [("dnn", "valence"), ("cnn", "arousal")]
+    with pytest.raises(ValueError, match="cv_experiments must be a non-empty list"):
+        settings.chapter_settings({"profile": "smoke", "cv_experiments": ["dnn dominance"]})

@@ -1,0 +1,168 @@
+"""What each chapter computes from its settings: the runs, baselines and maps behind its pages.
+
+Numbers and records only: :mod:`deap_lib.pages` words and tables them, :mod:`deap_lib.plotting`
+draws them. ``values`` is a chapter's settings (:func:`deap_lib.settings.chapter_settings`). Every
+run is stored, so the chapters share them: a run made by one is read by the next.
+"""
+
+from __future__ import annotations
+
+from sklearn.model_selection import KFold
+
+from deap_lib import baselines, importance, io, models, paper, protocols, summaries, synthetic
+from deap_lib.dataset import Prepared
+from deap_lib.labels import TARGETS
+from deap_lib.settings import EXPERIMENTS, cv_experiments, experiment
+from deap_lib.splits import Split
+
+
+def prepared(values: dict) -> Prepared:
+    """The prepared features a chapter's settings name (cached)."""
+    return experiment(values).prepare(progress=False)
+
+
+def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
+    """The fixed split of each (model, target) experiment (:func:`deap_lib.protocols.run_fixed`):
+    ``{(model, target): pair}``."""
+    pairs = protocols.run_fixed([experiment(values, model=m, target=t) for m, t in experiments], data,
+                                n_jobs=values["n_jobs"], progress=False)
+    return dict(zip(experiments, pairs))
+
+
+def model_chapter(values: dict) -> dict:
+    """A model chapter (DNN or CNN): its data, model and fixed-split runs, and the numbers its prose quotes.
+
+    With ``n_jobs`` > 1 the same model's run on the other target is trained alongside (the
+    fixed-split chapter reads it from the store), which on two cores costs no extra wall time.
+    Returns ``{"config", "data", "net", "pair", "pairs", "numbers"}``: ``pair`` is the chapter's
+    experiment's (:func:`deap_lib.protocols.run_fixed`), ``pairs`` the same as ``{(model, target): pair}``.
+    """
+    config = experiment(values)
+    data = config.prepare(progress=False)
+    other = "arousal" if config.target == "valence" else "valence"
+    wanted = [(config.model, config.target)] + ([(config.model, other)] if values["n_jobs"] > 1 else [])
+    pair = fixed_runs(values, data, wanted)[config.model, config.target]
+    net = models.build_model(config.model, **config.model_kwargs)
+    s = pair["summary"]
+    numbers = {
+        "n_params": models.count_parameters(net), "n_params_report": paper.N_PARAMS[config.model],
+        "epochs": config.epochs, "n_fit_report": len(pair["report"]["split"]["fit"]),
+        "majority": s["majority_baseline"],
+        **{f"acc_{k}": s[k]["accuracy"] for k in ("as_reported", "last")},
+        **{f"epoch_{k}": s[k]["epoch"] for k in ("as_reported", "last")},
+    }
+    return {"config": config, "data": data, "net": net, "pair": pair, "pairs": {(config.model, config.target): pair},
+            "numbers": numbers}
+
+
+def kfold_runs(values: dict, data: Prepared) -> dict:
+    """The report's random k-fold of each of the :func:`~deap_lib.settings.cv_experiments`:
+    ``{(model, target): [fold records]}``."""
+    return {(m, t): protocols.run_kfold(experiment(values, model=m, target=t, epochs=values["cv_epochs"]), data,
+                                        n_folds=values["n_folds"], holdout=values["kfold_holdout"],
+                                        n_jobs=values["n_jobs"], progress=False)
+            for m, t in cv_experiments(values)}
+
+
+def loso_runs(values: dict, data: Prepared) -> dict:
+    """Leave-one-subject-out of each of the :func:`~deap_lib.settings.cv_experiments`:
+    ``{(model, target): [fold records]}``."""
+    return {(m, t): protocols.run_loso(experiment(values, model=m, target=t, epochs=values["loso_epochs"]), data,
+                                       holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
+            for m, t in cv_experiments(values)}
+
+
+def protocol_runs(values: dict, data: Prepared) -> dict:
+    """Every protocol of the report's question: ``{"fixed": {key: pair}, "kfold": {key: records},
+    "loso": {key: records}, "summary": {key: protocol_summary}}`` (k-fold and LOSO, and so the
+    summary, for the :func:`~deap_lib.settings.cv_experiments`)."""
+    fixed = fixed_runs(values, data)
+    kfold, loso = kfold_runs(values, data), loso_runs(values, data)
+    summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key]) for key in loso}
+    return {"fixed": fixed, "kfold": kfold, "loso": loso, "summary": summary}
+
+
+def five_by_two(values: dict, data: Prepared) -> dict | None:
+    """The report's 5x2cv test of the DNN against the CNN on valence; None when the profile does not run it."""
+    epochs = values["five_by_two_epochs"]
+    if epochs is None:
+        return None
+    return protocols.five_by_two(experiment(values, model="dnn", target="valence", epochs=epochs),
+                                 experiment(values, model="cnn", target="valence", epochs=epochs),
+                                 data, n_jobs=values["n_jobs"], progress=False)
+
+
+def run_splits_of(records: list[dict]) -> list[Split]:
+    """The splits that stored runs were tested on, so that anything else can use exactly those."""
+    return [Split.from_dict(r["split"]) for r in records]
+
+
+def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
+    """Classical classifiers and the deep models on exactly the deep models' splits.
+
+    ``runs``: :func:`protocol_runs`. Returns ``{(method, target): {scheme: fold summary}}`` for
+    the three scikit-learn classifiers, each deep model of the cross-validation experiments (last
+    epoch) and the majority baseline, on "fixed split", "random k-fold" and "LOSO".
+    """
+    key = next(iter(runs["loso"]))
+    schemes = {"fixed split": [runs["fixed"][key]["report"]], "random k-fold": runs["kfold"][key],
+               "LOSO": runs["loso"][key]}
+    out = {}
+    for t in TARGETS:
+        for name in baselines.CLASSIFIERS:
+            fitted = {s: baselines.run_baseline(name, data, t, run_splits_of(recs), seed=values["seed"],
+                                                n_jobs=values["n_jobs"]) for s, recs in schemes.items()}
+            out[baselines.LABELS[name], t] = {s: baselines.summary(recs) for s, recs in fitted.items()}
+        for m in [m for m, tt in runs["loso"] if tt == t]:
+            deep = {"fixed split": [runs["fixed"][m, t]["report"]], "random k-fold": runs["kfold"][m, t],
+                    "LOSO": runs["loso"][m, t]}
+            out[f"{m.upper()} (last epoch)", t] = {s: summaries.folds(recs, "last") for s, recs in deep.items()}
+        logreg = out[baselines.LABELS["logreg"], t]
+        out["majority baseline", t] = {s: {**v, "mean": v["baseline"]} for s, v in logreg.items()}
+    return out
+
+
+def permutation_tests(values: dict, data: Prepared) -> dict:
+    """A linear SVM's random 3-fold accuracy against labels shuffled within participants, per target."""
+    return {t: baselines.permutation_null(
+        "linear_svm", data, t, cv=KFold(3, shuffle=True, random_state=values["seed"]), groups=data.participant,
+        n_permutations=values["n_permutations"], seed=values["seed"], n_jobs=values["n_jobs"]) for t in TARGETS}
+
+
+def scalp_maps(runs: dict, data: Prepared) -> dict:
+    """Per channel and target: the effect size of the windowed standard deviation, and the
+    fixed-split CNN's occlusion importance (test-loss increase when the channel is blanked).
+    Returns ``{(target, "effect" | "occlusion"): ndarray, shape (32,)}``."""
+    maps = {}
+    for t in TARGETS:
+        maps[t, "effect"] = importance.channel_effects(data.features, data.labels(t), stat="std")
+        record = runs["fixed"]["cnn", t]["report"]
+        test = record["split"]["test"]
+        maps[t, "occlusion"] = importance.channel_occlusion(
+            protocols.load_weights(record), data.features[test].astype("float32"), data.labels(t)[test], metric="loss")
+    return maps
+
+
+def planted_effects(maps: dict) -> dict:
+    """How the effect maps compare with what the twin plants (:data:`deap_lib.synthetic.REGIONS`):
+    the arousal effect over posterior channels against the others, and the valence effect's
+    right-minus-left frontal asymmetry."""
+    index = {name: [io.EEG_CHANNELS.index(c) for c in chans] for name, chans in synthetic.REGIONS.items()}
+    arousal, valence = maps["arousal", "effect"], maps["valence", "effect"]
+    posterior = float(arousal[index["posterior"]].mean())
+    others = float(arousal[[i for i in range(len(arousal)) if i not in index["posterior"]]].mean())
+    asymmetry = float(valence[index["right frontal"]].mean() - valence[index["left frontal"]].mean())
+    return {"posterior_d": posterior, "other_d": others, "asym_d": asymmetry,
+            "recovered": posterior < others and asymmetry > 0}
+
+
+def negative_control(values: dict, data: Prepared) -> dict | None:
+    """The honest figures again on a null twin (effect ``control_effect``), judged against chance
+    (:func:`deap_lib.summaries.negative_control`); None on real DEAP or without a control."""
+    if values["control_effect"] is None or data.source.kind != "twin":
+        return None
+    null_data = experiment(values, twin_effect=values["control_effect"]).prepare(progress=False)
+    null_runs = protocol_runs(values, null_data)
+    loso = run_splits_of(next(iter(null_runs["loso"].values())))
+    logreg = {t: baselines.run_baseline("logreg", null_data, t, loso, seed=values["seed"]) for t in TARGETS}
+    return summaries.negative_control(null_runs["summary"], logreg)

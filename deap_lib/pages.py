@@ -1,0 +1,497 @@
+"""The chapters' words and tables: page headers, Markdown tables, admonitions and sentences
+computed from the numbers (:mod:`deap_lib.chapters` computes them, :mod:`deap_lib.plotting` draws).
+
+Everything here returns text or IPython ``Markdown`` (which renders in a notebook and in the book);
+nothing here trains or reads data.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.stats
+import torch
+from IPython.display import Markdown
+from myst_nb import glue
+
+from deap_lib import features, io, paper, splits, stats
+from deap_lib.engine import versions
+from deap_lib.protocols import test_predictions
+from deap_lib.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
+
+
+def glue_all(numbers: dict) -> None:
+    """Glue every ``{name: value}`` for the prose's ``{glue:text}`` roles (nothing is displayed)."""
+    for name, value in numbers.items():
+        glue(name, value, display=False)
+
+
+def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "Markdown | None":
+    """A note saying which part of a scheme this build ran, when it ran less than all of it."""
+
+    if len(ran) == len(of):
+        return None
+    return Markdown(f":::{{admonition}} Reduced: {len(ran)} of the {len(of)} {what}\n:class: note\n"
+                    f"The `{values['profile']}` profile runs {', '.join(map(str, ran))}. {why}\n:::")
+
+
+def page_header(values: dict, data) -> "Markdown":
+    """The box at the top of every chapter: data source, profile, library versions."""
+
+
+    profile = values.get("profile")
+    reduced = {
+        "smoke": " **Smoke profile: a tiny run that only shows the chapter executes; its numbers mean nothing.**",
+        "quick": " Quick profile: fewer epochs, folds and participants than the report, chosen from measured "
+                 "learning curves so that the models learn within the build's time (see "
+                 "[How to reproduce](../reproduce)); every reduction is stated where it matters.",
+        "paper": " Paper profile: the report's settings.",
+    }.get(profile, "")
+    v = versions()
+    describe = data.source.describe().replace("not DEAP results", "**not DEAP results**")
+    nonfinite = data.nonfinite_note()
+    nonfinite = f" **{nonfinite}**" if nonfinite else ""
+    return Markdown(
+        f":::{{note}}\n**Data:** {describe}; {len(data.features)} trials, "
+        f"identity `{data.identity}`.{nonfinite}\n\n**Profile:** `{profile}`.{reduced}\n\n"
+        f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
+        f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"
+    )
+
+
+def md_table(rows: list[dict], columns: list[str] | None = None) -> "Markdown":
+    """A list of dicts as a Markdown table (renders in the notebook and in the book)."""
+
+    columns = columns or list(rows[0])
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return Markdown("\n".join(lines))
+
+
+def layer_rows(model, input_shape=(1, 32, 99)) -> list[dict]:
+    """Each leaf layer of ``model`` with its output shape and trainable parameters (from a forward pass)."""
+
+    rows, hooks = [], []
+    for name, module in model.named_modules():
+        if not list(module.children()):
+            def hook(mod, _inp, out, name=name):
+                rows.append({
+                    "layer": name, "type": type(mod).__name__,
+                    "output": "x".join(map(str, tuple(out.shape)[1:])),
+                    "parameters": f"{sum(p.numel() for p in mod.parameters() if p.requires_grad):,}",
+                })
+            hooks.append(module.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    return rows
+
+
+def config_rows(config) -> list[dict]:
+    """The hyperparameters of an experiment as table rows."""
+    keys = ("model", "target", "seed", "epochs", "batch_size", "optimizer", "lr", "momentum", "n_test", "val_fraction")
+    rows = [{"parameter": k, "value": getattr(config, k)} for k in keys]
+    rows += [{"parameter": k, "value": v} for k, v in config.model_kwargs.items()]
+    return rows
+
+
+def _pct(x) -> str:
+    return "" if x is None else f"{x:.1%}"
+
+
+def fixed_split_rows(pairs: dict) -> list[dict]:
+    """One row per (model, target) on the fixed split: the report's figure beside honest ones.
+
+    ``pairs``: ``{(model, target): run_fixed(...) item}``. Honest figures carry a Wilson 95 %
+    interval; the best-on-test figure does not, because an interval around a maximum over epochs
+    chosen on the same trials is not a valid confidence interval.
+    """
+
+    rows = []
+    for (model, target), pair in pairs.items():
+        s = pair["summary"]
+        n = s["n_test"]
+
+        def with_ci(fig):
+            if fig is None:
+                return "not run"
+            low, high = stats.accuracy_ci(fig["accuracy"], n)
+            return f"{fig['accuracy']:.1%} ({low:.0%}-{high:.0%}), ep. {fig['epoch']}"
+
+        rep = paper.FIXED_SPLIT.get((model, target))
+        rows.append({
+            "experiment": f"{model.upper()} {target}",
+            "best on test": f"{s['as_reported']['accuracy']:.1%}, ep. {s['as_reported']['epoch']}",
+            "last epoch": with_ci(s["last"]),
+            "validation-chosen": with_ci(s["val_chosen"]),
+            "majority": _pct(s["majority_baseline"]),
+            "report (DEAP)": _pct(rep["as_reported"]) if rep else "-",
+        })
+    return rows
+
+
+def headline_fixed(pairs: dict) -> str:
+    """The fixed-split figures as plain text lines: what a notebook executed outside the book shows."""
+    lines = []
+    for (model, target), pair in pairs.items():
+        s = pair["summary"]
+        vc = f"{s['val_chosen']['accuracy']:.1%} (epoch {s['val_chosen']['epoch']})" if s["val_chosen"] else "not run"
+        lines.append(f"{model.upper()} {target}, fixed split, {pair['config'].epochs} epochs: best on test "
+                     f"{s['as_reported']['accuracy']:.1%} (epoch {s['as_reported']['epoch']}; optimistic), last epoch "
+                     f"{s['last']['accuracy']:.1%}, validation-chosen {vc}, majority baseline {s['majority_baseline']:.1%}")
+    return "\n".join(lines)
+
+
+def headline_folds(runs: dict, which: str, scheme: str) -> str:
+    """Cross-validation figures (mean and range of the folds' ``which`` figure) as plain text lines."""
+    lines = []
+    for (model, target), recs in runs.items():
+        f = folds(recs, which)
+        lines.append(f"{model.upper()} {target}, {scheme}, {f['n']} folds of {f['epochs']} epochs: "
+                     f"mean {f['mean']:.1%} (folds {min(f['values']):.1%}-{max(f['values']):.1%}), "
+                     f"majority baseline {f['baseline']:.1%}")
+    return "\n".join(lines)
+
+
+def balance_rows(data, records: list[dict]) -> list[dict]:
+    """Class balance (high / low) of the training and test trials of each run's split, as the report printed."""
+
+    rows, seen = [], set()
+    for r in records:
+        target = r["config"]["target"]
+        if (r["split"]["name"], target) in seen:  # the same split and labels (another model): shown once
+            continue
+        seen.add((r["split"]["name"], target))
+        split = splits.Split.from_dict(r["split"])
+        b = splits.class_balance(data.labels(target), split)
+        rows.append({
+            "split": split.name, "target": target,
+            "train: high / low": f"{b['train']['high']} / {b['train']['low']} ({b['train']['share_high']:.1%} high)",
+            "test: high / low": f"{b['test']['high']} / {b['test']['low']} ({b['test']['share_high']:.1%} high)",
+        })
+    return rows
+
+
+def honest_run_sentences(pair: dict, profile: str) -> dict:
+    """The model chapters' sentences ``honest_run`` and ``honest_result``, which depend on whether
+    the profile made an honest run (``val_fraction`` > 0) beside the report's."""
+    honest, s = pair["honest"], pair["summary"]
+    if honest is None:
+        return {"honest_run": f"The {profile} profile runs no separate honest run (val_fraction is 0): the honest "
+                              "figure is the last epoch of the report's run, on which nothing was chosen.",
+                "honest_result": "and no validation-chosen figure was computed (val_fraction is 0)"}
+    return {"honest_run": f"An honest run of its own holds {len(honest['split']['val'])} of the training trials "
+                          f"out as a validation set (fitting the other {len(honest['split']['fit'])}), so that an "
+                          "epoch can be chosen without looking at the test set.",
+            "honest_result": f"and the honest run's epoch with the best validation accuracy (epoch "
+                             f"{s['val_chosen']['epoch']}) gives {s['val_chosen']['accuracy']:.1%}"}
+
+
+def fixed_split_numbers(pairs: dict) -> dict:
+    """The fixed-split chapter's numbers: epochs, test size, the DNN's valence figures and the
+    report's, the half-width of a Wilson interval on this test set, and McNemar from the report's counts."""
+    s = pairs["dnn", "valence"]["summary"]
+    low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
+    r = paper.MCNEMAR
+    return {
+        "epochs": pairs["dnn", "valence"]["config"].epochs, "n_test": s["n_test"],
+        "dnn_best": s["as_reported"]["accuracy"],
+        "honest_clause": f"the same run's last epoch {s['last']['accuracy']:.1%}" + (
+            f", and the epoch chosen on validation data in the honest run {s['val_chosen']['accuracy']:.1%}"
+            if s["val_chosen"] else " (this profile makes no separate validation run)"),
+        "ci_width": (high - low) / 2,
+        "report_dnn_best": paper.FIXED_SPLIT["dnn", "valence"]["as_reported"],
+        "report_only_dnn": r["only_dnn"], "report_only_cnn": r["only_cnn"],
+        "report_p": stats.mcnemar_exact_from_counts(r["only_dnn"], r["only_cnn"])["p_value"],
+    }
+
+
+def kfold_numbers(values: dict, cv: dict) -> dict:
+    """The k-fold chapter's numbers: folds run and their size, epochs, and the fold range of the
+    first experiment beside the report's DNN valence range on DEAP."""
+    (m, t), first = next(iter(cv.items()))
+    f = folds(first, "last")
+    return {"n_folds": values["n_folds"], "n_run": f["n"], "n_fit": len(first[0]["split"]["fit"]),
+            "cv_epochs": f["epochs"], "range_of": f"{m.upper()}'s {t}", "dnn_min": min(f["values"]),
+            "dnn_max": max(f["values"]), "report_min": paper.KFOLD32_DNN_FOLD_RANGE[0],
+            "report_max": paper.KFOLD32_DNN_FOLD_RANGE[1]}
+
+
+def honest_numbers(values: dict, data, runs: dict) -> dict:
+    """The honest-evaluation chapter's numbers about leave-one-subject-out: folds run, participants,
+    epochs, and how the epoch is chosen (``runs``: :func:`deap_lib.chapters.protocol_runs`)."""
+    f = folds(next(iter(runs["loso"].values())), "val_chosen")
+    rule = ("the epoch is chosen on a validation set of other participants held out of training, never on the "
+            "test participant" if values["val_fraction"] > 0 else "the last epoch is taken (this profile holds "
+            "no validation set out: val_fraction is 0), so nothing is chosen on the test participant")
+    return {"n_loso": f["n"], "n_participants": len(np.unique(data.participant)), "loso_epochs": f["epochs"],
+            "loso_rule": rule, "honest_epoch": HONEST_EPOCH}
+
+
+def permutation_numbers(perm: dict) -> dict:
+    """Observed score, mean of the null and p of each target's permutation test."""
+    numbers = {}
+    for t, result in perm.items():
+        numbers.update({f"perm_p_{t}": result["p_value"], f"perm_null_{t}": float(np.mean(result["null"])),
+                        f"perm_obs_{t}": result["observed"]})
+    return numbers
+
+
+def mcnemar_rows(dnn: dict, cnn: dict) -> list[dict]:
+    """McNemar's exact test between two fixed-split pairs on the same test trials, at each figure's
+    epochs (validation-chosen, last, best on test), and the report's own counts as the last row."""
+    rows = []
+    for which, label in (("val_chosen", "validation-chosen"), ("last", "last"),
+                         ("as_reported", "best on test (as the report)")):
+        if dnn["summary"][which] is None:
+            continue
+        m = stats.mcnemar_exact(dnn["report"]["y_test"], test_predictions(dnn, which), test_predictions(cnn, which))
+        rows.append({"epochs used": label, "both right": m["both_right"], "both wrong": m["both_wrong"],
+                     "only DNN right": m["n01"], "only CNN right": m["n10"], "exact p": f"{m['p_value']:.3f}"})
+    r = paper.MCNEMAR
+    rows.append({"epochs used": "the report (DEAP, best epochs)", "both right": r["both_right"],
+                 "both wrong": r["both_wrong"], "only DNN right": r["only_dnn"], "only CNN right": r["only_cnn"],
+                 "exact p": f"{stats.mcnemar_exact_from_counts(r['only_dnn'], r['only_cnn'])['p_value']:.3f}"})
+    return rows
+
+
+def standardization_rows(trial: np.ndarray, channel: str) -> list[dict]:
+    """One raw trial's whole-channel mean, std and variance of ``channel`` under each standardization.
+
+    ``trial``: shape (32, n_samples), the EEG of one trial."""
+    names, c = features.feature_names(), io.EEG_CHANNELS.index(channel)
+    rows = []
+    for method in features.STANDARDIZATIONS:
+        f = features.extract_features(trial[None], standardization=method)[0, c]
+        rows.append({"standardization": method,
+                     **{n: f"{f[names.index(n)]:.3g}" for n in ("all_mean", "all_std", "all_var")}})
+    return rows
+
+
+def balance_numbers(balance: list[dict]) -> dict:
+    """The data chapter's numbers: this build's share of high ratings per target, and DEAP's counts
+    (at >= 5 and strictly above 5) and majority shares as the report gives them."""
+    numbers = {f"share_high_{row['target']}": row["share_high"] for row in balance}
+    for t in ("valence", "arousal"):
+        numbers.update({f"deap_high_{t}": paper.DEAP_HIGH[t], f"deap_strict_{t}": paper.DEAP_HIGH_STRICT[t],
+                        f"deap_majority_{t}": paper.DEAP_MAJORITY[t]})
+    return numbers
+
+
+def class_balance_rows(balance: list[dict]) -> list[dict]:
+    """Rows of :func:`deap_lib.labels.class_balance`, shares as percentages."""
+    columns = ("target", "n_trials", "high", "low", "share_high", "at_threshold", "high_if_strict")
+    return [{c: f"{row[c]:.1%}" if c == "share_high" else row[c] for c in columns} for row in balance]
+
+
+def classical_rows(table: dict) -> list[dict]:
+    """Rows of :func:`deap_lib.chapters.classical_baselines`: each method's mean accuracy per scheme."""
+    return [{"method": method, "target": t, **{scheme: f"{v['mean']:.1%}" for scheme, v in by_scheme.items()}}
+            for (method, t), by_scheme in table.items()]
+
+
+def control_rows(control: dict | None) -> list[dict]:
+    """Rows of :func:`deap_lib.summaries.negative_control`: each figure against chance."""
+    if control is None:
+        return [{"negative control": "not run in this build"}]
+    return [{"figure": name, "accuracy": f"{v['mean']:.1%} ({v['low']:.1%}-{v['high']:.1%})",
+             "majority baseline": f"{v['baseline']:.1%}",
+             "at chance": ("yes" if at_chance(v) else "NO") if judged else "(not judged)"}
+            for name, v, judged in control["figures"]]
+
+
+def conclusions(summary: dict, control: dict | None) -> "Markdown":
+    """What holds and what does not, one sentence per finding, written from this build's numbers."""
+    lines = []
+    for (m, t), by_protocol in summary.items():
+        best, honest = by_protocol[PROTOCOLS[0]]["mean"], by_protocol[PROTOCOLS[1]]["mean"]
+        lines.append(f"- {m.upper()} {t}: this build's best-on-test figure (the report's protocol, {best:.1%}) "
+                     f"minus its honest-epoch one ({honest:.1%}) on the same test trials: "
+                     f"{100 * (best - honest):+.1f} points.")
+        v, k = by_protocol[PROTOCOLS[3]], by_protocol[PROTOCOLS[2]]
+        lines.append("  " + verdict(f"Across participants (LOSO, {v['n']} folds)", v["mean"], v["low"], v["high"],
+                                    v["baseline"]))
+        lines.append(f"  Random k-fold (participants mixed) says {k['mean']:.1%}: "
+                     f"{100 * (k['mean'] - v['mean']):+.1f} points against LOSO.")
+    if control:
+        lines.append("- Negative control (null twin): every honest figure at chance: "
+                     f"{'yes' if control['all_at_chance'] else 'NO, investigate'}.")
+    return Markdown("\n".join(lines))
+
+
+def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, epochs: int) -> str | None:
+    """A sentence naming the honest ``figures`` (``{label: accuracy}``) that lie inside the majority
+    baseline's 95 % interval, or None when none does.
+
+    The baseline's interval is the Wilson interval of its accuracy on the same ``n`` test trials.
+    """
+
+    low, high = stats.accuracy_ci(baseline, n)
+    inside = [f"{label} {acc:.1%}" for label, acc in figures.items() if acc is not None and acc <= high]
+    if not inside:
+        return None
+    return (f"{name}: {', '.join(inside)}, inside the majority baseline's 95 % interval "
+            f"({low:.1%}-{high:.1%} on {n} test trials) after {epochs} epochs")
+
+
+def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "Markdown":
+    """:func:`budget_warning` for the honest figures (last, validation-chosen) of fixed-split pairs."""
+    items = []
+    for (model, target), pair in pairs.items():
+        s = pair["summary"]
+        figures = {"last epoch": s["last"]["accuracy"],
+                   "validation-chosen": s["val_chosen"]["accuracy"] if s["val_chosen"] else None}
+        items.append(not_learned(f"{model.upper()} {target}", figures, s["majority_baseline"], s["n_test"],
+                                 pair["config"].epochs))
+    return budget_warning(items, profile=profile)
+
+
+def folds_warning(runs: dict, which: str, *, profile: str | None = None) -> "Markdown | None":
+    """:func:`budget_warning` for cross-validations: ``runs`` is ``{(model, target): [fold records]}``;
+    the mean of the folds' ``which`` figure against the baseline's interval on all their test trials."""
+    items = []
+    for (model, target), recs in runs.items():
+        f = folds(recs, which)
+        items.append(not_learned(f"{model.upper()} {target}", {f"mean of {f['n']} folds": f["mean"]},
+                                 f["baseline"], f["n_test"], f["epochs"]))
+    return budget_warning(items, profile=profile)
+
+
+def protocols_warning(summary: dict, *, profile: str | None = None) -> "Markdown":
+    """:func:`budget_warning` for the honest protocols of :func:`protocol_summary` results.
+
+    When an experiment is at chance under leave-one-subject-out but above it under a protocol that
+    mixes participants, the admonition says so: with the same budget, the models did learn.
+    """
+    items, learned_elsewhere = [], []
+    for (model, target), by_protocol in summary.items():
+        honest = {p: v for p, v in by_protocol.items() if p != PROTOCOLS[0]}
+        flags = {}
+        for protocol, v in honest.items():  # baselines and test sizes differ by protocol
+            flags[protocol] = not_learned(f"{model.upper()} {target}", {protocol: v["mean"]}, v["baseline"],
+                                          v["n_test"], v["epochs"])
+            items.append(flags[protocol])
+        learned = [p for p, f in flags.items() if f is None and p != PROTOCOLS[3]]
+        if flags[PROTOCOLS[3]] and learned:
+            learned_elsewhere.append(f"{model.upper()} {target} ({'; '.join(learned)})")
+    context = ""
+    if learned_elsewhere:
+        context = ("With the same epochs, these models are above chance where participants are mixed: "
+                   + ", ".join(learned_elsewhere) + ". Leave-one-subject-out at chance then also says that what "
+                   "they learned does not carry over to a new participant.")
+    return budget_warning(items, profile=profile, context=context)
+
+
+def budget_warning(items: list[str | None], *, profile: str | None = None, context: str = "") -> "Markdown | None":
+    """An admonition listing the honest figures that are not distinguishable from the majority
+    baseline (nothing when there are none). ``context``: a sentence computed by the caller."""
+
+    items = [i for i in items if i]
+    if not items:
+        return None  # no output at all (an empty Markdown would render as its repr)
+    which = f"the `{profile}` profile's" if profile else "this build's"
+    return Markdown(
+        ":::{admonition} Not distinguishable from the majority baseline\n:class: warning\n"
+        + "\n".join(f"- {i}." for i in items) + "\n\n"
+        "On these test trials, these figures cannot be told apart from always predicting the majority "
+        f"class. That is not a finding about the architecture: with {which} training budget (the report "
+        "trained for 250 epochs) a model may be under-trained, or its gain may be too small for this "
+        "many test trials to show. " + (context + " " if context else "") + "Re-run with more epochs (the "
+        "`epochs`, `cv_epochs` or `loso_epochs` parameters, or the `paper` profile) and more test trials "
+        "before drawing conclusions about the models.\n:::"
+    )
+
+
+def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
+    """One row per (model, target) cross-validation: last-epoch mean over folds with its spread.
+
+    The report's arousal figures are marked "(a)": its arousal run used valence labels.
+    """
+    rows = []
+    for (model, target), recs in records.items():
+        f = folds(recs, "last")
+        rep = (reported or {}).get((model, target))
+        caveat = " (a)" if (model, target) in paper.KFOLD32_CAVEAT else ""
+        rows.append({
+            "experiment": f"{model.upper()} {target}", "folds": f["n"],
+            "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
+            "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
+            "majority": _pct(f["baseline"]),
+            "report, DEAP (32 folds)": (_pct(rep) + caveat) if rep is not None else "not reported",
+        })
+    return rows
+
+
+#: Short column headings for :data:`PROTOCOLS` in tables.
+PROTOCOL_HEADINGS = ("best on test", "fixed, honest epoch", "random k-fold", "LOSO")
+
+
+def protocol_rows(summary: dict) -> list[dict]:
+    """Table rows of :func:`protocol_summary` results, one per (model, target)."""
+    rows = []
+    for (m, t), by_protocol in summary.items():
+        row = {"experiment": f"{m.upper()} {t}"}
+        for heading, (protocol, v) in zip(PROTOCOL_HEADINGS, by_protocol.items()):
+            spread = "" if v["interval"] == "none" else f" ({v['low']:.1%}-{v['high']:.1%})"
+            row[heading] = f"{v['mean']:.1%}{spread}"
+        row["majority, LOSO"] = _pct(by_protocol[PROTOCOLS[3]]["baseline"])
+        rows.append(row)
+    return rows
+
+
+def verdict(name: str, mean: float, low: float, high: float, baseline: float) -> str:
+    """One sentence comparing an accuracy and its interval with its chance level, driven by the numbers."""
+
+    if math.isnan(low):
+        where = "a single number without an interval"
+    elif low > baseline:
+        where = "above chance"
+    elif high < baseline:
+        where = "below chance"
+    else:
+        where = "not distinguishable from chance"
+    return (f"{name}: {mean:.1%} (95 % interval {low:.1%}-{high:.1%}) against a majority baseline of "
+            f"{baseline:.1%}: **{where}**.")
+
+
+def five_by_two_section(values: dict, five: dict | None) -> "Markdown":
+    """The 5x2cv comparison of the DNN and the CNN on valence (``five``:
+    :func:`deap_lib.chapters.five_by_two`) as a table and sentences, or why it was not run."""
+    r = paper.FIVE_BY_TWO
+    report_p = float(2 * scipy.stats.t.sf(abs(r["t"]), df=5))  # the report gave t only
+    said = (f"The report found t = {r['t']:.3f} on DEAP at {r['epochs']} epochs, which with 5 degrees of freedom "
+            f"is a two-sided p of {report_p:.3f}.")
+    e = values["five_by_two_epochs"]
+    if five is None:
+        return Markdown(f":::{{admonition}} Not run in the `{values['profile']}` profile\n:class: note\n{said} The test trains each "
+                        "model ten times (on 640 trials each); within this profile's time those models would not "
+                        "learn, and a test between two untrained models says nothing. The `paper` profile runs it "
+                        f"at {r['epochs']} epochs.\n:::")
+    if math.isnan(five["t"]):
+        note = (" Here t is undefined: in every replication both folds gave the same difference between the "
+                "models (as when both predict one class for every trial), so the variance estimate is 0.")
+    elif five["t"] == 0:
+        note = (" A t of exactly 0 is not a finding of equal models: the statistic's numerator is the difference "
+                "on the first fold of the first replication alone, and there both models scored "
+                f"{five['accuracy_a'][0][0]:.1%}"
+                + (" with identical predictions (both predicting one class for every trial, as untrained models "
+                   "do)." if five["identical_first"] else "."))
+    else:
+        note = ""
+    table = md_table([
+        {"": "this build", "epochs": e, "DNN mean": _pct(five["mean_a"]), "CNN mean": _pct(five["mean_b"]),
+         "t (5 dof)": f"{five['t']:.3f}", "p": f"{five['p_value']:.3f}"},
+        {"": "report (DEAP)", "epochs": r["epochs"], "DNN mean": _pct(r["dnn"]), "CNN mean": _pct(r["cnn"]),
+         "t (5 dof)": f"{r['t']:.3f}", "p": f"{report_p:.3f}"},
+    ]).data
+    return Markdown(
+        f"{table}\n\nHere t = {five['t']:.3f} (p = {five['p_value']:.3f}) at {e} epochs. {said}{note} The "
+        "statistic divides one fold's difference by a variance estimated from five replications: read it "
+        "together with the fold distributions above, not as a verdict."
+    )
+
+

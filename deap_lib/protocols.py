@@ -1,0 +1,282 @@
+"""The report's evaluation protocols, run through the one loop (:mod:`deap_lib.engine`) and stored.
+
+- :func:`run_fixed`: the seeded fixed split, in the report's protocol (every training trial
+  fitted, the test set evaluated every epoch) and, beside it, an honest run that holds a
+  validation set out to choose the epoch.
+- :func:`run_kfold`: the report's random k-fold (participants mixed; its protocol).
+- :func:`run_loso`: leave-one-subject-out.
+- :func:`five_by_two`: Dietterich's 5x2cv paired t-test between two models.
+
+Every run is stored (:class:`deap_lib.store.Store`: a JSON record with the config, seeds, data
+identity, versions, history, split and test predictions, and the final weights), keyed by
+everything that determines it; an identical run is read instead of trained, a damaged or missing
+one is trained again. Independent runs go to ``n_jobs`` worker processes (joblib).
+"""
+
+from __future__ import annotations
+
+import io as _bytesio
+import math
+import os
+import time
+
+import numpy as np
+import torch
+from joblib import Parallel, delayed
+from tqdm import tqdm
+
+from deap_lib import splits, stats
+from deap_lib.dataset import Prepared
+from deap_lib.engine import train_run
+from deap_lib.models import build_model
+from deap_lib.settings import ExperimentConfig
+from deap_lib.store import Store, entry_key, stable_hash
+
+
+def run_id(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str) -> str:
+    """Key of a run: the result-changing config, the data's identity, the scheme and the split."""
+    return entry_key(
+        "records",
+        {
+            "config": config.run_key(),
+            "data": data.identity,
+            "scheme": scheme,
+            "split": [split.name, stable_hash([split.train.tolist(), split.test.tolist()])],
+        },
+    )
+
+
+def load_weights(record: dict, *, cache: str | os.PathLike | None = None) -> torch.nn.Module:
+    """The model of a stored run (``record`` as returned by :func:`run_jobs`), in eval mode.
+
+    The weights are verified against their checksum and read with ``weights_only=True``.
+
+    Raises
+    ------
+    LookupError
+        If the weights are missing or damaged; a damaged entry is deleted, with its record, so
+        that the next run of the same experiment trains it again.
+    """
+    store = Store(cache)
+    state = store.read_as("weights", record["id"], lambda b: torch.load(_bytesio.BytesIO(b), map_location="cpu", weights_only=True))
+    if state is None:
+        store.delete("records", record["id"])
+        raise LookupError(f"the weights of run {record['id']} are missing or damaged (deleted with the record: "
+                          "running the same experiment again trains it again)")
+    config = ExperimentConfig.from_dict(record["config"])
+    model = build_model(config.model, **config.model_kwargs)
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def _job(config, data, split, scheme, device, threads, cache, rid, progress):
+    if threads:
+        torch.set_num_threads(threads)
+    record, state = train_run(config, data, split, scheme=scheme, device=device, progress=progress)
+    record["id"] = rid
+    store = Store(cache)
+    buf = _bytesio.BytesIO()
+    torch.save(state, buf)
+    store.write("weights", rid, buf.getvalue())
+    return store.write_json("records", rid, record)  # the record last: with it the run is complete
+
+
+def run_splits(
+    config: ExperimentConfig,
+    data: Prepared,
+    folds: list[splits.Split],
+    *,
+    scheme: str = "fixed",
+    **kwargs,
+) -> list[dict]:
+    """Run ``config`` on every split of ``folds`` (see :func:`run_jobs` for the keyword arguments)."""
+    return run_jobs([(config, s, scheme) for s in folds], data, **kwargs)
+
+
+def run_jobs(
+    jobs: list[tuple[ExperimentConfig, splits.Split, str]],
+    data: Prepared,
+    *,
+    n_jobs: int = 1,
+    device: str | torch.device | None = None,
+    cache: str | os.PathLike | None = None,
+    force: bool = False,
+    progress: bool = True,
+    desc: str | None = None,
+) -> list[dict]:
+    """Run each ``(config, split, scheme)``; stored runs are read, the others dispatched through joblib.
+
+    Each run is an independent job (``n_jobs`` workers, the machine's threads shared out
+    between them); any joblib backend (e.g. Dask's) scales it out without code changes. Results
+    do not depend on ``n_jobs``: every run seeds itself from its config's seed and its split.
+    Records come back in the order of ``jobs``.
+    """
+    store = Store(cache)
+    ids = [run_id(config, data, split, scheme) for config, split, scheme in jobs]
+    records: dict[str, dict] = {}
+    for rid in dict.fromkeys(ids) if not force else ():
+        record = store.read_json("records", rid) if store.intact("weights", rid) else None
+        if record is not None:
+            records[rid] = record
+    todo = [(job, rid) for job, rid in zip(jobs, ids) if rid not in records]
+    todo = list({rid: (job, rid) for job, rid in todo}.values())  # the same run asked twice trains once
+    if todo:
+        n_jobs = max(1, min(n_jobs, len(todo)))
+        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
+        inner_progress = progress and n_jobs == 1 and len(todo) == 1
+        calls = (
+            delayed(_job)(config, data, split, scheme, device, threads, store.cache, rid, inner_progress)
+            for (config, split, scheme), rid in todo
+        )
+        if n_jobs == 1:
+            results = (call[0](*call[1], **call[2]) for call in calls)
+        else:
+            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
+        if desc is None:
+            config, _, scheme = todo[0][0]
+            desc = f"{config.model} {config.target} {scheme}"
+        start, done = time.perf_counter(), 0
+        for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
+            records[record["id"]] = record
+            done += 1
+            _report_progress(record, done, len(todo), time.perf_counter() - start, n_jobs)
+    return [records[rid] for rid in ids]
+
+
+def _report_progress(record: dict, done: int, total: int, elapsed: float, n_jobs: int = 1) -> None:
+    """One line per finished run to ``$DEAP_LIB_PROGRESS_FILE`` when set (the book driver prints it:
+    a notebook's own output would land in the book). The estimate assumes runs like this one,
+    ``n_jobs`` at a time."""
+    path = os.environ.get("DEAP_LIB_PROGRESS_FILE")
+    if not path:
+        return
+    c, seconds = record["config"], sum(record["epoch_seconds"])
+    left = seconds * math.ceil(total / n_jobs) - elapsed
+    left = f", about {left:.0f} s left for this step" if done < total and left >= 5 else ""
+    line = (f"run {done}/{total} trained: {c['model']} {c['target']} {record['split']['name']}, "
+            f"{c['epochs']} epochs, {seconds:.0f} s{left}\n")
+    with open(path, "a") as f:
+        f.write(line)
+
+
+def report_protocol(config: ExperimentConfig) -> ExperimentConfig:
+    """``config`` as the report ran it: every training trial is fitted (no validation set held out)."""
+    return config.replace(val_fraction=0.0)
+
+
+def fixed_split_figures(report: dict, honest: dict | None) -> dict:
+    """The figures of the fixed split from its two runs.
+
+    ``report``: the run of the report's protocol (all training trials; the test set evaluated
+    every epoch): its best-on-test epoch (``as_reported``, optimistic) and its last epoch
+    (``last``, honest: nothing was chosen). ``honest``: a run of its own with a validation set
+    carved from the training trials, which chooses the epoch (``val_chosen``); None when
+    ``val_fraction`` is 0.
+    """
+    summary = dict(report["summary"])
+    summary["val_chosen"] = honest["summary"]["val_chosen"] if honest is not None else None
+    return summary
+
+
+def run_fixed(configs: list[ExperimentConfig], data: Prepared, **kwargs) -> list[dict]:
+    """The fixed split of each config: the report's run and, beside it, an honest run.
+
+    For each config the report's protocol (:func:`report_protocol`) is run on the seeded split,
+    and, when ``config.val_fraction > 0``, a second run with that share of the training trials
+    held out for choosing the epoch. All runs go to one pool of workers (keyword arguments as
+    :func:`run_jobs`: ``n_jobs``, ``device``, ``cache``, ``force``, ``progress``).
+
+    Returns one dict per config: ``{"config", "report": record, "honest": record or None,
+    "summary": fixed_split_figures(...)}``.
+    """
+    jobs, slots = [], []
+    for config in configs:
+        split = splits.fixed_split(len(data.features), n_test=config.n_test, seed=config.seed)
+        jobs.append((report_protocol(config), split, "fixed"))
+        if config.val_fraction > 0:
+            jobs.append((config, split, "fixed"))
+        slots.append(config.val_fraction > 0)
+    records = iter(run_jobs(jobs, data, desc="fixed-split runs", **kwargs))
+    out = []
+    for config, has_honest in zip(configs, slots):
+        report = next(records)
+        honest = next(records) if has_honest else None
+        out.append({"config": config, "report": report, "honest": honest,
+                    "summary": fixed_split_figures(report, honest)})
+    return out
+
+
+def run_kfold(config: ExperimentConfig, data: Prepared, *, n_folds: int = 32, holdout: int | None = None,
+              **kwargs) -> list[dict]:
+    """The report's random k-fold, in its protocol: folds over all trials (participants mixed),
+    each trained on every other fold's trials (:func:`report_protocol`: nothing held out).
+
+    ``holdout``: run a seeded choice of that many of the ``n_folds`` folds (each still trains on
+    all the others: a 32-fold fold trains on 1240 trials whichever folds are chosen). Keyword
+    arguments as :func:`run_jobs`. Returns one record per fold run.
+    """
+    folds = splits.kfold_splits(len(data.features), n_folds=n_folds, seed=config.seed)
+    folds = splits.seeded_subset(folds, holdout, seed=config.seed)
+    return run_splits(report_protocol(config), data, folds, scheme="kfold", **kwargs)
+
+
+def run_loso(config: ExperimentConfig, data: Prepared, *, holdout: int | None = None, **kwargs) -> list[dict]:
+    """Leave-one-subject-out: each held-out participant tested by a model trained on all others.
+
+    With ``config.val_fraction`` > 0, whole training participants are held out as the validation
+    set that chooses the epoch. ``holdout``: a seeded choice of that many participants (all when
+    None). Keyword arguments as :func:`run_jobs`. Returns one record per held-out participant.
+    """
+    folds = splits.loso_splits(data.participant, holdout=holdout, seed=config.seed)
+    return run_splits(config, data, folds, scheme="loso", **kwargs)
+
+
+def test_predictions(record: dict, which: str = "last") -> np.ndarray:
+    """Test-set predictions (0/1, in the split's test order) at the epoch a figure uses.
+
+    ``which``: "last", "val_chosen" or "as_reported" (the test-chosen epoch: optimistic).
+    ``record``: one run's record, or a fixed split's pair from :func:`run_fixed` (the honest
+    run gives "val_chosen", the report's run the others).
+    """
+    if "report" in record:
+        record = record["honest"] if which == "val_chosen" and record["honest"] is not None else record["report"]
+    figure = record["summary"].get(which)
+    if figure is None:
+        raise ValueError(f"this run has no {which!r} figure (val_fraction was 0?)")
+    return np.array([int(c) for c in record["history"]["test_pred"][figure["epoch"] - 1]])
+
+
+def five_by_two(
+    config_a: ExperimentConfig,
+    config_b: ExperimentConfig,
+    data: Prepared,
+    *,
+    n_jobs: int = 1,
+    cache: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
+    """Dietterich's 5x2cv paired t-test between two configs (last-epoch test accuracies), each run
+    in the report's protocol (:func:`report_protocol`).
+
+    Both configs must have the same target and seed (the same five 50/50 splits).
+    ``identical_first``: whether both models made the same test predictions on the first fold
+    of the first replication (the fold whose difference is the statistic's numerator). ``t`` and
+    ``p_value`` are nan when the statistic is undefined (no variance between paired folds).
+    """
+    if (config_a.target, config_a.seed) != (config_b.target, config_b.seed):
+        raise ValueError("5x2cv compares two models on the same splits: use the same target and seed")
+    pairs = splits.five_by_two_splits(len(data.features), seed=config_a.seed)
+    flat = [s for pair in pairs for s in pair]
+    acc, first = {}, {}
+    for name, config in (("a", config_a), ("b", config_b)):
+        records = run_splits(report_protocol(config), data, flat, scheme="5x2", n_jobs=n_jobs, cache=cache, progress=progress)
+        acc[name] = np.array([r["summary"]["last"]["accuracy"] for r in records]).reshape(5, 2)
+        first[name] = records[0]["history"]["test_pred"][-1]
+    try:
+        result = stats.paired_t_5x2cv(acc["a"] - acc["b"])
+    except ValueError:  # equal differences in both folds of every replication: t is undefined
+        result = {"t": float("nan"), "p_value": float("nan"), "dof": 5,
+                  "mean_difference": float((acc["a"] - acc["b"]).mean())}
+    return {**result, "accuracy_a": acc["a"].tolist(), "accuracy_b": acc["b"].tolist(),
+            "mean_a": float(acc["a"].mean()), "mean_b": float(acc["b"].mean()),
+            "identical_first": first["a"] == first["b"]}

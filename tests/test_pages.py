@@ -1,0 +1,81 @@
+from pathlib import Path
+
+import jupytext
+import pytest
+
+from deap_lib import driver, models, pages, paper, stats
+from deap_lib.summaries import PROTOCOLS
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTER_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
+
+
+def test_every_chapter_is_in_the_toc_and_the_driver():
+    toc = (ROOT / "_toc.yml").read_text()
+    names = [p.stem for p in CHAPTER_SOURCES]
+    assert names == list(driver.CHAPTERS)
+    assert all(f"chapters/{n}" in toc for n in names)
+    assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
+
+
+@pytest.mark.parametrize("src", CHAPTER_SOURCES, ids=lambda p: p.stem)
+def test_pairs_in_sync_with_parameters_and_no_outputs(src):
+    py, ipynb = jupytext.read(src), jupytext.read(src.with_suffix(".ipynb"))
+    assert [c.source for c in py.cells] == [c.source for c in ipynb.cells], f"run: jupytext --to ipynb {src}"
+    tagged = [c for c in ipynb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and "profile = None" in tagged[0].source
+    assert all(not c.get("outputs") for c in ipynb.cells if c.cell_type == "code")
+    assert ipynb.cells[0].source.startswith("# "), "the first cell is the chapter title"
+
+
+def test_layer_rows_count_the_report_parameters():
+    rows = pages.layer_rows(models.build_model("dnn"))
+    assert sum(int(r["parameters"].replace(",", "")) for r in rows) == 18_847_501
+    assert rows[-1]["output"] == "1"
+
+
+def test_report_mcnemar_counts_match_its_best_epochs():
+    r = paper.MCNEMAR
+    assert r["both_right"] + r["only_dnn"] == round(100 * paper.FIXED_SPLIT["dnn", "valence"]["as_reported"])
+    assert r["both_right"] + r["only_cnn"] == round(100 * paper.FIXED_SPLIT["cnn", "valence"]["as_reported"])
+    assert r["both_right"] + r["both_wrong"] + r["only_dnn"] + r["only_cnn"] == 100
+    assert round(stats.mcnemar_exact_from_counts(r["only_dnn"], r["only_cnn"])["p_value"], 3) == r["p_value"]
+
+
+def test_not_learned_follows_the_baseline_interval():
+    # 100 test trials, majority 53 %: its Wilson interval reaches about 62.5 %
+    assert pages.not_learned("DNN valence", {"last": 0.60}, 0.53, 100, 8) is not None
+    assert pages.not_learned("DNN valence", {"last": 0.53}, 0.53, 100, 8) is not None
+    assert pages.not_learned("DNN valence", {"last": 0.70, "validation-chosen": None}, 0.53, 100, 80) is None
+    # the same accuracy is inside the interval on few trials and outside it on many
+    assert pages.not_learned("x", {"last": 0.60}, 0.53, 1000, 8) is None
+    text = pages.not_learned("CNN arousal", {"last epoch": 0.55, "validation-chosen": 0.70}, 0.53, 100, 8)
+    assert "CNN arousal" in text and "last epoch 55.0%" in text and "70.0%" not in text and "8 epochs" in text
+    assert pages.budget_warning([None, None]) is None  # no output, not an empty Markdown
+    shown = pages.budget_warning([text, None], profile="quick").data
+    assert "Not distinguishable" in shown and ":class: warning" in shown and "CNN arousal" in shown and "`quick` profile" in shown
+
+
+def test_protocols_warning_says_when_loso_alone_is_at_chance():
+    base = {"baseline": 0.55, "n_test": 100, "epochs": 60}
+    summary = {("dnn", "valence"): {
+        PROTOCOLS[0]: {"mean": 0.80, **base}, PROTOCOLS[1]: {"mean": 0.75, **base},
+        PROTOCOLS[2]: {"mean": 0.74, **base}, PROTOCOLS[3]: {"mean": 0.56, **base}}}
+    shown = pages.protocols_warning(summary, profile="quick").data
+    assert "leave-one-subject-out, honest epoch 56.0%" in shown and "random k-fold" in shown.split("mixed:")[1]
+    assert "does not carry over to a new participant" in shown
+    summary["dnn", "valence"][PROTOCOLS[1]]["mean"] = 0.56  # now nothing learned anywhere but k-fold
+    summary["dnn", "valence"][PROTOCOLS[2]]["mean"] = 0.56
+    shown = pages.protocols_warning(summary).data
+    assert "carry over" not in shown and shown.count("- DNN valence") == 3
+    summary["dnn", "valence"][PROTOCOLS[3]]["mean"] = 0.9
+    summary["dnn", "valence"][PROTOCOLS[1]]["mean"] = 0.9
+    summary["dnn", "valence"][PROTOCOLS[2]]["mean"] = 0.9
+    assert pages.protocols_warning(summary) is None
+
+
+def test_reduced_note_only_when_something_was_left_out():
+    values = {"profile": "quick"}
+    assert pages.reduced_note(values, "folds", list(range(32)), range(32), "why") is None
+    shown = pages.reduced_note(values, "folds", ["kfold32-fold09", "kfold32-fold19"], range(32), "Because.").data
+    assert "Reduced: 2 of the 32 folds" in shown and "kfold32-fold09" in shown and "Because." in shown
