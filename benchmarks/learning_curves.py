@@ -51,22 +51,23 @@ def _run(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from deap_lib import splits, training
-    from deap_lib.dataset import prepare
+    from deap_lib import splits
+    from deap_lib.engine import train_run
+    from deap_lib.settings import load_config
 
-    config = training.load_config(f"deap_{job['model']}_{job['target']}", epochs=job["epochs"], val_fraction=job["val"])
-    data = prepare(config.source(), progress=False)
+    config = load_config(f"deap_{job['model']}_{job['target']}", epochs=job["epochs"], val_fraction=job["val"])
+    data = config.prepare(progress=False)
     n = len(data.features)
     if job["scheme"] == "fixed":
         split = splits.fixed_split(n, n_test=config.n_test, seed=config.seed)
     elif job["scheme"] == "kfold32":
         split = splits.kfold_splits(n, n_folds=32, seed=config.seed)[0]
     elif job["scheme"] == "loso":
-        split = training.loso_holdout_splits(data, 1, seed=config.seed)[0]
+        split = splits.loso_splits(data.participant, holdout=1, seed=config.seed)[0]
     else:
         split = splits.five_by_two_splits(n, seed=config.seed)[0][0]
     start = time.perf_counter()
-    record, _ = training.train_run(config, data, split, scheme=job["scheme"], device="cpu", progress=False)
+    record, _ = train_run(config, data, split, scheme=job["scheme"], device="cpu", progress=False)
     h = record["history"]
     return {**job, "n_train": len(record["split"]["fit"]), "n_val": len(record["split"]["val"]),
             "n_test": len(record["y_test"]), "test_acc": h["test_acc"], "val_acc": h["val_acc"],
@@ -77,10 +78,9 @@ def _run(job: dict) -> dict:
 def measure(args) -> None:
     from joblib import Parallel, delayed
 
-    from deap_lib.dataset import prepare
-    from deap_lib.training import load_config
+    from deap_lib.settings import load_config
 
-    prepare(load_config("deap_dnn_valence").source())  # once, before the workers read the cache
+    load_config("deap_dnn_valence").prepare()  # once, before the workers read the cache
     jobs = sorted(_jobs(args.dnn_epochs, args.cnn_epochs), key=lambda j: -j["epochs"] * (2 if j["model"] == "cnn" else 1))
     start = time.perf_counter()
     results = []
