@@ -5,6 +5,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deap_lib import cli, settings
 from deap_lib.settings import MODEL_DEFAULTS, SETTINGS, ExperimentConfig, ParameterError, check, coerce, load_config
@@ -86,8 +87,13 @@ def test_packaged_profiles_and_configs_pass_and_a_bad_profile_is_named(tmp_path)
     for name in ("smoke", "quick", "paper"):
         values = settings.load_profile(name)
         assert set(values) <= set(settings.PROFILE_KEYS)
+    defaults = ExperimentConfig()
     for path in (ROOT / "deap_lib" / "configs").glob("*.yml"):
-        load_config(path.stem)
+        config = load_config(path.stem)
+        assert path.stem == f"deap_{config.model}_{config.target}"
+        # a config states only the report's values: never a second, diverging copy of them
+        stated = yaml.safe_load(path.read_text())
+        assert all(getattr(defaults, k) == v for k, v in stated.items() if k not in ("model", "target"))
     bad = tmp_path / "mine.yml"
     bad.write_text("profile: mine\nepochs: lots\n")
     with pytest.raises(ParameterError, match=r"mine.yml: epochs must be a whole number .*got 'lots'"):
