@@ -14,14 +14,8 @@ from numbers import Integral
 
 import numpy as np
 from scipy import stats
-from sklearn.model_selection import (
-    GroupKFold,
-    GroupShuffleSplit,
-    LeaveOneGroupOut,
-    LeavePGroupsOut,
-    StratifiedGroupKFold,
-    permutation_test_score,
-)
+from sklearn import model_selection
+from sklearn.base import is_classifier
 
 
 def _binary(y, *, name):
@@ -292,15 +286,12 @@ def permutation_test_estimator(
         ``observed`` (float), ``null`` (ndarray, shape (n_permutations,)),
         ``p_value`` (float) and ``n_permutations``.
     """
-    from sklearn.base import is_classifier
-    from sklearn.model_selection import check_cv
-
-    observed, null, p_value = permutation_test_score(
+    observed, null, p_value = model_selection.permutation_test_score(
         estimator,
         X,
         y,
         groups=groups,
-        cv=cv if groups is None or _uses_groups(cv) else _WithoutGroups(check_cv(cv, y, classifier=is_classifier(estimator))),
+        cv=cv if groups is None or _uses_groups(cv) else _WithoutGroups(model_selection.check_cv(cv, y, classifier=is_classifier(estimator))),
         n_permutations=n_permutations,
         n_jobs=n_jobs,
         random_state=seed,
@@ -315,7 +306,8 @@ def permutation_test_estimator(
 
 
 #: scikit-learn's splitters that split on groups (the others only receive them to ignore them).
-_GROUP_SPLITTERS = (GroupKFold, GroupShuffleSplit, LeaveOneGroupOut, LeavePGroupsOut, StratifiedGroupKFold)
+_GROUP_SPLITTERS = tuple(getattr(model_selection, name) for name in (
+    "GroupKFold", "GroupShuffleSplit", "LeaveOneGroupOut", "LeavePGroupsOut", "StratifiedGroupKFold"))
 
 
 def _uses_groups(cv) -> bool:
