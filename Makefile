@@ -26,7 +26,7 @@ book: setup
 LATEX_DEBS := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre
 pdf: setup
 	@command -v latexmk >/dev/null 2>&1 || { echo "make pdf: LaTeX is missing; install it with: sudo apt-get update && sudo apt-get install -y --no-install-recommends $(LATEX_DEBS)" >&2; exit 1; }
-	test -f book/chapters/06_honest.ipynb || $(PY) -m deap_lib book --profile $(PROFILE) --no-build $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
+	test -f book/chapters/05_honest.ipynb || $(PY) -m deap_lib book --profile $(PROFILE) --no-build $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
 	$(VENV)/bin/jupyter-book build book --builder pdflatex -W -n --keep-going
 	@echo "PDF: $(CURDIR)/_build/latex/book.pdf"
 

@@ -29,30 +29,32 @@ def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
     return dict(zip(experiments, pairs))
 
 
-def model_chapter(values: dict) -> dict:
-    """A model chapter (DNN or CNN): its data, model and fixed-split runs, and the numbers its prose quotes.
+def models_chapter(values: dict) -> dict:
+    """The models chapter: the data, both models and their fixed-split runs on the chapter's
+    target, and the numbers its prose quotes (``name_dnn``, ``name_cnn`` for per-model ones).
 
-    With ``n_jobs`` > 1 the same model's run on the other target is trained alongside (the
-    fixed-split chapter reads it from the store), which on two cores costs no extra wall time.
-    Returns ``{"config", "data", "net", "pair", "pairs", "numbers"}``: ``pair`` is the chapter's
-    experiment's (:func:`deap_lib.protocols.run_fixed`), ``pairs`` the same as ``{(model, target): pair}``.
+    With ``n_jobs`` > 1 both models' runs on the other target are trained alongside (the
+    fixed-split chapter reads them from the store), which on two cores costs no extra wall time.
+    Returns ``{"data", "configs": {model: config}, "nets": {model: nn.Module}, "pairs":
+    {(model, target): pair}, "numbers"}``.
     """
-    config = experiment(values)
-    data = config.prepare(progress=False)
-    other = "arousal" if config.target == "valence" else "valence"
-    wanted = [(config.model, config.target)] + ([(config.model, other)] if values["n_jobs"] > 1 else [])
-    pair = fixed_runs(values, data, wanted)[config.model, config.target]
-    net = models.build_model(config.model, **config.model_kwargs)
-    s = pair["summary"]
-    numbers = {
-        "n_params": models.count_parameters(net), "n_params_report": paper.N_PARAMS[config.model],
-        "epochs": config.epochs, "n_fit_report": len(pair["report"]["split"]["fit"]),
-        "majority": s["majority_baseline"],
-        **{f"acc_{k}": s[k]["accuracy"] for k in ("as_reported", "last")},
-        **{f"epoch_{k}": s[k]["epoch"] for k in ("as_reported", "last")},
-    }
-    return {"config": config, "data": data, "net": net, "pair": pair, "pairs": {(config.model, config.target): pair},
-            "numbers": numbers}
+    data = prepared(values)
+    target = values["target"]
+    other = "arousal" if target == "valence" else "valence"
+    wanted = [(m, t) for t in (target, other) for m in models.MODEL_NAMES if t == target or values["n_jobs"] > 1]
+    pairs = fixed_runs(values, data, wanted)
+    configs = {m: pairs[m, target]["config"] for m in models.MODEL_NAMES}
+    nets = {m: models.build_model(m, **c.model_kwargs) for m, c in configs.items()}
+    shown = {m: pairs[m, target] for m in models.MODEL_NAMES}
+    numbers = {"epochs": values["epochs"], "n_fit_report": len(shown["dnn"]["report"]["split"]["fit"]),
+               "majority": shown["dnn"]["summary"]["majority_baseline"]}
+    for m, pair in shown.items():
+        s = pair["summary"]
+        numbers.update({f"n_params_{m}": models.count_parameters(nets[m]), f"n_params_report_{m}": paper.N_PARAMS[m],
+                        **{f"acc_{k}_{m}": s[k]["accuracy"] for k in ("as_reported", "last")},
+                        **{f"epoch_{k}_{m}": s[k]["epoch"] for k in ("as_reported", "last")}})
+    return {"data": data, "configs": configs, "nets": nets, "numbers": numbers,
+            "pairs": {(m, target): pair for m, pair in shown.items()}}
 
 
 def kfold_runs(values: dict, data: Prepared) -> dict:

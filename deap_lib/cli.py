@@ -235,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
     p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")
     p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${io.DEAP_DIR_ENV}, else the twin)")
-    p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_dnn")
+    p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_models")
     p.add_argument("--no-build", action="store_true", help="execute the chapters only")
     p.add_argument("--out", help="build a separate copy of the book in this folder (its chapters and HTML), "
                    "leaving book/chapters and _build/html alone (make test uses _build/smoke)")

@@ -32,7 +32,7 @@ from deap_lib.settings import PROFILE_ENV, load_profile
 from deap_lib.store import atomic_write_text
 
 #: The chapters in reading order (notebooks/NN_topic.py).
-CHAPTERS = ("01_data", "02_dnn", "03_cnn", "04_fixed_split", "05_kfold", "06_honest")
+CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest")
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the training engine appends one line per finished run while a chapter executes.

@@ -69,34 +69,36 @@ def md_table(rows: list[dict], columns: list[str] | None = None) -> "Markdown":
     return Markdown("\n".join(lines))
 
 
-def layer_rows(model, input_shape=(1, 32, 99)) -> list[dict]:
-    """Each leaf layer of ``model`` with its output shape and trainable parameters (from a forward pass)."""
-
-    rows, hooks = [], []
-    for name, module in model.named_modules():
-        if not list(module.children()):
-            def hook(mod, _inp, out, name=name):
-                rows.append({
-                    "layer": name, "type": type(mod).__name__,
-                    "output": "x".join(map(str, tuple(out.shape)[1:])),
-                    "parameters": f"{sum(p.numel() for p in mod.parameters() if p.requires_grad):,}",
-                })
-            hooks.append(module.register_forward_hook(hook))
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(input_shape))
-    finally:
-        for h in hooks:
-            h.remove()
+def layer_rows(nets: dict, input_shape=(1, 32, 99)) -> list[dict]:
+    """Each leaf layer of each model in ``nets`` (``{name: nn.Module}``) with its output shape for
+    one trial and its trainable parameters (from a forward pass in eval mode)."""
+    rows = []
+    for model_name, model in nets.items():
+        hooks = []
+        for name, module in model.named_modules():
+            if not list(module.children()):
+                def hook(mod, _inp, out, name=name):
+                    rows.append({
+                        "model": model_name.upper(), "layer": name, "type": type(mod).__name__,
+                        "output": "x".join(map(str, tuple(out.shape)[1:])),
+                        "parameters": f"{sum(p.numel() for p in mod.parameters() if p.requires_grad):,}",
+                    })
+                hooks.append(module.register_forward_hook(hook))
+        try:
+            with torch.no_grad():
+                model.eval()(torch.zeros(input_shape))
+        finally:
+            for h in hooks:
+                h.remove()
     return rows
 
 
-def config_rows(config) -> list[dict]:
-    """The hyperparameters of an experiment as table rows."""
-    keys = ("model", "target", "seed", "epochs", "batch_size", "optimizer", "lr", "momentum", "n_test", "val_fraction")
-    rows = [{"parameter": k, "value": getattr(config, k)} for k in keys]
-    rows += [{"parameter": k, "value": v} for k, v in config.model_kwargs.items()]
-    return rows
+def config_rows(configs: dict) -> list[dict]:
+    """The hyperparameters of experiments (``{name: ExperimentConfig}``) side by side, one row each."""
+    keys = ["target", "seed", "epochs", "batch_size", "optimizer", "lr", "momentum", "n_test", "val_fraction"]
+    keys += sorted({k for c in configs.values() for k in c.model_kwargs})
+    return [{"parameter": k, **{name.upper(): getattr(c, k, c.model_kwargs.get(k, "")) for name, c in configs.items()}}
+            for k in keys]
 
 
 def _pct(x) -> str:
@@ -176,19 +178,22 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
     return rows
 
 
-def honest_run_sentences(pair: dict, profile: str) -> dict:
-    """The model chapters' sentences ``honest_run`` and ``honest_result``, which depend on whether
-    the profile made an honest run (``val_fraction`` > 0) beside the report's."""
-    honest, s = pair["honest"], pair["summary"]
-    if honest is None:
+def honest_run_sentences(pairs: dict, profile: str) -> dict:
+    """The models chapter's sentences ``honest_run`` and ``honest_result``, which depend on whether
+    the profile made honest runs (``val_fraction`` > 0) beside the report's. ``pairs``:
+    ``{(model, target): pair}`` of :func:`deap_lib.protocols.run_fixed`."""
+    first = next(iter(pairs.values()))
+    if first["honest"] is None:
         return {"honest_run": f"The {profile} profile runs no separate honest run (val_fraction is 0): the honest "
                               "figure is the last epoch of the report's run, on which nothing was chosen.",
-                "honest_result": "and no validation-chosen figure was computed (val_fraction is 0)"}
-    return {"honest_run": f"An honest run of its own holds {len(honest['split']['val'])} of the training trials "
-                          f"out as a validation set (fitting the other {len(honest['split']['fit'])}), so that an "
-                          "epoch can be chosen without looking at the test set.",
-            "honest_result": f"and the honest run's epoch with the best validation accuracy (epoch "
-                             f"{s['val_chosen']['epoch']}) gives {s['val_chosen']['accuracy']:.1%}"}
+                "honest_result": "no validation-chosen figure was computed (val_fraction is 0)"}
+    split = first["honest"]["split"]
+    chosen = [f"{pair['summary']['val_chosen']['accuracy']:.1%} for the {m.upper()} (epoch "
+              f"{pair['summary']['val_chosen']['epoch']})" for (m, _), pair in pairs.items()]
+    return {"honest_run": f"An honest run of its own holds {len(split['val'])} of the training trials out as a "
+                          f"validation set (fitting the other {len(split['fit'])}), so that an epoch can be chosen "
+                          "without looking at the test set.",
+            "honest_result": "the honest runs' epochs with the best validation accuracy give " + " and ".join(chosen)}
 
 
 def fixed_split_numbers(pairs: dict) -> dict:

@@ -22,10 +22,10 @@ def test_stale_chapters_follow_profile_parameters_source_and_missing_files(tmp_p
     assert driver.stale_chapters(chapters, "quick") == []  # the recorded time does not matter
     assert driver.stale_chapters(chapters, "smoke") == list(driver.CHAPTERS)
     assert driver.stale_chapters(chapters, "quick", {"deap_dir": "/data"}) == list(driver.CHAPTERS)
-    _fake_chapters(chapters, changes={"04_fixed_split": {"source": "edited"}})
-    assert driver.stale_chapters(chapters, "quick") == ["04_fixed_split"]
-    (chapters / "02_dnn.ipynb").unlink()
-    assert driver.stale_chapters(chapters, "quick") == ["02_dnn", "04_fixed_split"]
+    _fake_chapters(chapters, changes={"03_fixed_split": {"source": "edited"}})
+    assert driver.stale_chapters(chapters, "quick") == ["03_fixed_split"]
+    (chapters / "02_models.ipynb").unlink()
+    assert driver.stale_chapters(chapters, "quick") == ["02_models", "03_fixed_split"]
     (chapters / driver.STAMP).write_text("not json")
     assert driver.stale_chapters(chapters, "quick") == list(driver.CHAPTERS)
 

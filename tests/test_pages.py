@@ -29,9 +29,20 @@ def test_pairs_in_sync_with_parameters_and_no_outputs(src):
 
 
 def test_layer_rows_count_the_report_parameters():
-    rows = pages.layer_rows(models.build_model("dnn"))
-    assert sum(int(r["parameters"].replace(",", "")) for r in rows) == 18_847_501
-    assert rows[-1]["output"] == "1"
+    rows = pages.layer_rows({m: models.build_model(m) for m in ("dnn", "cnn")})
+    for m in ("DNN", "CNN"):
+        mine = [r for r in rows if r["model"] == m]
+        assert sum(int(r["parameters"].replace(",", "")) for r in mine) == paper.N_PARAMS[m.lower()]
+        assert mine[-1]["output"] == "1"
+
+
+def test_config_rows_put_experiments_side_by_side():
+    from deap_lib.settings import ExperimentConfig
+
+    rows = pages.config_rows({m: ExperimentConfig(model=m) for m in ("dnn", "cnn")})
+    by = {r["parameter"]: r for r in rows}
+    assert (by["batch_size"]["DNN"], by["batch_size"]["CNN"]) == (310, 50)
+    assert (by["optimizer"]["DNN"], by["optimizer"]["CNN"]) == ("rmsprop", "sgd")
 
 
 def test_report_mcnemar_counts_match_its_best_epochs():

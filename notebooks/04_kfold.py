@@ -18,7 +18,7 @@
 # folds of 40, each fold tested once by a model trained on the other 31 (1240 trials, no
 # validation set held out), accuracy taken at the last epoch. Its folds mix every participant's
 # trials into training and test, so this is a *subject-dependent* estimate (the
-# [honest-evaluation](06_honest) chapter asks the subject-independent question with
+# [honest-evaluation](05_honest) chapter asks the subject-independent question with
 # leave-one-subject-out). Here the folds are seeded, and arousal really is arousal (the report's
 # arousal k-fold run had valence hard-coded).
 
@@ -100,7 +100,7 @@ pages.md_table(pages.balance_rows(data, [r for recs in cv.values() for r in recs
 # the report's fixed 100 trials, can easily land on a "lucky" number. The mean over folds is
 # steadier than any one fold, but its spread is not a confidence interval (the folds share
 # training data), and it must be read against the majority baseline. It is also
-# subject-dependent: see the [honest-evaluation](06_honest) chapter.
+# subject-dependent: see the [honest-evaluation](05_honest) chapter.
 #
 # ## DNN against CNN: the 5x2cv paired t-test
 #
