@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from deap_lib.io import DEAP_DIR_ENV
 from deap_lib.settings import PROFILE_ENV, load_profile
 from deap_lib.store import atomic_write_text
 
@@ -247,8 +248,8 @@ def _on_builder_inited(app) -> None:
     last = next(iter(stamps.values()), {})
     profile = os.environ.get(PROFILE_ENV) or last.get("profile") or "quick"
     parameters = dict(last.get("parameters") or {})
-    if os.environ.get("DEAP_DIR"):
-        parameters["deap_dir"] = os.environ["DEAP_DIR"]
+    if os.environ.get(DEAP_DIR_ENV):  # the chapters read it too; here it only makes their stamps stale
+        parameters["deap_dir"] = os.environ[DEAP_DIR_ENV]
     todo = stale_chapters(chapters_dir, profile, parameters)
     if not todo:
         return
