@@ -21,13 +21,12 @@ import os
 import pickle
 import struct
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
-from deap_lib.config import atomic_write_bytes
+from deap_lib.store import atomic_write_bytes
 
 __all__ = [
     "BASELINE_S",
@@ -47,8 +46,6 @@ __all__ = [
     "RATING_RANGE",
     "SFREQ",
     "find_participants",
-    "iter_deap",
-    "load_deap",
     "participant_path",
     "read_participant",
     "resolve_deap_dir",
@@ -92,34 +89,78 @@ def _fail(path: Path, what: str) -> DEAPFormatError:
     return DEAPFormatError(f"{path}: {what}")
 
 
+#: Where the samples of a file are placed in memory: a multiple of this address (a cache line),
+#: so that numpy can use them in place for any dtype.
+_ALIGN = 64
+#: Bytes read first to find where the samples start (a DEAP file's header is about 200 bytes).
+_HEAD = 4096
+
+
+def _read_aligned(f) -> np.ndarray:
+    """The whole file as a uint8 array, placed so that its first long array starts aligned.
+
+    One ``readinto`` into one preallocated buffer: no intermediate ``bytes``, and the arrays
+    :func:`deap_lib.pickle_reader.load_arrays` builds with ``copy=False`` are views of it. Read,
+    not memory-mapped: a mapped file truncated by another process would kill this one (SIGBUS),
+    and mapping measured slower than reading here.
+    """
+    from deap_lib.pickle_reader import array_data_offset
+
+    size = os.fstat(f.fileno()).st_size
+    head = f.read(min(size, _HEAD)) if size else b""
+    start = array_data_offset(head)
+    buf = np.empty(size + _ALIGN, dtype=np.uint8)  # numpy's allocator: huge pages where it can
+    shift = 0 if start is None else -(buf.ctypes.data + start) % _ALIGN
+    view = memoryview(buf)[shift : shift + size]
+    view[: len(head)] = head
+    got = len(head)
+    while got < size:
+        k = f.readinto(view[got:])
+        if not k:  # the file shrank since fstat: what was read is parsed (and found truncated)
+            return buf[shift : shift + got]
+        got += k
+    rest = f.read()
+    if rest:  # the file grew since fstat: read it whole (copies, but stays correct)
+        return np.concatenate([buf[shift : shift + size], np.frombuffer(rest, dtype=np.uint8)])
+    return buf[shift : shift + size]
+
+
 def _unpickle(path: Path) -> dict:
     """Read the pickle at ``path`` as data with :func:`deap_lib.pickle_reader.load_arrays`.
 
     Nothing of the file is executed: the opcode stream is interpreted, numpy's array
     reconstruction is recognised as data, and anything else raises :class:`DEAPFormatError`.
+    The file is read once into one buffer; arrays stored as numpy wants them (native byte order,
+    C order) are views of it, so a DEAP file's samples are never copied.
     """
     from deap_lib.pickle_reader import load_arrays  # here: pickle_reader imports DEAPFormatError from io
 
     if path.is_dir():
         raise _fail(path, "is a directory, expected a DEAP participant file (sNN.dat)")
     try:
-        f = open(path, "rb")
+        f = open(path, "rb", buffering=0)
     except FileNotFoundError:
         raise
     except OSError as exc:
         raise _fail(path, f"cannot be opened ({type(exc).__name__}: {exc.strerror or exc})") from exc
     with f:
         try:
-            raw = f.read()
+            raw = _read_aligned(f)
         except OSError as exc:
             raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc.strerror or exc})") from exc
-    return load_arrays(raw, name=str(path))
+    return load_arrays(raw, name=str(path), copy=False)
+
+
+def _has_nonfinite(data: np.ndarray) -> bool:
+    """Whether ``data`` holds a NaN or inf, one trial at a time (no full-size temporary)."""
+    return any(not np.isfinite(trial).all() for trial in data)
 
 
 def _check_arrays(path: Path, data: object, labels: object) -> tuple[np.ndarray, np.ndarray]:
     """Validate ``data`` and ``labels`` against DEAP's format; return them in native byte order.
 
-    Shared by the reader and the writer so both accept exactly the same content.
+    Shared by the reader and the writer so both accept exactly the same content. Arrays already in
+    native byte order are returned as they are (not copied).
     """
     for key, value, shape in (("data", data, DATA_SHAPE), ("labels", labels, LABELS_SHAPE)):
         if not isinstance(value, np.ndarray):
@@ -132,8 +173,8 @@ def _check_arrays(path: Path, data: object, labels: object) -> tuple[np.ndarray,
             raise _fail(path, f"{key!r} has dtype {value.dtype}, expected float32 or float64")
     data, labels = (a.astype(a.dtype.newbyteorder("="), copy=False) for a in (data, labels))
 
-    bad = ~np.isfinite(data)
-    if bad.any():
+    if _has_nonfinite(data):  # only then the full mask, to count and locate them
+        bad = ~np.isfinite(data)
         trial, channel, sample = (int(i) for i in np.argwhere(bad)[0])
         raise _fail(
             path,
@@ -166,9 +207,11 @@ def read_participant(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     -------
     data : ndarray, shape (40, 40, 8064)
         ``(n_trials, n_channels, n_samples)`` in the stored float dtype (float64 in the real release;
-        float32 is accepted), native byte order. Channels are :data:`CHANNEL_NAMES`: 32 EEG channels
-        then 8 peripheral ones; samples at :data:`SFREQ` Hz, the first :data:`BASELINE_S` s are the
-        pre-trial baseline.
+        float32 is accepted), native byte order, C order, writable. Channels are
+        :data:`CHANNEL_NAMES`: 32 EEG channels then 8 peripheral ones; samples at :data:`SFREQ` Hz,
+        the first :data:`BASELINE_S` s are the pre-trial baseline. For a file stored as numpy
+        wants it (DEAP's are) this is a view of the one buffer the file was read into: the samples
+        are not copied, and the buffer (the file's size) lives as long as the array.
     labels : ndarray, shape (40, 4)
         ``(n_trials, n_ratings)``: the :data:`RATING_NAMES` ratings, each in 1-9.
 
@@ -193,7 +236,8 @@ def read_participant(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     for key, value in obj.items():
         if isinstance(value, np.ndarray) and value.dtype.hasobject:
             raise _fail(path, f"{key!r} is an array of Python objects (dtype {value.dtype}), expected float32 or float64")
-    return _check_arrays(path, obj["data"], obj["labels"])
+    data, labels = _check_arrays(path, obj["data"], obj["labels"])
+    return data, labels.copy()  # a few bytes: never keep the file's buffer alive through the labels
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,87 +359,6 @@ def find_participants(
             stacklevel=2,
         )
     return present
-
-
-def iter_deap(
-    root: str | os.PathLike | None = None,
-    participants: Iterable[int] | None = None,
-    *,
-    progress: bool = True,
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield one participant at a time, so that only one file is in memory.
-
-    Parameters
-    ----------
-    root : str or path-like, optional
-        The DEAP folder; None means the ``DEAP_DIR`` environment variable.
-    participants : iterable of int, optional
-        Participant ids in 1-32; None means all present (see :func:`find_participants`).
-    progress : bool
-        Show a tqdm progress bar.
-
-    Yields
-    ------
-    pid : int
-        Participant id, increasing.
-    data : ndarray, shape (40, 40, 8064)
-        ``(n_trials, n_channels, n_samples)``, see :func:`read_participant`.
-    labels : ndarray, shape (40, 4)
-        ``(n_trials, n_ratings)``.
-    """
-    # The folder and file list are checked when the generator is created, not at its first next().
-    found = find_participants(root, participants)
-    return _iter_found(found, progress)
-
-
-def _iter_found(found: list[tuple[int, Path]], progress: bool) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    for pid, path in tqdm(found, desc="reading DEAP", unit="participant", disable=not progress):
-        data, labels = read_participant(path)
-        yield pid, data, labels
-
-
-def load_deap(
-    root: str | os.PathLike | None = None,
-    participants: Iterable[int] | None = None,
-    *,
-    progress: bool = True,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Load several participants into stacked arrays (all 32 in float64: about 3.3 GB).
-
-    Parameters
-    ----------
-    root : str or path-like, optional
-        The DEAP folder; None means the ``DEAP_DIR`` environment variable.
-    participants : iterable of int, optional
-        Participant ids in 1-32; None means all present (see :func:`find_participants`).
-    progress : bool
-        Show a tqdm progress bar.
-
-    Returns
-    -------
-    data : ndarray, shape (n_participants * 40, 40, 8064)
-        ``(n_trials, n_channels, n_samples)``, participants in increasing id, each one's 40 trials
-        in file order. The dtype is the files' (promoted if they differ).
-    labels : ndarray, shape (n_participants * 40, 4)
-        ``(n_trials, n_ratings)``.
-    participant : ndarray of int64, shape (n_participants * 40,)
-        The participant id of each trial.
-    """
-    found = find_participants(root, participants)
-    n = len(found) * N_TRIALS
-    data = labels = None
-    for i, (_, d, lab) in enumerate(_iter_found(found, progress)):
-        if data is None:  # filled in place: stacking at the end would need twice the memory
-            data = np.empty((n, *DATA_SHAPE[1:]), dtype=d.dtype)
-            labels = np.empty((n, *LABELS_SHAPE[1:]), dtype=lab.dtype)
-        if not np.can_cast(d.dtype, data.dtype, casting="safe"):
-            data = data.astype(np.result_type(data.dtype, d.dtype))
-        if not np.can_cast(lab.dtype, labels.dtype, casting="safe"):
-            labels = labels.astype(np.result_type(labels.dtype, lab.dtype))
-        data[i * N_TRIALS : (i + 1) * N_TRIALS] = d
-        labels[i * N_TRIALS : (i + 1) * N_TRIALS] = lab
-    participant = np.repeat(np.array([pid for pid, _ in found], dtype=np.int64), N_TRIALS)
-    return data, labels, participant
 
 
 # --------------------------------------------------------------------------------------------

@@ -17,6 +17,11 @@ No global is ever resolved or called, no ``__setstate__`` / ``__reduce__`` runs,
 ``np.dtype`` is only called on strings of the allow-list. Shapes and buffer lengths are checked
 before anything is allocated, so memory stays bounded by the file plus the output arrays. Anything
 else raises :class:`deap_lib.io.DEAPFormatError` naming the file, the construct and its byte offset.
+
+With ``copy=False`` and a writable buffer, an array whose bytes lie in the buffer as numpy wants
+them (native byte order, C order, aligned for its dtype) is returned as a view of the buffer, so
+a 100 MB DEAP file is read without copying its samples; :func:`array_data_offset` tells a reader
+where to place the file in memory so that the first long array is aligned.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import numpy as np
 
 from deap_lib.io import DEAPFormatError
 
-__all__ = ["ALLOWED_DTYPES", "MAX_DIM", "MAX_ELEMENTS", "MAX_NDIM", "load_arrays"]
+__all__ = ["ALLOWED_DTYPES", "MAX_DIM", "MAX_ELEMENTS", "MAX_NDIM", "array_data_offset", "load_arrays"]
 
 MAX_NDIM = 3
 MAX_DIM = 100_000
@@ -95,12 +100,17 @@ class _PendingArray:
 
 
 class _Blob:
-    """A long bytes / bytearray / Python 2 str of the file, kept as a view (no copy)."""
+    """A long bytes / bytearray / Python 2 str of the file, kept as a view (no copy).
 
-    __slots__ = ("kind", "view")
+    ``shared`` is set once an array is returned as a view of these bytes: a second array
+    rebuilt from the same (memoized) bytes is then a copy, as unpickling would make it.
+    """
+
+    __slots__ = ("kind", "shared", "view")
 
     def __init__(self, view: memoryview, kind: str):
         self.view, self.kind = view, kind  # kind: "bytes", "bytearray" or "str" (latin-1 text)
+        self.shared = False
 
     def materialize(self):
         if self.kind == "str":
@@ -125,11 +135,15 @@ def _opname(code: int) -> str:
 
 
 class _Reader:
-    def __init__(self, buf: bytes | memoryview, name: str):
+    def __init__(self, buf: bytes | memoryview, name: str, share: bool = False, head: bool = False):
         view = memoryview(buf)
         if view.ndim != 1 or view.itemsize != 1 or not view.c_contiguous:
             view = view.cast("B") if view.c_contiguous else memoryview(bytes(view))
         self.buf = view
+        # Arrays may be views of the buffer only where it is writable: the arrays returned are
+        # always writable, as unpickled ones are.
+        self.share = share and not view.readonly
+        self.head = head  # only the start of a file: a FRAME may run past it
         self.n = len(view)
         self.name = name
         self.pos = 0
@@ -447,8 +461,19 @@ class _Reader:
         native = dtype.newbyteorder("=")
         if count == 0:
             return np.empty(shape, dtype=native)
-        flat = np.frombuffer(data, dtype=dtype)
-        return flat.reshape(shape, order="F" if fortran else "C").astype(native, order="C", copy=True)
+        array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+        if (
+            self.share
+            and isinstance(raw, _Blob)  # bytes of the buffer itself, not built by the interpreter
+            and not raw.shared
+            and dtype.isnative
+            and array.flags.c_contiguous
+            and array.flags.aligned
+            and array.flags.writeable
+        ):
+            raw.shared = True
+            return array
+        return array.astype(native, order="C", copy=True)
 
     def build_array(self, pending: _PendingArray, state: Any) -> np.ndarray:
         what = f"{pending.key!r}" if pending.key is not None else "an array"
@@ -508,7 +533,7 @@ def _proto(r: _Reader):
 @_op(b"\x95", H)
 def _frame(r: _Reader):
     length = r.unpack("<Q")
-    if length > r.n - r.pos:
+    if length > r.n - r.pos and not r.head:
         raise r.fail(f"truncated: FRAME of {length} bytes, {r.n - r.pos} left")
 
 
@@ -828,12 +853,21 @@ del H
 # --- the result -------------------------------------------------------------------------------
 
 
-def _finish(r: _Reader, value: Any) -> Any:
-    """Replace views by bytes / str, pending arrays by arrays; refuse any placeholder left."""
-    done: dict[int, Any] = {}
-    busy: set[int] = set()
+class _Finish:
+    """Replace views by bytes / str, pending arrays by arrays; refuse any placeholder left.
 
-    def walk(v: Any, depth: int) -> Any:
+    A class rather than a recursive closure: a closure that calls itself is a reference cycle,
+    which would keep the reader, and so the whole file's buffer, alive until the garbage
+    collector runs.
+    """
+
+    def __init__(self, r: _Reader):
+        self.r = r
+        self.done: dict[int, Any] = {}
+        self.busy: set[int] = set()
+
+    def walk(self, v: Any, depth: int) -> Any:
+        r, done, busy = self.r, self.done, self.busy
         if v is None or type(v) in (bool, int, float, str, bytes, bytearray):
             return v
         if isinstance(v, np.ndarray):
@@ -856,16 +890,19 @@ def _finish(r: _Reader, value: Any) -> Any:
             raise r.fail(f"containers nested deeper than {MAX_DEPTH}")
         busy.add(id(v))
         if type(v) is dict:
-            out: Any = {k: walk(x, depth + 1) for k, x in v.items()}
+            out: Any = {k: self.walk(x, depth + 1) for k, x in v.items()}
         elif type(v) is list:
-            out = [walk(x, depth + 1) for x in v]
+            out = [self.walk(x, depth + 1) for x in v]
         else:
-            out = tuple(walk(x, depth + 1) for x in v)
+            out = tuple(self.walk(x, depth + 1) for x in v)
         busy.discard(id(v))
         done[id(v)] = out
         return out
 
-    return walk(value, 0)
+
+def _finish(r: _Reader, value: Any) -> Any:
+    """Replace views by bytes / str, pending arrays by arrays; refuse any placeholder left."""
+    return _Finish(r).walk(value, 0)
 
 
 def _describe(v: Any) -> str:
@@ -876,22 +913,30 @@ def _describe(v: Any) -> str:
     return "MARK" if isinstance(v, _Mark) else type(v).__name__
 
 
-def load_arrays(buf: bytes | memoryview, *, name: str) -> dict[str, Any]:
+def load_arrays(buf: bytes | memoryview, *, name: str, copy: bool = True) -> dict[str, Any]:
     """Interpret a pickle of a dict of numpy arrays as data, never running anything from it.
 
     Parameters
     ----------
     buf : bytes or memoryview
-        The whole file (a memory map works: arrays are copied out of it, nothing else is).
+        The whole file (a memory map works: with ``copy=True`` arrays are copied out of it,
+        nothing else is).
     name : str
         The file's name, used in error messages.
+    copy : bool, optional
+        True (default): every array owns its memory. False: where ``buf`` is writable (a
+        ``bytearray``, a writable ``memoryview`` or numpy ``uint8`` array), an array whose bytes
+        lie in ``buf`` in native byte order, C order and aligned for its dtype is a view of
+        ``buf`` (it keeps ``buf`` alive, and writing to one changes the other); any other array
+        is copied, so that all are still C-contiguous, native and writable. With a read-only
+        ``buf`` (``bytes``) everything is copied.
 
     Returns
     -------
     dict
-        The top-level dict, keys ``str``. Arrays come back as C-contiguous ndarrays in native
-        byte order, owning their memory; other values (lists, numbers, ...) as the plain Python
-        values they are, for the caller to validate.
+        The top-level dict, keys ``str``. Arrays come back as writable C-contiguous ndarrays in
+        native byte order, owning their memory unless ``copy=False`` (see above); other values
+        (lists, numbers, ...) as the plain Python values they are, for the caller to validate.
 
     Raises
     ------
@@ -900,7 +945,7 @@ def load_arrays(buf: bytes | memoryview, *, name: str) -> dict[str, Any]:
         on truncation or trailing bytes, or when the top-level value is not a dict with str keys.
         The message names the file, the construct refused and its byte offset.
     """
-    r = _Reader(buf, name)
+    r = _Reader(buf, name, share=not copy)
     result = _finish(r, r.run())
     if not isinstance(result, dict):
         raise DEAPFormatError(f"{name}: holds a {type(result).__name__}, expected a dict with keys 'data' and 'labels'")
@@ -908,3 +953,37 @@ def load_arrays(buf: bytes | memoryview, *, name: str) -> dict[str, Any]:
     if bad:
         raise DEAPFormatError(f"{name}: has a {type(bad[0]).__name__} key, expected str keys")
     return result
+
+
+#: Opcodes whose argument is a long run of raw bytes, with the size of their length field.
+_LONG_BYTES_OPS = {ord("T"): 4, ord("B"): 4, 0x8E: 8, 0x96: 8}  # BINSTRING, BINBYTES, BINBYTES8, BYTEARRAY8
+
+
+def array_data_offset(head: bytes | memoryview) -> int | None:
+    """Offset in the file of the first raw-bytes argument that runs past ``head``.
+
+    A reader that reads a pickle into memory can place the file so that this offset falls on an
+    aligned address: the array whose bytes start there (the samples of a DEAP file, which come
+    after a header of about 200 bytes) can then be used in place by ``load_arrays(...,
+    copy=False)``. Only a hint: a wrong or missing one costs a copy, never a wrong result.
+
+    Parameters
+    ----------
+    head : bytes or memoryview
+        The first bytes of the file (4 KiB is plenty for DEAP's files).
+
+    Returns
+    -------
+    int or None
+        The offset of the argument's first byte, or None when ``head`` holds no such argument
+        (a small file read whole, or a stream the interpreter refuses before it).
+    """
+    r = _Reader(head, "(header)", head=True)
+    try:
+        r.run()
+    except DEAPFormatError:
+        # The interpreter stops where an argument runs past ``head``, having read its length.
+        size = _LONG_BYTES_OPS.get(r.buf[r.op_pos]) if r.op_pos < r.n else None
+        if size is not None and r.pos == r.op_pos + 1 + size:
+            return r.pos
+    return None

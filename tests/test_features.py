@@ -214,6 +214,122 @@ def test_progress_bar(rng, capsys):
     assert "reducing" in capsys.readouterr().err
 
 
+# ---------------------------------------------------------------- threads
+
+
+def test_threads_give_identical_bits(rng):
+    x = _eeg(rng, (12, 5, 8064))[:, :4]  # not contiguous, as DEAP's EEG slice
+    x[2, 1, 100] = np.nan
+    x[5, 3] = 7.0  # a constant channel: nan skewness and kurtosis
+    one = reduce_dim(x, n_threads=1, chunk_trials=1)
+    for n_threads in (2, 3, None):
+        got = reduce_dim(x, n_threads=n_threads, chunk_trials=1)
+        assert got.tobytes() == one.tobytes(), n_threads
+    assert reduce_dim(x, n_threads=2).tobytes() == one.tobytes()  # default chunks too
+    for method in ("trial", "report-prose"):
+        a = extract_features(x.astype(np.float32), standardization=method, n_threads=1)
+        b = extract_features(x.astype(np.float32), standardization=method, n_threads=2, chunk_trials=1)
+        assert a.tobytes() == b.tobytes(), method
+
+
+def test_thread_errors_reach_the_caller(rng):
+    def broken(chunk):
+        raise RuntimeError("transform failed")
+
+    with pytest.raises(RuntimeError, match="transform failed"):
+        features._reduce(_eeg(rng, (4, 2, 8064)), None, 1, False, transform=broken, n_threads=2)
+
+
+@pytest.mark.parametrize("n_threads", [0, -1, 1.5, True, "2"])
+def test_bad_n_threads(n_threads):
+    with pytest.raises(ValueError, match="n_threads"):
+        reduce_dim(np.zeros((2, 8064)), n_threads=n_threads)
+
+
+def test_default_threads():
+    assert 1 <= features.default_threads() <= 8
+
+
+# ---------------------------------------------------------------- medians by selection
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int16])
+@pytest.mark.parametrize("m", [1, 2, 7, 8, 801, 807])
+def test_median_selection_is_exact_for_any_bounds(rng, dtype, m):
+    """The counts decide, so any bounds give np.median to the bit (only the time differs)."""
+    r, k, start = 5, 3, 2
+    rows = (rng.standard_normal((r, start + k * m + 4)) * 100).astype(dtype)
+    rows[:, ::3] = rows[0, 0]  # ties
+    rows[1] = rows[1, 0]  # constant windows
+    lanes = rows[:, start : start + k * m].reshape(r, k, m)
+    expected = np.median(lanes.astype(np.float64), axis=-1)
+    exact = expected.copy()
+    skip = np.zeros((r, k), dtype=bool)
+    spread = np.ptp(lanes.astype(np.float64), axis=-1) + 1.0
+    bounds = [
+        (exact, exact),  # as tight as can be
+        (exact - spread * 0.05, exact + spread * 0.05),
+        (np.full((r, k), -np.inf), np.full((r, k), np.inf)),  # everything
+        (exact + 1e9, exact + 2e9),  # above everything: each window falls back
+        (exact + 1.0, exact - 1.0),  # empty range
+        (rng.uniform(-300, 300, (r, k)), rng.uniform(-300, 300, (r, k))),  # anything
+    ]
+    for lo, hi in bounds:
+        got = features._median_between(np.ascontiguousarray(rows), start, k, m, lo, hi, skip)
+        assert got.tobytes() == expected.tobytes()
+
+
+def test_median_selection_skips_nan_windows(rng):
+    rows = rng.standard_normal((2, 30))
+    skip = np.array([[False, True, False], [False, False, False]])
+    got = features._median_between(rows, 0, 3, 10, np.full((2, 3), -1.0), np.full((2, 3), 1.0), skip)
+    expected = np.median(rows.reshape(2, 3, 10), axis=-1)
+    expected[0, 1] = np.nan
+    np.testing.assert_array_equal(got, expected)
+
+
+def _count_fallbacks(monkeypatch):
+    calls = []
+    whole = features._median
+
+    def counted(part, is_nan):
+        calls.append(part.shape[0])
+        return whole(part, is_nan)
+
+    monkeypatch.setattr(features, "_median", counted)
+    return calls
+
+
+def test_medians_of_eeg_are_selected_and_exact(rng, monkeypatch):
+    x = _eeg(rng, (4, 8, 8064))
+    calls = _count_fallbacks(monkeypatch)
+    got = reduce_dim(x)
+    expected = loop_reduce(x, 807)
+    np.testing.assert_array_equal(got[..., 1::9], expected[..., 1::9])  # medians: exact
+    assert sum(calls) <= 2  # of the 352 windows and 32 channels, nearly none is partitioned whole
+
+
+@pytest.mark.parametrize("signal", ["exponential", "random walk", "two levels", "even windows"])
+def test_medians_where_selection_falls_back(rng, monkeypatch, signal):
+    """Skewed, drifting or two-level windows defeat the first guess: still the exact median."""
+    n, window = 8064, 807
+    if signal == "exponential":
+        x = rng.exponential(size=(6, n))
+    elif signal == "random walk":
+        x = np.cumsum(rng.standard_normal((6, n)), axis=-1)
+    elif signal == "two levels":
+        x = np.where(rng.random((6, n)) < 0.3, 0.0, 100.0) + rng.standard_normal((6, n)) * 1e-3
+    else:  # windows of 2: {1, 3} in every window, so the channel's middle pair is (1, 3), off the window medians
+        n, window = 20, 2
+        x = np.tile([1.0, 3.0], (3, 10))
+    calls = _count_fallbacks(monkeypatch)
+    got = reduce_dim(x, window=window)
+    expected = loop_reduce(x, window)
+    np.testing.assert_array_equal(got[..., 1::9], expected[..., 1::9])
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=1e-9)
+    assert calls  # the fallback ran
+
+
 # ---------------------------------------------------------------- standardization
 
 

@@ -181,6 +181,62 @@ def test_reads_big_endian_as_native(tmp_path, valid):
     np.testing.assert_array_equal(got_data, valid[0])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_read_uses_the_file_buffer_in_place(tmp_path, valid, dtype):
+    """The samples are a view of the one buffer the file is read into: no copy, no full-size
+    temporary (the non-finite check goes one trial at a time)."""
+    import tracemalloc
+
+    data, labels = (a.astype(dtype) for a in valid)
+    path = io.write_participant(tmp_path / "s01.dat", data, labels)
+    tracemalloc.start()
+    try:
+        got_data, got_labels = io.read_participant(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < path.stat().st_size + 2 * data[0].nbytes  # the buffer, plus less than 2 trials
+    assert not got_data.flags.owndata  # a view of the buffer
+    assert got_data.flags.aligned and got_data.flags.c_contiguous and got_data.flags.writeable
+    np.testing.assert_array_equal(got_data, data)
+    np.testing.assert_array_equal(got_labels, labels)
+    got_data[0, 0, 0] = -1.0  # writable, as the callers that standardize in place need
+    assert got_labels.flags.writeable
+
+
+def test_read_frees_the_file_buffer_at_once(tmp_path, valid):
+    """Nothing but the arrays holds the buffer: no reference cycle waits for the garbage collector
+    (which let several 100 MB buffers pile up and made reading 5x slower)."""
+    import gc
+    import weakref
+
+    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    gc.disable()
+    try:
+        data, labels = io.read_participant(path)
+        base = data
+        while isinstance(base.base, np.ndarray):
+            base = base.base
+        buffer = weakref.ref(base)
+        del data, labels, base
+        assert buffer() is None
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("change", [-4096, -1, 1, 4096])
+def test_read_while_the_file_changes_size(tmp_path, valid, monkeypatch, change):
+    """The size taken at open may be stale: the file is read to its end all the same."""
+    import types
+
+    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    real_fstat = os.fstat
+    monkeypatch.setattr(io.os, "fstat", lambda fd: types.SimpleNamespace(st_size=real_fstat(fd).st_size + change))
+    got_data, got_labels = io.read_participant(path)
+    np.testing.assert_array_equal(got_data, valid[0])
+    np.testing.assert_array_equal(got_labels, valid[1])
+
+
 # ---------------------------------------------------------------------------------------------
 # Bad files
 # ---------------------------------------------------------------------------------------------
@@ -428,39 +484,11 @@ def test_resolve_deap_dir(tmp_path, monkeypatch):
         io.resolve_deap_dir(tmp_path / "file")
 
 
-def test_iter_deap_checks_eagerly_and_yields_in_order(deap_dir):
-    with pytest.raises(FileNotFoundError):
-        io.iter_deap(deap_dir, [2], progress=False)  # before the first next()
-    seen = [(pid, data[0, 0, 0], data.shape, labels.shape) for pid, data, labels in
-            io.iter_deap(deap_dir, [3, 10], progress=False)]  # fmt: skip
-    assert seen == [(3, 3.0, io.DATA_SHAPE, io.LABELS_SHAPE), (10, 10.0, io.DATA_SHAPE, io.LABELS_SHAPE)]
-
-
-def test_load_deap_from_env(deap_dir, valid, monkeypatch):
-    monkeypatch.setenv(io.DEAP_DIR_ENV, str(deap_dir))
-    with pytest.warns(UserWarning, match="lacks 29"):
-        data, labels, participant = io.load_deap(progress=False)
-    assert data.shape == (120, 40, 8064) and labels.shape == (120, 4) and participant.shape == (120,)
-    assert data.dtype == labels.dtype == np.float64  # s01 is float64, the others float32
-    assert participant.dtype == np.int64
-    np.testing.assert_array_equal(participant, np.repeat([1, 3, 10], 40))
-    np.testing.assert_array_equal(data[[0, 40, 80], 0, 0], [1, 3, 10])
-    np.testing.assert_allclose(labels[[0, 40, 80], 3], [1.1, 1.3, 2.0], rtol=1e-6)
-    np.testing.assert_array_equal(data[41:80], valid[0][1:])
-    np.testing.assert_array_equal(labels[81:], valid[1][1:])
-
-
-def test_load_deap_explicit(deap_dir):
-    data, labels, participant = io.load_deap(deap_dir, [10], progress=False)
-    assert data.shape == (40, 40, 8064) and data.dtype == np.float32
-    assert set(participant) == {10}
-
-
 def test_written_files_follow_the_umask(tmp_path):
     import os
     import stat
 
-    from deap_lib.config import atomic_write_text
+    from deap_lib.store import atomic_write_text
 
     old = os.umask(0o022)
     try:

@@ -14,7 +14,7 @@ import pytest
 
 from deap_lib import io
 from deap_lib.io import DEAPFormatError
-from deap_lib.pickle_reader import ALLOWED_DTYPES, load_arrays
+from deap_lib.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
 
 NAME = "s01.dat"
 
@@ -105,6 +105,144 @@ def participant_bytes(tmp_path_factory):
 def test_write_participant_round_trip(participant_bytes):
     raw, data, labels = participant_bytes
     _assert_same(load_arrays(raw, name=NAME), {"data": data, "labels": labels})
+
+
+# ---------------------------------------------------------------------------------------------
+# copy=False: arrays as views of the buffer where numpy can use its bytes as they are
+# ---------------------------------------------------------------------------------------------
+
+
+def _placed(raw, misalign=0):
+    """``raw`` in a writable uint8 buffer, its first long array aligned (plus ``misalign`` bytes),
+    as deap_lib.io places a file it reads."""
+    start = array_data_offset(raw[:4096]) or 0
+    buf = np.empty(len(raw) + 128, dtype=np.uint8)
+    shift = -(buf.ctypes.data + start) % 64 + misalign
+    buf[shift : shift + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return buf[shift : shift + len(raw)]
+
+
+def _big(dtype="<f8", order="C"):
+    """Arrays whose bytes are long enough (> 4 KiB) to stay in the file rather than be copied, and
+    (> 64 KiB) to be written outside protocol 4's frames, as a DEAP file's are."""
+    rng = np.random.default_rng(5)
+    data = np.asarray(rng.standard_normal((4, 8, 300)), dtype=dtype, order=order)
+    return {"data": data, "labels": rng.uniform(1, 9, (4, 4)).astype(dtype)}
+
+
+def _shares(array, buf):
+    return np.shares_memory(array, buf)
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5, "py2"])
+def test_no_copy_views_for_native_c_order(protocol):
+    arrays = _big()
+    raw = _py2_bytes(arrays) if protocol == "py2" else pickle.dumps(arrays, protocol=protocol)
+    buf = _placed(raw)
+    got = load_arrays(buf, name=NAME, copy=False)
+    _assert_same(got, arrays)
+    # Python 3's protocol 2 stores bytes as latin-1 text, which has to be re-encoded: a copy.
+    assert _shares(got["data"], buf) == (protocol != 2)
+    assert not _shares(got["labels"], buf)  # 128 bytes: built at once, never a view
+    assert got["data"].flags.aligned
+    got["data"][0, 0, 0] = 123.0  # writable, and a view: the buffer holds the change
+    if protocol != 2:
+        assert np.frombuffer(buf, dtype=np.uint8).tobytes().count(np.float64(123.0).tobytes()) == 1
+
+
+@pytest.mark.parametrize(
+    ("protocol", "dtype", "order"),
+    [(p, d, o) for p in (2, 4, 5, "py2") for d, o in ((">f8", "C"), ("<f8", "F"), (">f4", "F"))
+     if not (p == "py2" and o == "F")],  # the Python 2 writer helper writes C order only
+)
+def test_no_copy_copies_big_endian_and_fortran(protocol, dtype, order):
+    arrays = _big(dtype, order)
+    raw = _py2_bytes(arrays) if protocol == "py2" else pickle.dumps(arrays, protocol=protocol)
+    buf = _placed(raw)
+    got = load_arrays(buf, name=NAME, copy=False)
+    _assert_same(got, arrays)
+    native_c = dtype.startswith("<") and order == "C" or protocol == "py2"  # py2 writes little-endian
+    if not native_c:
+        assert not _shares(got["data"], buf)
+
+
+@pytest.mark.parametrize("protocol", [4, 5, "py2"])
+def test_no_copy_unaligned_data_is_copied_aligned(protocol):
+    arrays = _big()
+    raw = _py2_bytes(arrays) if protocol == "py2" else pickle.dumps(arrays, protocol=protocol)
+    for misalign in (1, 4):
+        buf = _placed(raw, misalign)
+        got = load_arrays(buf, name=NAME, copy=False)
+        _assert_same(got, arrays)
+        assert got["data"].flags.aligned and not _shares(got["data"], buf)
+
+
+def test_no_copy_with_read_only_buffer_copies():
+    raw = pickle.dumps(_big(), protocol=5)
+    for buf in (raw, memoryview(raw)):  # bytes: arrays of it would be read-only
+        got = load_arrays(buf, name=NAME, copy=False)
+        _assert_same(got, _big())
+        assert got["data"].flags.owndata
+
+
+def test_no_copy_bytes_used_twice_give_independent_arrays():
+    """A memoized bytes object rebuilt into two arrays: the second is a copy, as unpickling makes."""
+    a = _big()["data"]
+    first = io._py2_array(a)
+    second = io._py2_array(a * 0 + 1)
+    # first[-4:-2] is the data string (opcode + length, then the bytes): memoize it, reuse it.
+    ops = [pickle.PROTO + bytes([2]), pickle.EMPTY_DICT, pickle.MARK]
+    ops += [*io._py2_str(b"a"), *first[:-2], pickle.BINPUT + bytes([200]), *first[-2:]]
+    ops += [*io._py2_str(b"b"), *second[:-4], pickle.BINGET + bytes([200]), *second[-2:]]
+    ops += [pickle.SETITEMS, pickle.STOP]
+    raw = b"".join(bytes(op) for op in ops)
+    buf = _placed(raw)
+    got = load_arrays(buf, name=NAME, copy=False)
+    np.testing.assert_array_equal(got["a"], a)
+    np.testing.assert_array_equal(got["b"], a)
+    got["a"][:] = 0
+    np.testing.assert_array_equal(got["b"], a)
+
+
+@pytest.mark.parametrize("copy", [True, False])
+def test_buffer_is_released_with_the_arrays(copy):
+    import gc
+    import weakref
+
+    buf = _placed(pickle.dumps(_big(), protocol=5))
+    gc.disable()
+    try:
+        ref = weakref.ref(buf.base)
+        got = load_arrays(buf, name=NAME, copy=copy)
+        del buf
+        assert (ref() is None) == copy  # a copy holds nothing of the buffer
+        del got
+        assert ref() is None  # no reference cycle left for the garbage collector
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5, "py2"])
+def test_array_data_offset_points_at_the_first_long_array(protocol):
+    arrays = _big()
+    raw = _py2_bytes(arrays) if protocol == "py2" else pickle.dumps(arrays, protocol=protocol)
+    start = array_data_offset(raw[:4096])
+    if protocol == 2:  # Python 3's protocol 2: text, not bytes
+        assert start is None
+    else:
+        assert raw[start : start + 64] == arrays["data"].tobytes()[:64]
+
+
+def test_array_data_offset_inside_a_frame():
+    raw = pickle.dumps({"data": np.arange(2000.0)}, protocol=4)  # 16 KB: inside a 64 KiB FRAME
+    start = array_data_offset(raw[:4096])
+    assert raw[start : start + 80] == np.arange(10.0).tobytes()
+
+
+def test_array_data_offset_without_long_arrays():
+    assert array_data_offset(pickle.dumps(_small(), protocol=4)) is None  # read whole: nothing runs past
+    assert array_data_offset(b"") is None
+    assert array_data_offset(b"\x80\x02cos\nsystem\n" + b"T" + struct.pack("<i", 10**6)) is None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -244,7 +382,7 @@ FUZZ_SCRIPT = textwrap.dedent(
     import json, pickle, pickletools, resource, sys, time, traceback
     import numpy as np
     from deap_lib.io import DEAPFormatError
-    from deap_lib.pickle_reader import ALLOWED_DTYPES, load_arrays
+    from deap_lib.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
 
     seeds = [bytes.fromhex(h) for h in json.loads(sys.argv[1])]
     n_cases = int(sys.argv[2])
@@ -289,16 +427,33 @@ FUZZ_SCRIPT = textwrap.dedent(
             for k, v in expected.items()
         )
 
-    def check_arrays(value, depth=0):
+    def check_arrays(value, owned=True):
         if isinstance(value, np.ndarray):
             assert value.dtype.str in ALLOWED_DTYPES and value.dtype.isnative, value.dtype
-            assert value.flags.c_contiguous and value.flags.owndata
+            assert value.flags.c_contiguous and value.flags.writeable and value.flags.aligned
+            assert value.flags.owndata or not owned
         elif isinstance(value, (list, tuple)):
             for v in value:
-                check_arrays(v, depth + 1)
+                check_arrays(v, owned)
         elif isinstance(value, dict):
             for v in value.values():
-                check_arrays(v, depth + 1)
+                check_arrays(v, owned)
+
+    def no_copy(buf):  # load_arrays(copy=False) on the bytes placed as deap_lib.io places a file
+        start = array_data_offset(buf[:4096]) or 0
+        placed = np.empty(len(buf) + 64, dtype=np.uint8)
+        shift = -(placed.ctypes.data + start) % 64
+        placed[shift : shift + len(buf)] = np.frombuffer(buf, dtype=np.uint8)
+        return load_arrays(placed[shift : shift + len(buf)], name="s01.dat", copy=False)
+
+    def equal(a, b):
+        if isinstance(a, np.ndarray):
+            return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+        if isinstance(a, (list, tuple)):
+            return type(a) is type(b) and len(a) == len(b) and all(equal(x, y) for x, y in zip(a, b))
+        if isinstance(a, dict):
+            return type(b) is dict and a.keys() == b.keys() and all(equal(a[k], b[k]) for k in a)
+        return a == b or (a != a and b != b)
 
     counts = {"same": 0, "changed": 0, "refused": 0, "other_exception": 0}
     t0 = time.perf_counter()
@@ -310,6 +465,11 @@ FUZZ_SCRIPT = textwrap.dedent(
         except DEAPFormatError as exc:
             assert str(exc).startswith("s01.dat: "), exc
             counts["refused"] += 1
+            try:  # the same refusal without copies
+                no_copy(buf)
+                raise AssertionError(f"case {case}: copy=False read what copy=True refused")
+            except DEAPFormatError as again:
+                assert str(again) == str(exc), (str(again), str(exc))
             continue
         except Exception:
             counts["other_exception"] += 1
@@ -317,6 +477,9 @@ FUZZ_SCRIPT = textwrap.dedent(
             traceback.print_exc()
             continue
         check_arrays(got)
+        viewed = no_copy(buf)
+        check_arrays(viewed, owned=False)
+        assert equal(got, viewed), f"case {case}: copy=False read other values"
         counts["same" if same(got, originals[i]) else "changed"] += 1
     counts["seconds"] = time.perf_counter() - t0
     # ru_maxrss of a process forked from pytest includes pytest's own peak; VmHWM is this program's.
@@ -335,7 +498,10 @@ def test_mutation_fuzzer_never_crashes_nor_raises_other_errors():
     arrays = _small("<f4", seed=1)
     arrays["labels"] = arrays["labels"].astype("<f8")
     seeds = [pickle.dumps(arrays, protocol=p) for p in (2, 4, 5)] + [_py2_bytes(arrays)]
-    n_cases = 2000
+    # Arrays of more than 4 KiB stay in the buffer, where copy=False makes views of them.
+    long = {"labels": arrays["labels"], "data": np.linspace(-1, 1, 2 * 4 * 128).reshape(2, 4, 128)}
+    seeds += [pickle.dumps(long, protocol=5), _py2_bytes(long)]
+    n_cases = 3000
     proc = subprocess.run(
         [sys.executable, "-c", FUZZ_SCRIPT, json.dumps([s.hex() for s in seeds]), str(n_cases)],
         capture_output=True,
