@@ -12,12 +12,12 @@ feature cache of (d) is a fresh, empty folder each time. Printed, each the media
 runs:
 
 (a) the floor: reading every byte of the 32 files once (``readinto`` a preallocated buffer);
-(b) reading and validating the 32 files with ``deap_lib.io.read_participant``;
-(c) the reduction alone: ``deap_lib.features.extract_features`` (standardization "trial") on each
+(b) reading and validating the 32 files with ``deap_lib.data.deap_format.read_participant``;
+(c) the reduction alone: ``deap_lib.data.features.extract_features`` (standardization "trial") on each
     participant's EEG, summed, with the default threads and with one; and its speed-up over the
     report's per-call loop (``loop_reduce`` of ``tests/test_features.py``, timed on
     ``--oracle-channels`` channels and extrapolated to all 40,960, as ``bench_reduce.py`` does);
-(d) the whole ``deap_lib.dataset.prepare`` with a cold feature cache;
+(d) the whole ``deap_lib.data.dataset.prepare`` with a cold feature cache;
 (e) with ``--torcheeg-python``, the python of a separate environment with TorchEEG installed
     (``python3 -m venv /tmp/teeg && /tmp/teeg/bin/pip install torcheeg==1.1.3 'numpy<2'
     scipy==1.10.1 'mne<1.9' 'pandas<3' torch==2.13.0``): the same statistics through TorchEEG's
@@ -143,9 +143,9 @@ def torcheeg_worker(data: Path, workers: int, repeat: int) -> dict:
 
 def ensure_data(folder: Path) -> list[Path]:
     """The 32 float64 twin files in ``folder``, written once."""
-    from deap_lib import io, synthetic
+    from deap_lib.data import deap_format, synthetic
 
-    paths = [io.participant_path(folder, pid) for pid in range(1, N_FILES + 1)]
+    paths = [deap_format.participant_path(folder, pid) for pid in range(1, N_FILES + 1)]
     if not all(p.is_file() and p.stat().st_size > FLOAT64_FILE_BYTES for p in paths):
         print(f"writing {N_FILES} float64 twin files to {folder} (once) ...", flush=True)
         t0 = time.perf_counter()
@@ -207,7 +207,7 @@ def main() -> None:
         return
 
     sys.path.insert(0, str(ROOT))
-    from deap_lib import dataset, features, io
+    from deap_lib.data import dataset, deap_format, features
 
     paths = ensure_data(args.data)
     print(f"{N_FILES} float64 files in {args.data} ({sum(p.stat().st_size for p in paths) / 1e9:.2f} GB); "
@@ -225,14 +225,14 @@ def main() -> None:
 
     def read_all():
         for path in paths:  # one participant in memory at a time, as prepare holds them
-            io.read_participant(path)
+            deap_format.read_participant(path)
 
-    validated = record("(b) io.read_participant x 32", read_all)
+    validated = record("(b) deap_format.read_participant x 32", read_all)
 
     def reduction(n_threads):
         total = 0.0
         for path in paths:
-            eeg = io.read_participant(path)[0][:, : io.N_EEG]
+            eeg = deap_format.read_participant(path)[0][:, : deap_format.N_EEG]
             t0 = time.perf_counter()
             features.extract_features(eeg, standardization="trial", n_threads=n_threads)
             total += time.perf_counter() - t0
@@ -247,7 +247,7 @@ def main() -> None:
 
     rng = np.random.default_rng(args.seed)
     loop_reduce = load_oracle()
-    eeg = io.read_participant(paths[0])[0][:, : io.N_EEG].reshape(-1, io.N_SAMPLES)
+    eeg = deap_format.read_participant(paths[0])[0][:, : deap_format.N_EEG].reshape(-1, deap_format.N_SAMPLES)
     sample = eeg[rng.choice(len(eeg), size=args.oracle_channels, replace=False)]
     t0 = time.perf_counter()
     expected = loop_reduce(sample, WINDOW)

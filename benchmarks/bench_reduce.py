@@ -1,4 +1,4 @@
-"""Time deap_lib.features.reduce_dim on a DEAP-sized array against the plain per-channel loop.
+"""Time deap_lib.data.features.reduce_dim on a DEAP-sized array against the plain per-channel loop.
 
 Run from the repository root::
 
@@ -27,7 +27,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from deap_lib.features import reduce_dim  # noqa: E402
+from deap_lib.data.features import reduce_dim  # noqa: E402
 
 
 def load_oracle():

@@ -12,14 +12,13 @@ from 100 %; and chance at effect 0.
 import argparse
 import time
 
-import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold, LeaveOneGroupOut, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deap_lib.dataset import prepare, resolve_source
-from deap_lib.labels import TARGETS
+from deap_lib.data.dataset import prepare, resolve_source
+from deap_lib.data.labels import TARGETS
 
 
 def main():

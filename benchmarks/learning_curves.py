@@ -51,9 +51,9 @@ def _run(job: dict) -> dict:
     import torch
 
     torch.set_num_threads(1)
-    from deap_lib import splits
-    from deap_lib.engine import train_run
-    from deap_lib.settings import load_config
+    from deap_lib.experiment import splits
+    from deap_lib.experiment.engine import train_run
+    from deap_lib.experiment.settings import load_config
 
     config = load_config(f"deap_{job['model']}_{job['target']}", epochs=job["epochs"], val_fraction=job["val"])
     data = config.prepare(progress=False)
@@ -78,7 +78,7 @@ def _run(job: dict) -> dict:
 def measure(args) -> None:
     from joblib import Parallel, delayed
 
-    from deap_lib.settings import load_config
+    from deap_lib.experiment.settings import load_config
 
     load_config("deap_dnn_valence").prepare()  # once, before the workers read the cache
     jobs = sorted(_jobs(args.dnn_epochs, args.cnn_epochs), key=lambda j: -j["epochs"] * (2 if j["model"] == "cnn" else 1))

@@ -6,13 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from deap_lib import io, synthetic
+from deap_lib.data import deap_format, synthetic
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--deap-dir",
-        help=f"folder of DEAP's data_preprocessed_python (s01.dat ...); default ${io.DEAP_DIR_ENV}, "
+        help=f"folder of DEAP's data_preprocessed_python (s01.dat ...); default ${deap_format.DEAP_DIR_ENV}, "
         "else the synthetic twin",
     )
     p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
@@ -25,7 +25,7 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
 
 
 def _source(args):
-    from deap_lib.dataset import resolve_source
+    from deap_lib.data.dataset import resolve_source
 
     return resolve_source(
         args.deap_dir, participants=args.participants, twin_seed=args.twin_seed, twin_effect=args.twin_effect
@@ -41,8 +41,8 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
-    from deap_lib.dataset import prepare
-    from deap_lib.labels import class_balance
+    from deap_lib.data.dataset import prepare
+    from deap_lib.data.labels import class_balance
 
     # A NonFiniteFeaturesError is a ValueError: main prints its one-line message and returns 2.
     data = prepare(
@@ -64,7 +64,7 @@ def _cmd_prepare(args) -> int:
 def _config(args):
     import yaml
 
-    from deap_lib.settings import load_config
+    from deap_lib.experiment.settings import load_config
 
     overrides = {}
     for item in args.set or []:
@@ -83,7 +83,7 @@ def _config(args):
 
 
 def _print_summary(config, records) -> None:
-    from deap_lib.summaries import folds
+    from deap_lib.evaluation.summaries import folds
 
     print(f"data: {records[0]['data']['description']}")
     print(f"{config.model} {config.target}: {len(records)} run(s), {config.epochs} epochs")
@@ -105,7 +105,7 @@ def _print_summary(config, records) -> None:
 
 
 def _cmd_train(args) -> int:
-    from deap_lib.protocols import run_fixed
+    from deap_lib.experiment.protocols import run_fixed
 
     config = _config(args)
     data = config.prepare(cache=args.cache)
@@ -130,7 +130,7 @@ def _cmd_train(args) -> int:
 
 
 def _cmd_cv(args) -> int:
-    from deap_lib import protocols
+    from deap_lib.experiment import protocols
 
     config = _config(args)
     data = config.prepare(cache=args.cache)
@@ -144,7 +144,7 @@ def _cmd_cv(args) -> int:
 
 
 def _cmd_book(args) -> int:
-    from deap_lib import driver
+    from deap_lib.report import driver
 
     params = {"deap_dir": args.deap_dir} if args.deap_dir else {}
     book_dir = driver.prepare_book(args.out) if args.out else driver.ROOT / "book"
@@ -178,7 +178,7 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, help="override the config's seed")
     p.add_argument("--target", choices=["valence", "arousal"], help="override the config's target")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key (repeatable), e.g. --set lr=1e-3")
-    p.add_argument("--deap-dir", help=f"DEAP's data_preprocessed_python folder (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--deap-dir", help=f"DEAP's data_preprocessed_python folder (default ${deap_format.DEAP_DIR_ENV}, else the twin)")
     p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
     p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
     p.add_argument("--force", action="store_true", help="train again even when the run is stored")
@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("synth", help="write the synthetic DEAP twin as s01.dat ... files")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--participants", type=int, default=io.N_PARTICIPANTS, help="how many (default %(default)s)")
+    p.add_argument("--participants", type=int, default=deap_format.N_PARTICIPANTS, help="how many (default %(default)s)")
     p.add_argument("--seed", type=int, default=synthetic.DEFAULT_SEED, help="seed (default %(default)s)")
     p.add_argument("--effect", type=float, default=synthetic.DEFAULT_EFFECT, help="effect size; 0 = null (default %(default)s)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float32", help="sample type (real DEAP: float64)")
@@ -234,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
     p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")
-    p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${io.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${deap_format.DEAP_DIR_ENV}, else the twin)")
     p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_models")
     p.add_argument("--no-build", action="store_true", help="execute the chapters only")
     p.add_argument("--out", help="build a separate copy of the book in this folder (its chapters and HTML), "

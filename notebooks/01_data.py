@@ -33,10 +33,11 @@ twin_effect = None  # the twin's effect size (default 1.0); 0 gives the null twi
 standardization = None  # "trial" (the report's code), "report-prose", or "none"
 
 # %% tags=["remove-input"]
-from deap_lib import chapters, pages, plotting, settings
-from deap_lib.dataset import raw_participant
-from deap_lib.io import EEG_CHANNELS, N_EEG
-from deap_lib.labels import class_balance
+from deap_lib.data.dataset import raw_participant
+from deap_lib.data.deap_format import EEG_CHANNELS, N_EEG
+from deap_lib.data.labels import class_balance
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 data = chapters.prepared(values)

@@ -43,7 +43,8 @@ nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "
 n_jobs = None  # parallel processes; with 2 or more both models also train on the other target alongside
 
 # %% tags=["remove-input"]
-from deap_lib import chapters, pages, plotting, settings
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 chapter = chapters.models_chapter(values)

@@ -33,7 +33,8 @@ nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "
 n_jobs = None
 
 # %% tags=["remove-input"]
-from deap_lib import chapters, pages, plotting, settings
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 data = chapters.prepared(values)

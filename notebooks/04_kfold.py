@@ -36,7 +36,8 @@ n_jobs = None  # folds trained in parallel
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 
 # %% tags=["remove-input"]
-from deap_lib import chapters, pages, paper, plotting, settings
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages, paper, plotting
 
 values = settings.chapter_settings(globals())
 data = chapters.prepared(values)

@@ -40,7 +40,8 @@ control_effect = None  # effect size of the negative-control twin (0: null); Non
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 
 # %% tags=["remove-input"]
-from deap_lib import chapters, pages, plotting, settings
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 data = chapters.prepared(values)

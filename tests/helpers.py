@@ -6,7 +6,7 @@ import subprocess
 
 import numpy as np
 
-from deap_lib.dataset import DataSource, Prepared
+from deap_lib.data.dataset import DataSource, Prepared
 
 
 def fake_data(n_participants=4, seed=0, signal=1.0, tag="fake"):

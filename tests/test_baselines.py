@@ -2,9 +2,9 @@ import helpers
 import numpy as np
 import pytest
 
-from deap_lib import baselines
-from deap_lib.baselines import CLASSIFIERS, make_classifier, permutation_null, run_baseline
-from deap_lib.splits import kfold_splits
+from deap_lib.experiment import baselines
+from deap_lib.experiment.baselines import CLASSIFIERS, make_classifier, permutation_null, run_baseline
+from deap_lib.experiment.splits import kfold_splits
 
 
 def fake_data(n_participants=3, seed=0, signal=1.0):

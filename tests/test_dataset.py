@@ -4,12 +4,12 @@ import time
 import numpy as np
 import pytest
 
-from deap_lib import dataset, features, io, synthetic
 from deap_lib.cli import main
-from deap_lib.dataset import NonFiniteFeaturesError, prepare, resolve_source
-from deap_lib.labels import binarize, class_balance
+from deap_lib.data import dataset, deap_format, features, synthetic
+from deap_lib.data.dataset import NonFiniteFeaturesError, prepare, resolve_source
+from deap_lib.data.labels import binarize, class_balance
 
-FZ = io.EEG_CHANNELS.index("Fz")
+FZ = deap_format.EEG_CHANNELS.index("Fz")
 
 
 def test_prepare_twin_rows_and_labels(cache):
@@ -85,7 +85,7 @@ def test_rewritten_file_with_restored_mtime_is_not_served_stale(cache, tmp_path)
     st = path.stat()
     time.sleep(0.05)  # ctime has the kernel's clock resolution (a few ms)
     other, _ = synthetic.twin_participant(1, seed=99)
-    io.write_participant(path, other.astype(np.float32), synthetic.twin_participant(1, seed=99)[1])
+    deap_format.write_participant(path, other.astype(np.float32), synthetic.twin_participant(1, seed=99)[1])
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
     assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
     after = prepare(src, progress=False)
@@ -142,10 +142,10 @@ def flat_deap(tmp_path_factory):
     """
     folder = tmp_path_factory.mktemp("flat") / "data_preprocessed_python"
     synthetic.write_twin(folder, 2, progress=False)
-    path = io.participant_path(folder, 2)
-    data, labels = io.read_participant(path)
+    path = deap_format.participant_path(folder, 2)
+    data, labels = deap_format.read_participant(path)
     data[7, FZ] = data[7, FZ, 0]
-    io.write_participant(path, data, labels)
+    deap_format.write_participant(path, data, labels)
     return resolve_source(folder, participants=[1, 2]), data
 
 
@@ -177,7 +177,7 @@ def test_drop_after_an_error_leaves_the_trial_out(cache, flat_deap, capsys):
     assert dropped.features.shape == (79, 32, 99) and np.isfinite(dropped.features).all()
     s02 = dropped.participant == 2
     np.testing.assert_array_equal(dropped.trial[s02], np.delete(np.arange(40), 7))
-    _, labels = io.read_participant(io.participant_path(src.root, 2))
+    _, labels = deap_format.read_participant(deap_format.participant_path(src.root, 2))
     np.testing.assert_array_equal(dropped.ratings[s02], np.delete(labels, 7, axis=0))
     np.testing.assert_array_equal(dropped.features[s02], np.delete(features.extract_features(data[:, :32]), 7, axis=0))
     assert dropped.nonfinite == ((2, 7, "Fz"),) and dropped.nonfinite_policy == "drop"

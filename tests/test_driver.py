@@ -2,7 +2,8 @@
 
 import json
 
-from deap_lib import driver, protocols
+from deap_lib.experiment import protocols
+from deap_lib.report import driver
 
 
 def _fake_chapters(folder, profile="quick", parameters=None, changes=None):

@@ -1,4 +1,4 @@
-"""Tests of deap_lib.features against a plain loop written from the report's description of the reduction (the book's data chapter).
+"""Tests of deap_lib.data.features against a plain loop written from the report's description of the reduction (the book's data chapter).
 
 ``loop_reduce`` below is the reference ("oracle"): one channel at a time, one window at a time,
 with the numpy/scipy function for each statistic. ``benchmarks/bench_reduce.py`` imports it from
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from deap_lib import features
-from deap_lib.features import (
+from deap_lib.data import features
+from deap_lib.data.features import (
     N_FEATURES,
     STAT_NAMES,
     extract_features,

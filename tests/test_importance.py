@@ -7,9 +7,10 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from deap_lib import features, io, plotting  # noqa: E402
-from deap_lib.dataset import prepare, resolve_source  # noqa: E402
-from deap_lib.importance import channel_effects, channel_occlusion, effect_sizes, stat_columns  # noqa: E402
+from deap_lib.data import deap_format, features
+from deap_lib.data.dataset import prepare, resolve_source  # noqa: E402
+from deap_lib.experiment.importance import channel_effects, channel_occlusion, effect_sizes, stat_columns  # noqa: E402
+from deap_lib.report import plotting  # noqa: E402
 
 POSTERIOR = ["P3", "P7", "PO3", "O1", "Oz", "Pz", "P4", "P8", "PO4", "O2"]
 RIGHT_FRONTAL = ["F4", "F8", "AF4", "Fp2", "FC6"]
@@ -17,7 +18,7 @@ LEFT_FRONTAL = ["F3", "F7", "AF3", "Fp1", "FC5"]
 
 
 def channels(names):
-    return [io.EEG_CHANNELS.index(n) for n in names]
+    return [deap_format.EEG_CHANNELS.index(n) for n in names]
 
 
 def test_effect_sizes_recover_a_planted_column():

@@ -1,4 +1,4 @@
-"""Tests of deap_lib.io: DEAP's file format, its validation, the safe unpickler, finding files."""
+"""Tests of deap_lib.data.deap_format: DEAP's file format, its validation, the safe unpickler, finding files."""
 
 import os
 import pickle
@@ -10,16 +10,16 @@ import helpers
 import numpy as np
 import pytest
 
-from deap_lib import io
-from deap_lib.io import DEAPFormatError
+from deap_lib.data import deap_format
+from deap_lib.data.deap_format import DEAPFormatError
 
 
 @pytest.fixture(scope="module")
 def valid():
     """A valid participant in float32: data (40, 40, 8064), labels (40, 4) with both rating bounds."""
     rng = np.random.default_rng(0)
-    data = rng.standard_normal(io.DATA_SHAPE, dtype=np.float32)
-    labels = rng.uniform(1, 9, io.LABELS_SHAPE).astype(np.float32)
+    data = rng.standard_normal(deap_format.DATA_SHAPE, dtype=np.float32)
+    labels = rng.uniform(1, 9, deap_format.LABELS_SHAPE).astype(np.float32)
     labels[0, 0], labels[1, 1] = 1.0, 9.0  # the bounds are allowed
     data.flags.writeable = labels.flags.writeable = False  # tests copy before changing
     return data, labels
@@ -34,7 +34,7 @@ def _dump(path, obj, protocol=4):
 def _py2_dump(path, arrays):
     """Write ``arrays`` as Python 2.7's cPickle.dump(d, f, 2) with numpy 1.x does.
 
-    Written opcode by opcode, independently of io.write_participant: keys and array bytes are
+    Written opcode by opcode, independently of deap_format.write_participant: keys and array bytes are
     Python 2 ``str`` (SHORT_BINSTRING / BINSTRING), globals are memoized (BINPUT) and reused (BINGET),
     shapes use the short TUPLE2/TUPLE3 opcodes.
     """
@@ -77,12 +77,12 @@ def _py2_dump(path, arrays):
 
 
 def test_constants_describe_deap():
-    assert len(set(io.EEG_CHANNELS)) == io.N_EEG == 32
-    assert io.EEG_CHANNELS[:3] == ("Fp1", "AF3", "F3") and io.EEG_CHANNELS[-1] == "O2"
-    assert len(io.CHANNEL_NAMES) == io.N_CHANNELS == io.N_EEG + len(io.PERIPHERAL_CHANNELS)
-    assert io.N_SAMPLES == (io.BASELINE_S + 60) * io.SFREQ
-    assert io.RATING_NAMES == ("valence", "arousal", "dominance", "liking")
-    assert io.DEAP_DIR_ENV == "DEAP_DIR"
+    assert len(set(deap_format.EEG_CHANNELS)) == deap_format.N_EEG == 32
+    assert deap_format.EEG_CHANNELS[:3] == ("Fp1", "AF3", "F3") and deap_format.EEG_CHANNELS[-1] == "O2"
+    assert len(deap_format.CHANNEL_NAMES) == deap_format.N_CHANNELS == deap_format.N_EEG + len(deap_format.PERIPHERAL_CHANNELS)
+    assert deap_format.N_SAMPLES == (deap_format.BASELINE_S + 60) * deap_format.SFREQ
+    assert deap_format.RATING_NAMES == ("valence", "arousal", "dominance", "liking")
+    assert deap_format.DEAP_DIR_ENV == "DEAP_DIR"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -93,9 +93,9 @@ def test_constants_describe_deap():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_round_trip_keeps_values_and_dtype(tmp_path, valid, dtype):
     data, labels = (a.astype(dtype) for a in valid)
-    path = io.write_participant(tmp_path / "s01.dat", data, labels)
+    path = deap_format.write_participant(tmp_path / "s01.dat", data, labels)
 
-    got_data, got_labels = io.read_participant(path)
+    got_data, got_labels = deap_format.read_participant(path)
     assert got_data.dtype == got_labels.dtype == dtype
     np.testing.assert_array_equal(got_data, data)
     np.testing.assert_array_equal(got_labels, labels)
@@ -110,7 +110,7 @@ def test_round_trip_keeps_values_and_dtype(tmp_path, valid, dtype):
 
 
 def test_written_file_is_a_python2_pickle(tmp_path, valid):
-    path = io.write_participant(tmp_path / "s01.dat", *(a.astype(np.float64) for a in valid))
+    path = deap_format.write_participant(tmp_path / "s01.dat", *(a.astype(np.float64) for a in valid))
     ops = list(pickletools.genops(path.read_bytes()))
     assert ops[0][0].name == "PROTO" and ops[0][1] == 2
     assert max(op.proto for op, _, _ in ops) <= 2
@@ -121,31 +121,31 @@ def test_written_file_is_a_python2_pickle(tmp_path, valid):
         "numpy ndarray",
         "numpy dtype",
     }
-    raw = 8 * (np.prod(io.DATA_SHAPE) + np.prod(io.LABELS_SHAPE))
+    raw = 8 * (np.prod(deap_format.DATA_SHAPE) + np.prod(deap_format.LABELS_SHAPE))
     assert raw < path.stat().st_size < raw + 1000  # raw bytes, not utf-8-inflated text
 
 
 def test_write_creates_folders_and_overwrites(tmp_path, valid):
     path = tmp_path / "a" / "b" / "s02.dat"
-    io.write_participant(path, *valid)
+    deap_format.write_participant(path, *valid)
     labels = valid[1].copy()
     labels[:, 0] = 5.0
-    io.write_participant(path, valid[0], labels)
-    np.testing.assert_array_equal(io.read_participant(path)[1], labels)
+    deap_format.write_participant(path, valid[0], labels)
+    np.testing.assert_array_equal(deap_format.read_participant(path)[1], labels)
 
 
 def test_failed_write_keeps_the_old_file(tmp_path, valid, monkeypatch):
-    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    path = deap_format.write_participant(tmp_path / "s01.dat", *valid)
     before = path.read_bytes()
 
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.os, "replace", broken_replace)
+    monkeypatch.setattr(deap_format.os, "replace", broken_replace)
     labels = valid[1].copy()
     labels[:] = 2.0
     with pytest.raises(OSError, match="disk full"):
-        io.write_participant(path, valid[0], labels)
+        deap_format.write_participant(path, valid[0], labels)
     assert path.read_bytes() == before
     assert os.listdir(tmp_path) == ["s01.dat"]
 
@@ -155,7 +155,7 @@ def test_reads_handcrafted_python2_pickle(tmp_path, valid):
     labels = valid[1].astype(np.float64)
     path = _py2_dump(tmp_path / "s01.dat", {"labels": labels, "data": data})
 
-    got_data, got_labels = io.read_participant(path)
+    got_data, got_labels = deap_format.read_participant(path)
     assert got_data.dtype == np.float64
     np.testing.assert_array_equal(got_data, data)
     np.testing.assert_array_equal(got_labels, labels)
@@ -168,7 +168,7 @@ def test_reads_handcrafted_python2_pickle(tmp_path, valid):
 def test_reads_python3_pickles(tmp_path, valid, protocol):
     # Protocol 2 from Python 3 stores array bytes through _codecs.encode(str, "latin1").
     path = _dump(tmp_path / "s01.dat", {"data": valid[0], "labels": valid[1]}, protocol)
-    got_data, got_labels = io.read_participant(path)
+    got_data, got_labels = deap_format.read_participant(path)
     np.testing.assert_array_equal(got_data, valid[0])
     np.testing.assert_array_equal(got_labels, valid[1])
 
@@ -176,7 +176,7 @@ def test_reads_python3_pickles(tmp_path, valid, protocol):
 def test_reads_big_endian_as_native(tmp_path, valid):
     data, labels = (a.astype(">f8") for a in valid)
     path = _dump(tmp_path / "s01.dat", {"data": data, "labels": labels})
-    got_data, got_labels = io.read_participant(path)
+    got_data, got_labels = deap_format.read_participant(path)
     assert got_data.dtype == np.dtype("=f8")
     np.testing.assert_array_equal(got_data, valid[0])
 
@@ -188,10 +188,10 @@ def test_read_uses_the_file_buffer_in_place(tmp_path, valid, dtype):
     import tracemalloc
 
     data, labels = (a.astype(dtype) for a in valid)
-    path = io.write_participant(tmp_path / "s01.dat", data, labels)
+    path = deap_format.write_participant(tmp_path / "s01.dat", data, labels)
     tracemalloc.start()
     try:
-        got_data, got_labels = io.read_participant(path)
+        got_data, got_labels = deap_format.read_participant(path)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -210,10 +210,10 @@ def test_read_frees_the_file_buffer_at_once(tmp_path, valid):
     import gc
     import weakref
 
-    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    path = deap_format.write_participant(tmp_path / "s01.dat", *valid)
     gc.disable()
     try:
-        data, labels = io.read_participant(path)
+        data, labels = deap_format.read_participant(path)
         base = data
         while isinstance(base.base, np.ndarray):
             base = base.base
@@ -229,10 +229,10 @@ def test_read_while_the_file_changes_size(tmp_path, valid, monkeypatch, change):
     """The size taken at open may be stale: the file is read to its end all the same."""
     import types
 
-    path = io.write_participant(tmp_path / "s01.dat", *valid)
+    path = deap_format.write_participant(tmp_path / "s01.dat", *valid)
     real_fstat = os.fstat
-    monkeypatch.setattr(io.os, "fstat", lambda fd: types.SimpleNamespace(st_size=real_fstat(fd).st_size + change))
-    got_data, got_labels = io.read_participant(path)
+    monkeypatch.setattr(deap_format.os, "fstat", lambda fd: types.SimpleNamespace(st_size=real_fstat(fd).st_size + change))
+    got_data, got_labels = deap_format.read_participant(path)
     np.testing.assert_array_equal(got_data, valid[0])
     np.testing.assert_array_equal(got_labels, valid[1])
 
@@ -292,7 +292,7 @@ def test_read_rejects_bad_content(tmp_path, valid, change):
     data, labels, fragments = _bad_arrays(valid, change)
     path = _dump(tmp_path / "s01.dat", {"data": data, "labels": labels})
     with pytest.raises(DEAPFormatError) as info:
-        io.read_participant(path)
+        deap_format.read_participant(path)
     for fragment in [str(path), *fragments]:
         assert fragment in str(info.value)
 
@@ -302,7 +302,7 @@ def test_write_rejects_what_read_rejects(tmp_path, valid, change):
     data, labels, fragments = _bad_arrays(valid, change)
     path = tmp_path / "s01.dat"
     with pytest.raises(DEAPFormatError) as info:
-        io.write_participant(path, data, labels)
+        deap_format.write_participant(path, data, labels)
     for fragment in [str(path), *fragments]:
         assert fragment in str(info.value)
     assert os.listdir(tmp_path) == []
@@ -312,7 +312,7 @@ def test_object_array_under_another_key_is_rejected(tmp_path, valid):
     extra = np.array([{"x": 1}, "y"], dtype=object)
     path = _dump(tmp_path / "s01.dat", {"data": valid[0], "labels": valid[1], "notes": extra})
     with pytest.raises(DEAPFormatError, match="'notes'.*Python objects"):
-        io.read_participant(path)
+        deap_format.read_participant(path)
 
 
 @pytest.mark.parametrize(
@@ -327,7 +327,7 @@ def test_object_array_under_another_key_is_rejected(tmp_path, valid):
 def test_read_rejects_wrong_structure(tmp_path, valid, content, fragments):
     path = _dump(tmp_path / "s01.dat", content(valid))
     with pytest.raises(DEAPFormatError) as info:
-        io.read_participant(path)
+        deap_format.read_participant(path)
     for fragment in [str(path), *fragments]:
         assert fragment in str(info.value)
 
@@ -336,7 +336,7 @@ def test_read_rejects_wrong_structure(tmp_path, valid, content, fragments):
 def test_read_rejects_damaged_files(tmp_path, valid, damage):
     path = tmp_path / "s01.dat"
     if damage == "truncated":
-        io.write_participant(path, *valid)
+        deap_format.write_participant(path, *valid)
         raw = path.read_bytes()
         path.write_bytes(raw[: len(raw) // 2])
     elif damage == "random bytes":
@@ -346,15 +346,15 @@ def test_read_rejects_damaged_files(tmp_path, valid, damage):
     else:
         path.write_text("subject,trial,valence\n1,1,5.0\n")
     with pytest.raises(DEAPFormatError, match="s01.dat") as info:
-        io.read_participant(path)
+        deap_format.read_participant(path)
     assert str(path) in str(info.value)
 
 
 def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
-        io.read_participant(tmp_path / "s01.dat")
+        deap_format.read_participant(tmp_path / "s01.dat")
     with pytest.raises(DEAPFormatError, match="is a directory"):
-        io.read_participant(tmp_path)
+        deap_format.read_participant(tmp_path)
 
     path = tmp_path / "s02.dat"
     path.write_bytes(b"")
@@ -362,9 +362,9 @@ def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
     def denied(*args, **kwargs):  # chmod 000 does not stop root, so refuse the open itself
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(io, "open", denied, raising=False)
+    monkeypatch.setattr(deap_format, "open", denied, raising=False)
     with pytest.raises(DEAPFormatError, match="cannot be opened.*Permission denied") as info:
-        io.read_participant(path)
+        deap_format.read_participant(path)
     assert str(path) in str(info.value)
 
 
@@ -383,7 +383,7 @@ def test_code_in_a_pickle_is_refused(tmp_path, valid, protocol, payload, where):
     path = _dump(tmp_path / "s01.dat", obj, protocol)
 
     with pytest.raises(DEAPFormatError) as info:
-        io.read_participant(path)
+        deap_format.read_participant(path)
     message = str(info.value)
     assert "refused" in message and str(path) in message
     assert any(f"global {name} " in message for name in global_names)
@@ -399,7 +399,7 @@ def test_codecs_encode_is_latin1_only(tmp_path):
 
     path = _dump(tmp_path / "s01.dat", {"data": Zlib()})
     with pytest.raises(DEAPFormatError, match="latin1"):
-        io.read_participant(path)
+        deap_format.read_participant(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -417,19 +417,19 @@ def deap_dir(tmp_path_factory, valid):
         labels[0, 3] = pid / 10 + 1
         if pid == 1:
             data, labels = data.astype(np.float64), labels.astype(np.float64)
-        io.write_participant(io.participant_path(root, pid), data, labels)
+        deap_format.write_participant(deap_format.participant_path(root, pid), data, labels)
     (root / "notes.txt").write_text("not a participant")
     return root
 
 
 def test_participant_path():
-    assert io.participant_path("/x", 1).as_posix() == "/x/s01.dat"
-    assert io.participant_path("/x", 32).name == "s32.dat"
+    assert deap_format.participant_path("/x", 1).as_posix() == "/x/s01.dat"
+    assert deap_format.participant_path("/x", 32).name == "s32.dat"
 
 
 def test_find_all_sorted_and_warns_missing(deap_dir):
     with pytest.warns(UserWarning, match=r"lacks 29 of 32.*s02\.dat.*s32\.dat") as record:
-        found = io.find_participants(deap_dir)
+        found = deap_format.find_participants(deap_dir)
     assert "s01.dat" not in str(record[0].message)
     assert found == [(1, deap_dir / "s01.dat"), (3, deap_dir / "s03.dat"), (10, deap_dir / "s10.dat")]
 
@@ -437,13 +437,13 @@ def test_find_all_sorted_and_warns_missing(deap_dir):
 def test_find_explicit_list(deap_dir):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        found = io.find_participants(str(deap_dir), [10, np.int64(1)])
+        found = deap_format.find_participants(str(deap_dir), [10, np.int64(1)])
     assert [pid for pid, _ in found] == [1, 10]
 
 
 def test_find_explicit_missing_is_an_error(deap_dir):
     with pytest.raises(FileNotFoundError, match=r"s02\.dat, s04\.dat") as info:
-        io.find_participants(deap_dir, [1, 2, 4])
+        deap_format.find_participants(deap_dir, [1, 2, 4])
     assert "s01.dat" not in str(info.value)
 
 
@@ -454,34 +454,34 @@ def test_find_explicit_missing_is_an_error(deap_dir):
 )  # fmt: skip
 def test_find_rejects_bad_participant_ids(deap_dir, participants, error):
     with pytest.raises(error):
-        io.find_participants(deap_dir, participants)
+        deap_format.find_participants(deap_dir, participants)
 
 
 def test_find_empty_folder(tmp_path):
     (tmp_path / "data_preprocessed_python").mkdir()
     with pytest.raises(FileNotFoundError, match="none of s01.dat.*data_preprocessed_python"):
-        io.find_participants(tmp_path)
+        deap_format.find_participants(tmp_path)
 
 
 def test_resolve_deap_dir(tmp_path, monkeypatch):
-    monkeypatch.delenv(io.DEAP_DIR_ENV, raising=False)
+    monkeypatch.delenv(deap_format.DEAP_DIR_ENV, raising=False)
     with pytest.raises(FileNotFoundError, match="DEAP_DIR"):
-        io.resolve_deap_dir()
-    assert io.resolve_deap_dir(tmp_path) == tmp_path
+        deap_format.resolve_deap_dir()
+    assert deap_format.resolve_deap_dir(tmp_path) == tmp_path
 
-    monkeypatch.setenv(io.DEAP_DIR_ENV, str(tmp_path))
-    assert io.resolve_deap_dir() == tmp_path
+    monkeypatch.setenv(deap_format.DEAP_DIR_ENV, str(tmp_path))
+    assert deap_format.resolve_deap_dir() == tmp_path
 
     gone = tmp_path / "nowhere"
-    monkeypatch.setenv(io.DEAP_DIR_ENV, str(gone))
+    monkeypatch.setenv(deap_format.DEAP_DIR_ENV, str(gone))
     with pytest.raises(FileNotFoundError, match="nowhere.*DEAP_DIR"):
-        io.resolve_deap_dir()
+        deap_format.resolve_deap_dir()
     with pytest.raises(FileNotFoundError, match="nowhere"):
-        io.find_participants(gone)
+        deap_format.find_participants(gone)
 
     (tmp_path / "file").write_text("")
     with pytest.raises(NotADirectoryError, match="file"):
-        io.resolve_deap_dir(tmp_path / "file")
+        deap_format.resolve_deap_dir(tmp_path / "file")
 
 
 def test_written_files_follow_the_umask(tmp_path):

@@ -7,7 +7,9 @@ session's result cache ($DEAP_LIB_CACHE), so the chapters executed afterwards re
 
 import pytest
 
-from deap_lib import chapters, pages, settings, summaries
+from deap_lib.evaluation import summaries
+from deap_lib.experiment import settings
+from deap_lib.report import chapters, pages
 
 
 @pytest.fixture(scope="module")

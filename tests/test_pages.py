@@ -3,8 +3,10 @@ from pathlib import Path
 import jupytext
 import pytest
 
-from deap_lib import driver, models, pages, paper, stats
-from deap_lib.summaries import PROTOCOLS
+from deap_lib import models
+from deap_lib.evaluation import stats
+from deap_lib.evaluation.summaries import PROTOCOLS
+from deap_lib.report import driver, pages, paper
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER_SOURCES = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.py"))
@@ -37,7 +39,7 @@ def test_layer_rows_count_the_report_parameters():
 
 
 def test_config_rows_put_experiments_side_by_side():
-    from deap_lib.settings import ExperimentConfig
+    from deap_lib.experiment.settings import ExperimentConfig
 
     rows = pages.config_rows({m: ExperimentConfig(model=m) for m in ("dnn", "cnn")})
     by = {r["parameter"]: r for r in rows}

@@ -1,4 +1,4 @@
-"""Tests of deap_lib.pickle_reader: a pickle interpreter that reads arrays as data, never runs code."""
+"""Tests of deap_lib.data.pickle_reader: a pickle interpreter that reads arrays as data, never runs code."""
 
 import json
 import os
@@ -12,9 +12,9 @@ import helpers
 import numpy as np
 import pytest
 
-from deap_lib import io
-from deap_lib.io import DEAPFormatError
-from deap_lib.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
+from deap_lib.data import deap_format
+from deap_lib.data.deap_format import DEAPFormatError
+from deap_lib.data.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
 
 NAME = "s01.dat"
 
@@ -31,7 +31,7 @@ def _py2_bytes(arrays):
     ops = [pickle.PROTO + bytes([2]), pickle.EMPTY_DICT, pickle.MARK]
     for key, value in arrays.items():
         little = np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<"))
-        ops += [*io._py2_str(key.encode("ascii")), *io._py2_array(little)]
+        ops += [*deap_format._py2_str(key.encode("ascii")), *deap_format._py2_array(little)]
     ops += [pickle.SETITEMS, pickle.STOP]
     return b"".join(bytes(op) for op in ops)
 
@@ -96,9 +96,9 @@ def test_python2_writer_helpers(dtype):
 def participant_bytes(tmp_path_factory):
     """write_participant's output for a real-shaped float32 participant (~50 MB)."""
     rng = np.random.default_rng(7)
-    data = rng.standard_normal(io.DATA_SHAPE, dtype=np.float32)
-    labels = rng.uniform(1, 9, io.LABELS_SHAPE).astype(np.float32)
-    path = io.write_participant(tmp_path_factory.mktemp("deap") / NAME, data, labels)
+    data = rng.standard_normal(deap_format.DATA_SHAPE, dtype=np.float32)
+    labels = rng.uniform(1, 9, deap_format.LABELS_SHAPE).astype(np.float32)
+    path = deap_format.write_participant(tmp_path_factory.mktemp("deap") / NAME, data, labels)
     return path.read_bytes(), data, labels
 
 
@@ -114,7 +114,7 @@ def test_write_participant_round_trip(participant_bytes):
 
 def _placed(raw, misalign=0):
     """``raw`` in a writable uint8 buffer, its first long array aligned (plus ``misalign`` bytes),
-    as deap_lib.io places a file it reads."""
+    as deap_lib.data.deap_format places a file it reads."""
     start = array_data_offset(raw[:4096]) or 0
     buf = np.empty(len(raw) + 128, dtype=np.uint8)
     shift = -(buf.ctypes.data + start) % 64 + misalign
@@ -188,12 +188,12 @@ def test_no_copy_with_read_only_buffer_copies():
 def test_no_copy_bytes_used_twice_give_independent_arrays():
     """A memoized bytes object rebuilt into two arrays: the second is a copy, as unpickling makes."""
     a = _big()["data"]
-    first = io._py2_array(a)
-    second = io._py2_array(a * 0 + 1)
+    first = deap_format._py2_array(a)
+    second = deap_format._py2_array(a * 0 + 1)
     # first[-4:-2] is the data string (opcode + length, then the bytes): memoize it, reuse it.
     ops = [pickle.PROTO + bytes([2]), pickle.EMPTY_DICT, pickle.MARK]
-    ops += [*io._py2_str(b"a"), *first[:-2], pickle.BINPUT + bytes([200]), *first[-2:]]
-    ops += [*io._py2_str(b"b"), *second[:-4], pickle.BINGET + bytes([200]), *second[-2:]]
+    ops += [*deap_format._py2_str(b"a"), *first[:-2], pickle.BINPUT + bytes([200]), *first[-2:]]
+    ops += [*deap_format._py2_str(b"b"), *second[:-4], pickle.BINGET + bytes([200]), *second[-2:]]
     ops += [pickle.SETITEMS, pickle.STOP]
     raw = b"".join(bytes(op) for op in ops)
     buf = _placed(raw)
@@ -381,8 +381,8 @@ FUZZ_SCRIPT = textwrap.dedent(
     r"""
     import json, pickle, pickletools, resource, sys, time, traceback
     import numpy as np
-    from deap_lib.io import DEAPFormatError
-    from deap_lib.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
+    from deap_lib.data.deap_format import DEAPFormatError
+    from deap_lib.data.pickle_reader import ALLOWED_DTYPES, array_data_offset, load_arrays
 
     seeds = [bytes.fromhex(h) for h in json.loads(sys.argv[1])]
     n_cases = int(sys.argv[2])
@@ -439,7 +439,7 @@ FUZZ_SCRIPT = textwrap.dedent(
             for v in value.values():
                 check_arrays(v, owned)
 
-    def no_copy(buf):  # load_arrays(copy=False) on the bytes placed as deap_lib.io places a file
+    def no_copy(buf):  # load_arrays(copy=False) on the bytes placed as deap_lib.data.deap_format places a file
         start = array_data_offset(buf[:4096]) or 0
         placed = np.empty(len(buf) + 64, dtype=np.uint8)
         shift = -(placed.ctypes.data + start) % 64

@@ -18,8 +18,9 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from deap_lib import io, plotting  # noqa: E402
-from deap_lib.summaries import PROTOCOLS  # noqa: E402
+from deap_lib.data import deap_format
+from deap_lib.evaluation.summaries import PROTOCOLS  # noqa: E402
+from deap_lib.report import plotting  # noqa: E402
 
 MIN_PT = 9
 BOOK_WIDTH_PX = 800
@@ -106,12 +107,12 @@ def fake_permutation(targets=("valence", "arousal")):
 
 def fake_maps():
     rng = np.random.default_rng(6)
-    return {(t, k): rng.normal(0, 0.3, io.N_EEG) for t in ("valence", "arousal") for k in ("effect", "occlusion")}
+    return {(t, k): rng.normal(0, 0.3, deap_format.N_EEG) for t in ("valence", "arousal") for k in ("effect", "occlusion")}
 
 
 def fake_feature_map(standardized=True):
     rng = np.random.default_rng(7)
-    f = rng.normal(0, 1, (io.N_EEG, 99))
+    f = rng.normal(0, 1, (deap_format.N_EEG, 99))
     f[:, 5::9] *= 4  # the variance columns dominate, as in the book
     if standardized:
         f = (f - f.mean()) / f.std()
@@ -120,9 +121,9 @@ def fake_feature_map(standardized=True):
     return f
 
 
-def fake_raw(n_channels=io.N_EEG, seconds=10):
+def fake_raw(n_channels=deap_format.N_EEG, seconds=10):
     rng = np.random.default_rng(8)
-    return rng.normal(0, 20, (n_channels, seconds * io.SFREQ)).cumsum(axis=1) * 0.1
+    return rng.normal(0, 20, (n_channels, seconds * deap_format.SFREQ)).cumsum(axis=1) * 0.1
 
 
 def _folds(n_groups, n_folds):
@@ -198,7 +199,7 @@ def test_every_channel_is_labelled(name):
     fig = FIGURES[name]()
     fig.canvas.draw()
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert labels == list(io.EEG_CHANNELS)
+    assert labels == list(deap_format.EEG_CHANNELS)
 
 
 def test_channel_labels_do_not_overlap():
@@ -214,7 +215,7 @@ def test_channel_labels_do_not_overlap():
 def test_montage_names_every_channel():
     fig = plotting.plot_montage()
     texts = {t.get_text() for t in fig.axes[0].texts}
-    assert set(io.EEG_CHANNELS) <= texts
+    assert set(deap_format.EEG_CHANNELS) <= texts
 
 
 # --------------------------------------------------------------------------------------------

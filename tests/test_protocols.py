@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from deap_lib import engine, protocols, splits
-from deap_lib.protocols import run_kfold, run_loso, run_splits
-from deap_lib.settings import ExperimentConfig, load_config
-from deap_lib.splits import fixed_split, kfold_splits, loso_splits
+from deap_lib.experiment import engine, protocols
+from deap_lib.experiment.protocols import run_kfold, run_loso, run_splits
+from deap_lib.experiment.settings import ExperimentConfig, load_config
+from deap_lib.experiment.splits import fixed_split, kfold_splits
 from deap_lib.store import Store
 
 SMALL_DNN = {"hidden": (64, 32), "p_input": 0.1, "p_hidden": 0.2}

@@ -7,8 +7,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from deap_lib import cli, settings
-from deap_lib.settings import MODEL_DEFAULTS, SETTINGS, ExperimentConfig, ParameterError, check, coerce, load_config
+from deap_lib import cli
+from deap_lib.experiment import settings
+from deap_lib.experiment.settings import (
+    MODEL_DEFAULTS,
+    SETTINGS,
+    ExperimentConfig,
+    ParameterError,
+    check,
+    coerce,
+    load_config,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,9 +141,9 @@ def test_readme_commands_parse_and_validate_before_any_work(tmp_path, monkeypatc
 
 
 def test_bad_set_values_stop_before_any_work(capsys, monkeypatch):
-    import deap_lib.dataset
+    import deap_lib.data.dataset
 
-    monkeypatch.setattr(deap_lib.dataset, "prepare", lambda *a, **k: pytest.fail("prepared before checking"))
+    monkeypatch.setattr(deap_lib.data.dataset, "prepare", lambda *a, **k: pytest.fail("prepared before checking"))
     for item, expected in (("lr=abc", "lr must be a finite number > 0"), ("epochs=2.7", "epochs must be a whole"),
                            ("batch_size=2.5", "batch_size must be"), ("val_fraction=abc", "val_fraction must be"),
                            ("momentum=abc", "momentum must be"), ("participants=[0]", "participants must be")):

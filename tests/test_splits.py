@@ -3,11 +3,11 @@ import json
 import numpy as np
 import pytest
 
-from deap_lib.splits import (
+from deap_lib.experiment.splits import (
     Split,
     class_balance,
-    fixed_split,
     five_by_two_splits,
+    fixed_split,
     kfold_splits,
     loso_splits,
     seeded_subset,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from deap_lib.stats import (
+from deap_lib.evaluation.stats import (
     accuracy_ci,
     fold_summary,
     majority_baseline,
@@ -169,7 +169,7 @@ def test_permutation_estimator_groups_only_shuffle_for_plain_splitters():
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import KFold
 
-    from deap_lib.stats import permutation_test_estimator
+    from deap_lib.evaluation.stats import permutation_test_estimator
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((60, 3))

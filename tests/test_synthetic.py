@@ -7,22 +7,23 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from deap_lib import importance, io, synthetic
-from deap_lib.dataset import prepare, resolve_source
+from deap_lib.data import deap_format, synthetic
+from deap_lib.data.dataset import prepare, resolve_source
+from deap_lib.experiment import importance
 
 
 def test_shapes_ranges_and_channels():
     data, labels = synthetic.twin_participant(3)
     assert data.shape == (40, 40, 8064) and data.dtype == np.float32
     assert labels.shape == (40, 4) and labels.min() >= 1 and labels.max() <= 9
-    eeg = data[:, : io.N_EEG]
+    eeg = data[:, : deap_format.N_EEG]
     # Microvolt scale, average referenced, band-limited (no DC): like DEAP's preprocessed EEG.
     assert 3 < eeg.std() < 60
     np.testing.assert_allclose(eeg.mean(axis=1), 0, atol=1e-3)
     assert np.abs(eeg.mean(axis=-1)).max() < 0.1 * eeg.std()
     # Alpha dominates the spectrum of posterior channels around 8-12 Hz.
-    spec = np.abs(np.fft.rfft(eeg[:, io.EEG_CHANNELS.index("Oz")], axis=-1)) ** 2
-    f = np.fft.rfftfreq(io.N_SAMPLES, 1 / io.SFREQ)
+    spec = np.abs(np.fft.rfft(eeg[:, deap_format.EEG_CHANNELS.index("Oz")], axis=-1)) ** 2
+    f = np.fft.rfftfreq(deap_format.N_SAMPLES, 1 / deap_format.SFREQ)
     assert spec[:, (f > 8) & (f < 12)].mean() > 3 * spec[:, (f > 25) & (f < 35)].mean()
 
 
@@ -41,7 +42,7 @@ def test_null_twin_signal_does_not_depend_on_effect_knob_draws():
     null, labels0 = synthetic.twin_participant(1, effect=0.0)
     planted, labels1 = synthetic.twin_participant(1, effect=1.0)
     np.testing.assert_array_equal(labels0, labels1)
-    baseline = slice(0, 3 * io.SFREQ)  # the 3 s pre-trial baseline carries no effect
+    baseline = slice(0, 3 * deap_format.SFREQ)  # the 3 s pre-trial baseline carries no effect
     np.testing.assert_allclose(null[:, :32, baseline], planted[:, :32, baseline], rtol=1e-5, atol=1e-4)
     assert not np.allclose(null[:, :32, 2000:], planted[:, :32, 2000:])
 
@@ -59,7 +60,7 @@ def test_write_twin_is_deap_format(tmp_path):
     assert set(raw) == {"data", "labels"}
     data, labels = synthetic.twin_participant(2, seed=4)
     np.testing.assert_array_equal(raw["data"], data)
-    read = io.read_participant(paths[1])
+    read = deap_format.read_participant(paths[1])
     np.testing.assert_array_equal(read[1], labels)
 
 

@@ -217,7 +217,7 @@ def paired_t_5x2cv(diffs):
     ----------
     diffs : array-like of float, shape (5, 2)
         Accuracy differences (A - B) per replication (row) and fold (column), e.g.
-        from models trained on :func:`deap_lib.splits.five_by_two_splits`.
+        from models trained on :func:`deap_lib.experiment.splits.five_by_two_splits`.
 
     Returns
     -------

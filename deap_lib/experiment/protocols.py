@@ -1,4 +1,4 @@
-"""The report's evaluation protocols, run through the one loop (:mod:`deap_lib.engine`) and stored.
+"""The report's evaluation protocols, run through the one loop (:mod:`deap_lib.experiment.engine`) and stored.
 
 - :func:`run_fixed`: the seeded fixed split, in the report's protocol (every training trial
   fitted, the test set evaluated every epoch) and, beside it, an honest run that holds a
@@ -25,11 +25,12 @@ import torch
 from joblib import Parallel, delayed
 from tqdm import tqdm
 
-from deap_lib import splits, stats
-from deap_lib.dataset import Prepared
-from deap_lib.engine import train_run
+from deap_lib.data.dataset import Prepared
+from deap_lib.evaluation import stats
+from deap_lib.experiment import splits
+from deap_lib.experiment.engine import train_run
+from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
-from deap_lib.settings import ExperimentConfig
 from deap_lib.store import Store, entry_key, stable_hash
 
 

@@ -26,15 +26,15 @@ from typing import Any
 
 import yaml
 
-from deap_lib.io import N_PARTICIPANTS, N_TRIALS
-from deap_lib.dataset import NONFINITE_POLICIES, DataSource, Prepared, prepare, resolve_source
-from deap_lib.features import STANDARDIZATIONS
-from deap_lib.labels import TARGETS
+from deap_lib.data.dataset import NONFINITE_POLICIES, DataSource, Prepared, prepare, resolve_source
+from deap_lib.data.deap_format import N_PARTICIPANTS, N_TRIALS
+from deap_lib.data.features import STANDARDIZATIONS
+from deap_lib.data.labels import TARGETS
 from deap_lib.models import MODELS
 from deap_lib.store import IDENTITIES
 
-CONFIG_DIR = Path(__file__).parent / "configs"
-PROFILE_DIR = Path(__file__).parent / "profiles"
+CONFIG_DIR = Path(__file__).parents[1] / "configs"
+PROFILE_DIR = Path(__file__).parents[1] / "profiles"
 #: Profile of a chapter whose ``profile`` parameter is None (nbval cannot pass parameters).
 PROFILE_ENV = "DEAP_LIB_PROFILE"
 
@@ -269,13 +269,13 @@ class ExperimentConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
     def source(self) -> DataSource:
-        """The :class:`~deap_lib.dataset.DataSource` this config reads."""
+        """The :class:`~deap_lib.data.dataset.DataSource` this config reads."""
         return resolve_source(
             self.deap_dir, participants=self.participants, twin_seed=self.twin_seed, twin_effect=self.twin_effect
         )
 
     def prepare(self, **kwargs) -> Prepared:
-        """The prepared features this config trains on (cached; see :func:`deap_lib.dataset.prepare`)."""
+        """The prepared features this config trains on (cached; see :func:`deap_lib.data.dataset.prepare`)."""
         return prepare(self.source(), standardization=self.standardization, nonfinite=self.nonfinite,
                        data_identity=self.data_identity, **kwargs)
 

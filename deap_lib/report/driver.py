@@ -28,14 +28,14 @@ import threading
 import time
 from pathlib import Path
 
-from deap_lib.io import DEAP_DIR_ENV
-from deap_lib.settings import PROFILE_ENV, load_profile
+from deap_lib.data.deap_format import DEAP_DIR_ENV
+from deap_lib.experiment.settings import PROFILE_ENV, load_profile
 from deap_lib.store import atomic_write_text
 
 #: The chapters in reading order (notebooks/NN_topic.py).
 CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 #: Where the training engine appends one line per finished run while a chapter executes.
 PROGRESS_ENV = "DEAP_LIB_PROGRESS_FILE"
 STAMP = ".executed.json"
@@ -153,7 +153,7 @@ def execute_chapters(
             with _Progress(progress_file, name):
                 papermill.execute_notebook(
                     str(ipynb), str(out / f"{name}.ipynb"), parameters=params, progress_bar=False,
-                    cwd=str(out), kernel_manager_class="deap_lib.driver.QuietKernelManager",
+                    cwd=str(out), kernel_manager_class="deap_lib.report.driver.QuietKernelManager",
                 )
         finally:
             os.environ.pop(PROGRESS_ENV, None)

@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from tqdm import tqdm
 
-from deap_lib import features, io, synthetic
-from deap_lib.labels import binarize
+from deap_lib.data import deap_format, features, synthetic
+from deap_lib.data.labels import binarize
 from deap_lib.store import IDENTITIES, Store, entry_key, file_identity, stable_hash
 
 #: What :func:`prepare` does with trials whose features are not finite; the first is the default.
@@ -87,17 +87,17 @@ def resolve_source(
 ) -> DataSource:
     """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin."""
     given = deap_dir or None
-    deap_dir = given or os.environ.get(io.DEAP_DIR_ENV) or None
+    deap_dir = given or os.environ.get(deap_format.DEAP_DIR_ENV) or None
     pids = None if participants is None else tuple(sorted(int(p) for p in participants))
     if pids is not None:
-        bad = [p for p in pids if not 1 <= p <= io.N_PARTICIPANTS]
+        bad = [p for p in pids if not 1 <= p <= deap_format.N_PARTICIPANTS]
         if bad or len(set(pids)) != len(pids):
             raise ValueError(f"participants must be distinct numbers in 1..32, got {list(participants)}")
     if deap_dir:
-        root = io.resolve_deap_dir(given)  # None: resolved from $DEAP_DIR, and its errors say so
+        root = deap_format.resolve_deap_dir(given)  # None: resolved from $DEAP_DIR, and its errors say so
         if pids is None:  # name exactly the participants present, so a gap is never "all participants"
-            pids = tuple(pid for pid, _ in io.find_participants(root))
-            pids = None if len(pids) == io.N_PARTICIPANTS else pids
+            pids = tuple(pid for pid, _ in deap_format.find_participants(root))
+            pids = None if len(pids) == deap_format.N_PARTICIPANTS else pids
         return DataSource(kind="deap", root=str(root), participants=pids)
     return DataSource(participants=pids, twin_seed=int(twin_seed), twin_effect=float(twin_effect))
 
@@ -193,7 +193,7 @@ class Prepared:
 def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.ndarray:
     """The unstandardized reduction that ``standardization`` goes on to standardize.
 
-    :func:`deap_lib.features.extract_features` up to its last step: "report-prose" standardizes
+    :func:`deap_lib.data.features.extract_features` up to its last step: "report-prose" standardizes
     the raw trials before reducing them, the other methods reduce the raw trials.
 
     Parameters
@@ -291,7 +291,7 @@ def _settle(
     if np.isfinite(feats).all():  # the usual case costs one pass over the features
         return feats, ratings, trial, []
     bad = np.flatnonzero(~np.isfinite(feats.reshape(len(feats), -1)).all(axis=1))
-    eeg = eeg_of()[bad, : io.N_EEG]
+    eeg = eeg_of()[bad, : deap_format.N_EEG]
     reduced = _reduction(eeg, standardization, window)
     found = _locate(reduced, eeg, bad)
     if policy == "drop":
@@ -309,7 +309,7 @@ def _settle(
 def _nonfinite_message(found: dict, who: dict) -> str:
     """The one-line message of :class:`NonFiniteFeaturesError` (no newline: the CLI prints it)."""
     places = [
-        f"s{pid:02d} trial {trial}{'' if c is None else f' channel {io.EEG_CHANNELS[c]}'} ({what})"
+        f"s{pid:02d} trial {trial}{'' if c is None else f' channel {deap_format.EEG_CHANNELS[c]}'} ({what})"
         for pid in sorted(found)
         for trial, c, what in found[pid]
     ]
@@ -345,7 +345,7 @@ def prepare(
     source : DataSource, optional
         From :func:`resolve_source`; default: real DEAP if ``$DEAP_DIR`` is set, else the twin.
     standardization : {"trial", "report-prose", "none"}
-        See :func:`deap_lib.features.extract_features`; "trial" is the report's code.
+        See :func:`deap_lib.data.features.extract_features`; "trial" is the report's code.
     window : int, optional
         Window length of the reduction (default 807 for DEAP's 8064 samples).
     cache : path, optional
@@ -396,13 +396,13 @@ def prepare(
     store = Store(cache)
 
     if source.kind == "deap":
-        found_files = io.find_participants(
+        found_files = deap_format.find_participants(
             source.root, None if source.participants is None else list(source.participants)
         )
         # (pid, what identifies the participant's data, its file)
         entries = [(pid, file_identity(p, data_identity), p) for pid, p in found_files]
     else:
-        pids = source.participants or tuple(range(1, io.N_PARTICIPANTS + 1))
+        pids = source.participants or tuple(range(1, deap_format.N_PARTICIPANTS + 1))
         entries = [(pid, {"twin": source.key(), "pid": pid}, None) for pid in pids]
     keys = {pid: entry_key("features", [params, ident]) for pid, ident, _ in entries}
 
@@ -422,7 +422,7 @@ def prepare(
         missing, desc="preparing features", unit="participant", disable=not progress or not missing
     ):
         data, ratings = raw_participant(source, pid)
-        feats = features.extract_features(data[:, : io.N_EEG], standardization=standardization, window=window)
+        feats = features.extract_features(data[:, : deap_format.N_EEG], standardization=standardization, window=window)
         ratings = np.asarray(ratings, dtype=np.float64)
         store.write_arrays("features", keys[pid], features=feats, ratings=ratings)
         *kept, found[pid] = _settle(feats, ratings, lambda: data, **settle)
@@ -430,7 +430,7 @@ def prepare(
 
     found = {pid: places for pid, places in found.items() if places}
     where = tuple(
-        (pid, trial, None if c is None else io.EEG_CHANNELS[c])
+        (pid, trial, None if c is None else deap_format.EEG_CHANNELS[c])
         for pid in sorted(found)
         for trial, c, _ in found[pid]
     )
@@ -470,5 +470,5 @@ def prepare(
 def raw_participant(source: DataSource, pid: int) -> tuple[np.ndarray, np.ndarray]:
     """The raw arrays of one participant of ``source``: data (40, 40, 8064), labels (40, 4)."""
     if source.kind == "deap":
-        return io.read_participant(io.participant_path(source.root, pid))
+        return deap_format.read_participant(deap_format.participant_path(source.root, pid))
     return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)

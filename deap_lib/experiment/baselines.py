@@ -6,9 +6,9 @@ of a :class:`~sklearn.preprocessing.StandardScaler` and a classifier, so the sca
 the training rows of each split only. Inputs are the prepared features flattened to
 (n_trials, 32 * 99 = 3168).
 
-:func:`run_baseline` fits one classifier on every :class:`~deap_lib.splits.Split` and stores the
+:func:`run_baseline` fits one classifier on every :class:`~deap_lib.experiment.splits.Split` and stores the
 per-split records as one JSON file under ``<cache>/results/baselines``, keyed by everything that
-determines them (like :func:`deap_lib.protocols.run_id`); an identical call reads the file.
+determines them (like :func:`deap_lib.experiment.protocols.run_id`); an identical call reads the file.
 :func:`permutation_null` asks whether a baseline's cross-validated accuracy beats what it scores
 when the labels are permuted.
 """
@@ -27,10 +27,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from deap_lib import stats
-from deap_lib.dataset import Prepared
-from deap_lib.labels import check_target
-from deap_lib.splits import Split
+from deap_lib.data.dataset import Prepared
+from deap_lib.data.labels import check_target
+from deap_lib.evaluation import stats
+from deap_lib.experiment.splits import Split
 from deap_lib.store import Store, entry_key, stable_hash
 
 #: The classifiers :func:`make_classifier` builds.
@@ -159,7 +159,7 @@ def run_baseline(
         Features of shape (n_trials, 32, 99), flattened to (n_trials, 3168).
     target : {"valence", "arousal"}
     splits : list of Split
-        E.g. from :func:`deap_lib.splits.kfold_splits` or :func:`deap_lib.splits.loso_splits`:
+        E.g. from :func:`deap_lib.experiment.splits.kfold_splits` or :func:`deap_lib.experiment.splits.loso_splits`:
         the same splits the deep models ran on.
     seed : int
         Seed of every classifier (the same for all splits).
@@ -175,10 +175,10 @@ def run_baseline(
     -------
     records : list of dict, one per split, in the order of ``splits``
         ``split`` (name), ``accuracy``, ``majority_baseline`` (the training majority class
-        scored on the test labels, :func:`deap_lib.stats.majority_baseline`), ``n_test``,
+        scored on the test labels, :func:`deap_lib.evaluation.stats.majority_baseline`), ``n_test``,
         ``pred`` (list of 0/1 predictions in the split's test order) and ``y_test``.
     """
-    from deap_lib.engine import versions  # the engine imports torch: only here
+    from deap_lib.experiment.engine import versions  # the engine imports torch: only here
 
     _check_name(name)
     check_target(target)
@@ -186,7 +186,7 @@ def run_baseline(
     n_jobs = _check_n_jobs(n_jobs)
     splits = list(splits)
     if not splits or not all(isinstance(s, Split) for s in splits):
-        raise ValueError("splits must be a non-empty list of deap_lib.splits.Split")
+        raise ValueError("splits must be a non-empty list of deap_lib.experiment.splits.Split")
     key = baseline_key(name, data, target, splits, seed=seed)
     store = Store(cache)
     stored = None if force else store.read_json("baselines", key)
@@ -215,7 +215,7 @@ def run_baseline(
 
 
 def summary(records: list[dict]) -> dict:
-    """:func:`deap_lib.stats.fold_summary` of :func:`run_baseline`'s records."""
+    """:func:`deap_lib.evaluation.stats.fold_summary` of :func:`run_baseline`'s records."""
     return stats.fold_summary([r["accuracy"] for r in records], [r["majority_baseline"] for r in records],
                               [r["n_test"] for r in records])
 
@@ -233,7 +233,7 @@ def permutation_null(
 ) -> dict:
     """Label-permutation test of a baseline's cross-validated accuracy.
 
-    A thin wrapper of :func:`deap_lib.stats.permutation_test_estimator` with
+    A thin wrapper of :func:`deap_lib.evaluation.stats.permutation_test_estimator` with
     :func:`make_classifier` and the flattened features.
 
     Parameters
@@ -244,7 +244,7 @@ def permutation_null(
     target : {"valence", "arousal"}
     cv : int, cross-validation generator, iterable of (train, test), or list of Split
         As for :func:`sklearn.model_selection.cross_val_score`; a list of
-        :class:`~deap_lib.splits.Split` is turned into ``(split.train, split.test)`` pairs.
+        :class:`~deap_lib.experiment.splits.Split` is turned into ``(split.train, split.test)`` pairs.
     groups : array-like, shape (n_trials,) or None
         Group (participant) ids, e.g. ``data.participant``: labels are then permuted within
         each participant, and a grouped ``cv`` splits on them.

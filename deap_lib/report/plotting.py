@@ -14,8 +14,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.lines import Line2D
 
-from deap_lib import features, io
-from deap_lib.summaries import figure, folds
+from deap_lib.data import deap_format, features
+from deap_lib.evaluation.summaries import figure, folds
 
 REPORT_COLOR = "0.45"
 #: MNE's template 10-20 positions (named "standard_1020" before MNE 1.13); ships with MNE, no download.
@@ -29,7 +29,7 @@ MIN_FONT = 9
 SMALL_FONT = 9.5
 #: Head radius (m) of MNE's scalp maps: channels on the head's equator lie on this circle.
 HEAD_RADIUS = 0.095
-#: Short, wrapped x labels of :data:`deap_lib.summaries.PROTOCOLS`, in that order.
+#: Short, wrapped x labels of :data:`deap_lib.evaluation.summaries.PROTOCOLS`, in that order.
 PROTOCOL_LABELS = ("best on test\n(report's\nprotocol)", "fixed,\nhonest\nepoch", "random\nk-fold", "LOSO")
 
 
@@ -61,10 +61,10 @@ def _scalp_xy() -> np.ndarray:
     """
     import mne
 
-    info = mne.create_info(list(io.EEG_CHANNELS), io.SFREQ, "eeg")
+    info = mne.create_info(list(deap_format.EEG_CHANNELS), deap_format.SFREQ, "eeg")
     info.set_montage(mne.channels.make_standard_montage(MONTAGE), verbose=False)
     pos = info.get_montage().get_positions()["ch_pos"]
-    xyz = np.array([pos[name] for name in io.EEG_CHANNELS])
+    xyz = np.array([pos[name] for name in deap_format.EEG_CHANNELS])
     r = np.linalg.norm(xyz, axis=1)
     polar = np.arccos(np.clip(xyz[:, 2] / r, -1, 1))
     azimuth = np.arctan2(xyz[:, 1], xyz[:, 0])
@@ -82,7 +82,7 @@ def plot_montage(*, ax=None):
     nose = HEAD_RADIUS * np.array([[-0.12, 0.993], [0.0, 1.12], [0.12, 0.993]])
     ax.plot(nose[:, 0], nose[:, 1], color="0.5", lw=1.2)
     ax.scatter(xy[:, 0], xy[:, 1], s=820, c="white", edgecolors="k", linewidths=1.0, zorder=2)
-    for (x, y), name in zip(xy, io.EEG_CHANNELS):
+    for (x, y), name in zip(xy, deap_format.EEG_CHANNELS):
         ax.text(x, y, name, ha="center", va="center", fontsize=SMALL_FONT, fontweight="bold", zorder=3)
     ax.set_aspect("equal")
     ax.set(xlim=(-1.06 * HEAD_RADIUS, 1.06 * HEAD_RADIUS), ylim=(-1.04 * HEAD_RADIUS, 1.2 * HEAD_RADIUS))
@@ -91,20 +91,20 @@ def plot_montage(*, ax=None):
     return fig
 
 
-def plot_raw(data: np.ndarray, *, channels=io.EEG_CHANNELS, seconds: float = 8.0, ax=None):
+def plot_raw(data: np.ndarray, *, channels=deap_format.EEG_CHANNELS, seconds: float = 8.0, ax=None):
     """Stacked traces of one trial, data shape (n_channels, n_samples) in microvolts.
 
     The traces are a fixed distance apart (four times the channels' median standard deviation);
     the y label gives it in microvolts.
     """
     fig, ax = _ax(ax, (BOOK_WIDTH, 1.4 + 0.19 * len(data)))
-    n = int(seconds * io.SFREQ)
-    t = np.arange(min(n, data.shape[1])) / io.SFREQ
+    n = int(seconds * deap_format.SFREQ)
+    t = np.arange(min(n, data.shape[1])) / deap_format.SFREQ
     spacing = 4 * np.median(data[:, :n].std(axis=1))
     spacing = spacing if spacing > 0 else 1.0
     for i, trace in enumerate(data[:, :n]):
         ax.plot(t, trace - i * spacing, lw=0.5, color="k")
-    ax.axvline(io.BASELINE_S, color="tab:red", lw=1.2, ls="--", label="end of the 3 s baseline")
+    ax.axvline(deap_format.BASELINE_S, color="tab:red", lw=1.2, ls="--", label="end of the 3 s baseline")
     ax.set_yticks(-np.arange(len(data)) * spacing, list(channels)[: len(data)])
     ax.tick_params(axis="y", labelsize=SMALL_FONT, length=2)
     ax.set_ylim(-(len(data) - 0.3) * spacing, 0.9 * spacing)
@@ -118,18 +118,18 @@ def plot_raw(data: np.ndarray, *, channels=io.EEG_CHANNELS, seconds: float = 8.0
 def plot_windows(signal: np.ndarray, *, ax=None):
     """One channel with the reduction's 10 windows and each window's mean +/- std."""
     fig, ax = _ax(ax, (BOOK_WIDTH, 3.2))
-    t = np.arange(signal.size) / io.SFREQ
+    t = np.arange(signal.size) / deap_format.SFREQ
     window = features.default_window(signal.size)
     ax.plot(t, signal, lw=0.3, color="0.5", label="signal")
     stats = features.reduce_dim(signal)
     for w in range(features.N_WINDOWS):
         start, stop = w * window, min((w + 1) * window, signal.size)
         mean, std = stats[9 * w], stats[9 * w + 4]
-        ax.axvline(start / io.SFREQ, color="k", lw=0.6, label="window start" if w == 0 else None)
-        ax.fill_between([start / io.SFREQ, stop / io.SFREQ], mean - std, mean + std, color="tab:blue", alpha=0.3,
+        ax.axvline(start / deap_format.SFREQ, color="k", lw=0.6, label="window start" if w == 0 else None)
+        ax.fill_between([start / deap_format.SFREQ, stop / deap_format.SFREQ], mean - std, mean + std, color="tab:blue", alpha=0.3,
                         label="window mean ± std" if w == 0 else None)
-        ax.hlines(mean, start / io.SFREQ, stop / io.SFREQ, color="tab:blue", lw=1.5)
-    ax.set_xlim(0, signal.size / io.SFREQ)
+        ax.hlines(mean, start / deap_format.SFREQ, stop / deap_format.SFREQ, color="tab:blue", lw=1.5)
+    ax.set_xlim(0, signal.size / deap_format.SFREQ)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("µV")
     ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.2, ncol=3, fontsize=SMALL_FONT,
@@ -152,7 +152,7 @@ def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
     fig, ax = _ax(ax, (BOOK_WIDTH, 1.9 + 0.15 * len(f)))
     top = float(np.nanmax(np.abs(f))) or 1.0
     im = ax.imshow(f, aspect="auto", cmap="RdBu_r", vmin=-top, vmax=top, interpolation="nearest")
-    ax.set_yticks(range(len(f)), io.EEG_CHANNELS[: len(f)])
+    ax.set_yticks(range(len(f)), deap_format.EEG_CHANNELS[: len(f)])
     ax.tick_params(axis="y", labelsize=SMALL_FONT, length=2)
     n_stats = len(features.STAT_NAMES)
     ax.set_xticks(np.arange(n_stats // 2, features.N_FEATURES, n_stats),
@@ -171,7 +171,7 @@ def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
 
 
 def plot_history(pair: dict, *, axes=None):
-    """Loss and accuracies per epoch of a fixed split's two runs (from :func:`deap_lib.protocols.run_fixed`).
+    """Loss and accuracies per epoch of a fixed split's two runs (from :func:`deap_lib.experiment.protocols.run_fixed`).
 
     Top (or left, when ``axes`` are given side by side): the mean training loss. Bottom: the
     report's run (all training trials; training and test accuracy, its best-on-test epoch marked)
@@ -418,8 +418,8 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
     Parameters
     ----------
     values : array-like of float, shape (32,)
-        One value per channel in DEAP's order (:data:`deap_lib.io.EEG_CHANNELS`), e.g. from
-        :func:`deap_lib.importance.channel_effects`.
+        One value per channel in DEAP's order (:data:`deap_lib.data.deap_format.EEG_CHANNELS`), e.g. from
+        :func:`deap_lib.experiment.importance.channel_effects`.
     ax : matplotlib Axes, optional
         Where to draw; a new figure when None.
     title : str
@@ -438,8 +438,8 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
     import mne
 
     values = np.asarray(values, dtype=float)
-    if values.shape != (len(io.EEG_CHANNELS),):
-        raise ValueError(f"values must have shape ({len(io.EEG_CHANNELS)},), one per EEG channel, got {values.shape}")
+    if values.shape != (len(deap_format.EEG_CHANNELS),):
+        raise ValueError(f"values must have shape ({len(deap_format.EEG_CHANNELS)},), one per EEG channel, got {values.shape}")
     if vlim is None:
         top = float(np.nanmax(np.abs(values))) if np.isfinite(values).any() else 0.0
         top = top if top > 0 else 1.0  # an all-zero map still needs a colour range
@@ -447,7 +447,7 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
     elif len(vlim) != 2:
         raise ValueError(f"vlim must be a (low, high) pair or None, got {vlim!r}")
     fig, ax = _ax(ax, (4.2, 3.6))
-    info = mne.create_info(list(io.EEG_CHANNELS), io.SFREQ, "eeg")
+    info = mne.create_info(list(deap_format.EEG_CHANNELS), deap_format.SFREQ, "eeg")
     info.set_montage(mne.channels.make_standard_montage(MONTAGE), verbose=False)
     im, _ = mne.viz.plot_topomap(values, info, axes=ax, show=False, cmap=cmap, vlim=tuple(vlim))
     cbar = fig.colorbar(im, ax=ax, shrink=0.8)

@@ -1,5 +1,5 @@
 """The chapters' words and tables: page headers, Markdown tables, admonitions and sentences
-computed from the numbers (:mod:`deap_lib.chapters` computes them, :mod:`deap_lib.plotting` draws).
+computed from the numbers (:mod:`deap_lib.report.chapters` computes them, :mod:`deap_lib.report.plotting` draws).
 
 Everything here returns text or IPython ``Markdown`` (which renders in a notebook and in the book);
 nothing here trains or reads data.
@@ -15,10 +15,13 @@ import torch
 from IPython.display import Markdown
 from myst_nb import glue
 
-from deap_lib import features, io, paper, splits, stats
-from deap_lib.engine import versions
-from deap_lib.protocols import test_predictions
-from deap_lib.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
+from deap_lib.data import deap_format, features
+from deap_lib.evaluation import stats
+from deap_lib.evaluation.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
+from deap_lib.experiment import splits
+from deap_lib.experiment.engine import versions
+from deap_lib.experiment.protocols import test_predictions
+from deap_lib.report import paper
 
 
 def glue_all(numbers: dict) -> None:
@@ -181,7 +184,7 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
 def honest_run_sentences(pairs: dict, profile: str) -> dict:
     """The models chapter's sentences ``honest_run`` and ``honest_result``, which depend on whether
     the profile made honest runs (``val_fraction`` > 0) beside the report's. ``pairs``:
-    ``{(model, target): pair}`` of :func:`deap_lib.protocols.run_fixed`."""
+    ``{(model, target): pair}`` of :func:`deap_lib.experiment.protocols.run_fixed`."""
     first = next(iter(pairs.values()))
     if first["honest"] is None:
         return {"honest_run": f"The {profile} profile runs no separate honest run (val_fraction is 0): the honest "
@@ -228,7 +231,7 @@ def kfold_numbers(values: dict, cv: dict) -> dict:
 
 def honest_numbers(values: dict, data, runs: dict) -> dict:
     """The honest-evaluation chapter's numbers about leave-one-subject-out: folds run, participants,
-    epochs, and how the epoch is chosen (``runs``: :func:`deap_lib.chapters.protocol_runs`)."""
+    epochs, and how the epoch is chosen (``runs``: :func:`deap_lib.report.chapters.protocol_runs`)."""
     f = folds(next(iter(runs["loso"].values())), "val_chosen")
     rule = ("the epoch is chosen on a validation set of other participants held out of training, never on the "
             "test participant" if values["val_fraction"] > 0 else "the last epoch is taken (this profile holds "
@@ -268,7 +271,7 @@ def standardization_rows(trial: np.ndarray, channel: str) -> list[dict]:
     """One raw trial's whole-channel mean, std and variance of ``channel`` under each standardization.
 
     ``trial``: shape (32, n_samples), the EEG of one trial."""
-    names, c = features.feature_names(), io.EEG_CHANNELS.index(channel)
+    names, c = features.feature_names(), deap_format.EEG_CHANNELS.index(channel)
     rows = []
     for method in features.STANDARDIZATIONS:
         f = features.extract_features(trial[None], standardization=method)[0, c]
@@ -288,19 +291,19 @@ def balance_numbers(balance: list[dict]) -> dict:
 
 
 def class_balance_rows(balance: list[dict]) -> list[dict]:
-    """Rows of :func:`deap_lib.labels.class_balance`, shares as percentages."""
+    """Rows of :func:`deap_lib.data.labels.class_balance`, shares as percentages."""
     columns = ("target", "n_trials", "high", "low", "share_high", "at_threshold", "high_if_strict")
     return [{c: f"{row[c]:.1%}" if c == "share_high" else row[c] for c in columns} for row in balance]
 
 
 def classical_rows(table: dict) -> list[dict]:
-    """Rows of :func:`deap_lib.chapters.classical_baselines`: each method's mean accuracy per scheme."""
+    """Rows of :func:`deap_lib.report.chapters.classical_baselines`: each method's mean accuracy per scheme."""
     return [{"method": method, "target": t, **{scheme: f"{v['mean']:.1%}" for scheme, v in by_scheme.items()}}
             for (method, t), by_scheme in table.items()]
 
 
 def control_rows(control: dict | None) -> list[dict]:
-    """Rows of :func:`deap_lib.summaries.negative_control`: each figure against chance."""
+    """Rows of :func:`deap_lib.evaluation.summaries.negative_control`: each figure against chance."""
     if control is None:
         return [{"negative control": "not run in this build"}]
     return [{"figure": name, "accuracy": f"{v['mean']:.1%} ({v['low']:.1%}-{v['high']:.1%})",
@@ -465,7 +468,7 @@ def verdict(name: str, mean: float, low: float, high: float, baseline: float) ->
 
 def five_by_two_section(values: dict, five: dict | None) -> "Markdown":
     """The 5x2cv comparison of the DNN and the CNN on valence (``five``:
-    :func:`deap_lib.chapters.five_by_two`) as a table and sentences, or why it was not run."""
+    :func:`deap_lib.report.chapters.five_by_two`) as a table and sentences, or why it was not run."""
     r = paper.FIVE_BY_TWO
     report_p = float(2 * scipy.stats.t.sf(abs(r["t"]), df=5))  # the report gave t only
     said = (f"The report found t = {r['t']:.3f} on DEAP at {r['epochs']} epochs, which with 5 degrees of freedom "

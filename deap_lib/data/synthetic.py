@@ -33,7 +33,7 @@ from typing import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from deap_lib import io
+from deap_lib.data import deap_format
 
 #: Bump when the generative model changes: it is part of every cache key built on the twin.
 TWIN_VERSION = 2
@@ -47,7 +47,7 @@ REGIONS = {
     "left frontal": ("Fp1", "AF3", "F3", "F7", "FC5"),
     "right frontal": ("Fp2", "AF4", "F4", "F8", "FC6"),
 }
-_BASELINE = io.BASELINE_S * io.SFREQ
+_BASELINE = deap_format.BASELINE_S * deap_format.SFREQ
 
 
 #: Log-amplitude change of the planted alpha effects per standard deviation of latent affect,
@@ -57,7 +57,7 @@ _K_VALENCE = 0.17
 
 
 def _mask(names: tuple[str, ...]) -> np.ndarray:
-    return np.isin(np.array(io.EEG_CHANNELS), names).astype(float)
+    return np.isin(np.array(deap_format.EEG_CHANNELS), names).astype(float)
 
 
 def _shaped_noise(rng: np.random.Generator, shape: tuple[int, ...], amp: np.ndarray) -> np.ndarray:
@@ -69,7 +69,7 @@ def _shaped_noise(rng: np.random.Generator, shape: tuple[int, ...], amp: np.ndar
     coef[..., lo:hi].real = rng.standard_normal(size, dtype=np.float32)
     coef[..., lo:hi].imag = rng.standard_normal(size, dtype=np.float32)
     coef[..., lo:hi] *= amp[lo:hi].astype(np.float32)
-    x = np.fft.irfft(coef, n=io.N_SAMPLES, axis=-1)
+    x = np.fft.irfft(coef, n=deap_format.N_SAMPLES, axis=-1)
     x /= x.std(axis=-1, keepdims=True)
     return x
 
@@ -99,16 +99,16 @@ def _ratings(rng: np.random.Generator, z: np.ndarray) -> np.ndarray:
 
 def _peripheral(rng: np.random.Generator, n_trials: int, freqs: np.ndarray) -> np.ndarray:
     """Plausible peripheral channels 32-39, shape (n_trials, 8, n_samples)."""
-    n = io.N_SAMPLES
-    t = np.arange(n) / io.SFREQ
+    n = deap_format.N_SAMPLES
+    t = np.arange(n) / deap_format.SFREQ
     out = np.empty((n_trials, 8, n))
     slow = _bump(freqs, 0.0, 0.6)
     out[:, 0] = 30 * _shaped_noise(rng, (n_trials,), slow)  # hEOG
     veog = 20 * _shaped_noise(rng, (n_trials,), slow)
-    width = int(0.25 * io.SFREQ)
-    shape = 150 * np.exp(-0.5 * (np.arange(-width, width + 1) / (0.05 * io.SFREQ)) ** 2)
+    width = int(0.25 * deap_format.SFREQ)
+    shape = 150 * np.exp(-0.5 * (np.arange(-width, width + 1) / (0.05 * deap_format.SFREQ)) ** 2)
     for i in range(n_trials):  # blinks: ~150 uV, ~100 ms, about one every 3 s
-        for onset in rng.integers(width, n - width, rng.poisson(n / io.SFREQ / 3)):
+        for onset in rng.integers(width, n - width, rng.poisson(n / deap_format.SFREQ / 3)):
             veog[i, onset - width : onset + width + 1] += shape
     out[:, 1] = veog
     out[:, 2:4] = 5 * rng.standard_normal((n_trials, 2, n))  # zEMG, tEMG
@@ -145,8 +145,8 @@ def twin_participant(
     if effect < 0:
         raise ValueError(f"effect must be >= 0, got {effect}")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(pid)]))
-    n_t, n_c = io.N_TRIALS, io.N_EEG
-    freqs = np.fft.rfftfreq(io.N_SAMPLES, 1 / io.SFREQ)
+    n_t, n_c = deap_format.N_TRIALS, deap_format.N_EEG
+    freqs = np.fft.rfftfreq(deap_format.N_SAMPLES, 1 / deap_format.SFREQ)
 
     # Participant traits: amplitude, channel fingerprint, rhythm frequencies, responsiveness.
     amplitude = 10.0 * rng.lognormal(0.0, 0.25)
@@ -171,20 +171,20 @@ def twin_participant(
     log_gain = effect * responsiveness * (
         -_K_AROUSAL * z[:, 1:2] * posterior + _K_VALENCE * z[:, 0:1] * asymmetry
     )  # (T, C)
-    ramp = np.clip((np.arange(io.N_SAMPLES) - _BASELINE) / io.SFREQ * 2, 0.0, 1.0)  # 0.5 s onset
+    ramp = np.clip((np.arange(deap_format.N_SAMPLES) - _BASELINE) / deap_format.SFREQ * 2, 0.0, 1.0)  # 0.5 s onset
     gain = np.exp(log_gain[..., None] * ramp)  # (T, C, N): 1 during the baseline
 
     eeg = amplitude * gains[:, None] * (base + alpha_weight[:, None] * state[..., None] * gain * alpha)
     eeg -= eeg.mean(axis=1, keepdims=True)  # average reference
 
-    data = np.empty((n_t, io.N_CHANNELS, io.N_SAMPLES), dtype=np.float32)
+    data = np.empty((n_t, deap_format.N_CHANNELS, deap_format.N_SAMPLES), dtype=np.float32)
     data[:, :n_c] = eeg
     data[:, n_c:] = _peripheral(rng, n_t, freqs)
     return data, labels.astype(np.float32)
 
 
 def iter_twin(
-    n_participants: int = io.N_PARTICIPANTS,
+    n_participants: int = deap_format.N_PARTICIPANTS,
     *,
     seed: int = DEFAULT_SEED,
     effect: float = DEFAULT_EFFECT,
@@ -199,7 +199,7 @@ def iter_twin(
 
 def write_twin(
     out_dir: str | Path,
-    n_participants: int = io.N_PARTICIPANTS,
+    n_participants: int = deap_format.N_PARTICIPANTS,
     *,
     seed: int = DEFAULT_SEED,
     effect: float = DEFAULT_EFFECT,
@@ -215,7 +215,7 @@ def write_twin(
     out.mkdir(parents=True, exist_ok=True)
     paths = []
     for pid, data, labels in iter_twin(n_participants, seed=seed, effect=effect, progress=progress):
-        path = io.participant_path(out, pid)
-        io.write_participant(path, data.astype(dtype), labels.astype(dtype))
+        path = deap_format.participant_path(out, pid)
+        deap_format.write_participant(path, data.astype(dtype), labels.astype(dtype))
         paths.append(path)
     return paths

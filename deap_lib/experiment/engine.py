@@ -1,6 +1,6 @@
 """The one training loop, used by every run of every protocol (DNN and CNN; fixed, k-fold, LOSO, 5x2).
 
-A *run* trains one model on one :class:`~deap_lib.splits.Split` of the prepared features
+A *run* trains one model on one :class:`~deap_lib.experiment.splits.Split` of the prepared features
 (:func:`train_run`). Per epoch it records the mean training loss, the training accuracy, and the
 accuracy on a validation set carved from the training rows and on the test rows. From that history
 :func:`summarize` gives a run's three figures:
@@ -23,10 +23,11 @@ import torch
 from tqdm import tqdm
 
 import deap_lib
-from deap_lib import splits, stats
-from deap_lib.dataset import Prepared
+from deap_lib.data.dataset import Prepared
+from deap_lib.evaluation import stats
+from deap_lib.experiment import splits
+from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
-from deap_lib.settings import ExperimentConfig
 
 
 class NonFiniteError(ValueError):

@@ -1,7 +1,7 @@
 """What stored runs say, as numbers: a run's honest figure, summaries over folds, the comparison of
-protocols, the negative control's verdict. (:mod:`deap_lib.pages` puts them in words and tables.)
+protocols, the negative control's verdict. (:mod:`deap_lib.report.pages` puts them in words and tables.)
 
-A run's record carries three figures (:func:`deap_lib.engine.summarize`): ``as_reported`` (the
+A run's record carries three figures (:func:`deap_lib.experiment.engine.summarize`): ``as_reported`` (the
 best test epoch, chosen on the test set: optimistic), ``last`` and ``val_chosen`` (the epoch with
 the best validation accuracy; None when no validation set was held out).
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from deap_lib import stats
+from deap_lib.evaluation import stats
 
 #: The four ways the report's question is evaluated, in the book's order.
 PROTOCOLS = (
@@ -31,7 +31,7 @@ def figure(summary: dict, which: str = "val_chosen") -> dict:
 
 
 def folds(records: list[dict], which: str = "last") -> dict:
-    """The folds of a cross-validation summarised (:func:`deap_lib.stats.fold_summary`) on their
+    """The folds of a cross-validation summarised (:func:`deap_lib.evaluation.stats.fold_summary`) on their
     ``which`` figure (:func:`figure`), with the epochs they were trained for."""
     summaries = [r["summary"] for r in records]
     return {
@@ -51,7 +51,7 @@ def single(accuracy: float, baseline: float, n_test: int, epochs: int) -> dict:
 def protocol_summary(fixed: dict, kfold: list[dict], loso: list[dict]) -> dict:
     """How the number moves with the protocol, for one model and target.
 
-    ``fixed``: the fixed split's pair (:func:`deap_lib.protocols.run_fixed`); ``kfold`` and ``loso``:
+    ``fixed``: the fixed split's pair (:func:`deap_lib.experiment.protocols.run_fixed`); ``kfold`` and ``loso``:
     their fold records. Returns ``{protocol: summary}`` in the order of :data:`PROTOCOLS`, each as
     :func:`folds` gives. ``interval`` says what ``low``-``high`` is: a Wilson interval for the
     honest figure on the single split; a t-interval over folds for the cross-validations; "none"

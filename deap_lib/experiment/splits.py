@@ -21,7 +21,7 @@ Schemes
 :func:`validation_split` carves a validation set out of training rows only, so an epoch
 can be chosen without looking at the test set; :func:`five_by_two_splits` gives the
 splits of Dietterich's 5x2 cross-validated paired t-test
-(:func:`deap_lib.stats.paired_t_5x2cv`).
+(:func:`deap_lib.evaluation.stats.paired_t_5x2cv`).
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ from sklearn.model_selection import (
     StratifiedKFold,
     train_test_split,
 )
-
 
 
 def _as_index_array(values, *, name):

@@ -1,7 +1,7 @@
 """Where on the scalp: which channels and statistics separate high from low ratings.
 
 Two views, both one number per channel so they can be drawn as a topographic map
-(:func:`deap_lib.plotting.plot_topomap`):
+(:func:`deap_lib.report.plotting.plot_topomap`):
 
 - **Effect sizes in the data** (:func:`effect_sizes`, :func:`channel_effects`): Cohen's d of every
   feature between high and low trials, model-free. On the synthetic twin they must recover the
@@ -20,7 +20,7 @@ from numbers import Integral
 
 import numpy as np
 
-from deap_lib import features as features_mod
+from deap_lib.data import features as features_mod
 
 #: Metrics of :func:`channel_occlusion`.
 OCCLUSION_METRICS = ("accuracy", "loss")
@@ -56,7 +56,7 @@ def effect_sizes(features, y) -> np.ndarray:
     Parameters
     ----------
     features : array-like, shape (n_trials, n_channels, n_features)
-        E.g. :attr:`deap_lib.dataset.Prepared.features`, (n_trials, 32, 99).
+        E.g. :attr:`deap_lib.data.dataset.Prepared.features`, (n_trials, 32, 99).
     y : array-like of {0, 1}, shape (n_trials,)
         Binary labels (1 = high), e.g. ``data.labels("arousal")``.
 
@@ -78,12 +78,12 @@ def effect_sizes(features, y) -> np.ndarray:
 
 
 def stat_columns(stat: str, *, whole_channel: bool = True) -> list[int]:
-    """Feature columns holding one statistic (see :func:`deap_lib.features.feature_names`).
+    """Feature columns holding one statistic (see :func:`deap_lib.data.features.feature_names`).
 
     Parameters
     ----------
     stat : str
-        One of :data:`deap_lib.features.STAT_NAMES` (``"mean"``, ..., ``"std"``, ...).
+        One of :data:`deap_lib.data.features.STAT_NAMES` (``"mean"``, ..., ``"std"``, ...).
     whole_channel : bool
         True: only the column of the statistic over the whole channel (``90 + i``).
         False: the ten window columns (``9 * w + i``, w = 0..9) followed by the whole-channel one.
@@ -113,7 +113,7 @@ def channel_effects(features, y, stat: str = "std") -> np.ndarray:
     y : array-like of {0, 1}, shape (n_trials,)
         Binary labels (1 = high).
     stat : str
-        One of :data:`deap_lib.features.STAT_NAMES`; "std" follows amplitude, where the twin's
+        One of :data:`deap_lib.data.features.STAT_NAMES`; "std" follows amplitude, where the twin's
         planted alpha effects live.
 
     Returns

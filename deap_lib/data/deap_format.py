@@ -9,7 +9,7 @@ Each is a Python 2 pickle of a dict with two arrays:
 - ``labels``: shape (40 trials, 4): valence, arousal, dominance, liking, each rated 1-9.
 
 A pickle can run arbitrary code while it loads, so the files are never unpickled: their opcode stream
-is interpreted as data by :func:`deap_lib.pickle_reader.load_arrays`, which recognises numpy's array
+is interpreted as data by :func:`deap_lib.data.pickle_reader.load_arrays`, which recognises numpy's array
 reconstruction and nothing else; anything else raises :class:`DEAPFormatError`, and no code of the
 file ever runs. DEAP is licensed per user: the folder is never assumed; it is given as an argument
 or through the ``DEAP_DIR`` environment variable (:func:`resolve_deap_dir`).
@@ -100,11 +100,11 @@ def _read_aligned(f) -> np.ndarray:
     """The whole file as a uint8 array, placed so that its first long array starts aligned.
 
     One ``readinto`` into one preallocated buffer: no intermediate ``bytes``, and the arrays
-    :func:`deap_lib.pickle_reader.load_arrays` builds with ``copy=False`` are views of it. Read,
+    :func:`deap_lib.data.pickle_reader.load_arrays` builds with ``copy=False`` are views of it. Read,
     not memory-mapped: a mapped file truncated by another process would kill this one (SIGBUS),
     and mapping measured slower than reading here.
     """
-    from deap_lib.pickle_reader import array_data_offset
+    from deap_lib.data.pickle_reader import array_data_offset
 
     size = os.fstat(f.fileno()).st_size
     head = f.read(min(size, _HEAD)) if size else b""
@@ -126,14 +126,14 @@ def _read_aligned(f) -> np.ndarray:
 
 
 def _unpickle(path: Path) -> dict:
-    """Read the pickle at ``path`` as data with :func:`deap_lib.pickle_reader.load_arrays`.
+    """Read the pickle at ``path`` as data with :func:`deap_lib.data.pickle_reader.load_arrays`.
 
     Nothing of the file is executed: the opcode stream is interpreted, numpy's array
     reconstruction is recognised as data, and anything else raises :class:`DEAPFormatError`.
     The file is read once into one buffer; arrays stored as numpy wants them (native byte order,
     C order) are views of it, so a DEAP file's samples are never copied.
     """
-    from deap_lib.pickle_reader import load_arrays  # here: pickle_reader imports DEAPFormatError from io
+    from deap_lib.data.pickle_reader import load_arrays  # here: pickle_reader imports DEAPFormatError from io
 
     if path.is_dir():
         raise _fail(path, "is a directory, expected a DEAP participant file (sNN.dat)")

@@ -16,7 +16,7 @@ numpy's array reconstruction as *data*:
 No global is ever resolved or called, no ``__setstate__`` / ``__reduce__`` runs, and
 ``np.dtype`` is only called on strings of the allow-list. Shapes and buffer lengths are checked
 before anything is allocated, so memory stays bounded by the file plus the output arrays. Anything
-else raises :class:`deap_lib.io.DEAPFormatError` naming the file, the construct and its byte offset.
+else raises :class:`deap_lib.data.deap_format.DEAPFormatError` naming the file, the construct and its byte offset.
 
 With ``copy=False`` and a writable buffer, an array whose bytes lie in the buffer as numpy wants
 them (native byte order, C order, aligned for its dtype) is returned as a view of the buffer, so
@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from deap_lib.io import DEAPFormatError
+from deap_lib.data.deap_format import DEAPFormatError
 
 __all__ = ["ALLOWED_DTYPES", "MAX_DIM", "MAX_ELEMENTS", "MAX_NDIM", "array_data_offset", "load_arrays"]
 
@@ -940,7 +940,7 @@ def load_arrays(buf: bytes | memoryview, *, name: str, copy: bool = True) -> dic
 
     Raises
     ------
-    deap_lib.io.DEAPFormatError
+    deap_lib.data.deap_format.DEAPFormatError
         On any opcode, global, call, dtype or structure outside what a dict of numeric arrays needs,
         on truncation or trailing bytes, or when the top-level value is not a dict with str keys.
         The message names the file, the construct refused and its byte offset.

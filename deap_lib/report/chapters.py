@@ -1,7 +1,7 @@
 """What each chapter computes from its settings: the runs, baselines and maps behind its pages.
 
-Numbers and records only: :mod:`deap_lib.pages` words and tables them, :mod:`deap_lib.plotting`
-draws them. ``values`` is a chapter's settings (:func:`deap_lib.settings.chapter_settings`). Every
+Numbers and records only: :mod:`deap_lib.report.pages` words and tables them, :mod:`deap_lib.report.plotting`
+draws them. ``values`` is a chapter's settings (:func:`deap_lib.experiment.settings.chapter_settings`). Every
 run is stored, so the chapters share them: a run made by one is read by the next.
 """
 
@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from sklearn.model_selection import KFold
 
-from deap_lib import baselines, importance, io, models, paper, protocols, summaries, synthetic
-from deap_lib.dataset import Prepared
-from deap_lib.labels import TARGETS
-from deap_lib.settings import EXPERIMENTS, cv_experiments, experiment
-from deap_lib.splits import Split
+from deap_lib import models
+from deap_lib.data import deap_format, synthetic
+from deap_lib.data.dataset import Prepared
+from deap_lib.data.labels import TARGETS
+from deap_lib.evaluation import summaries
+from deap_lib.experiment import baselines, importance, protocols
+from deap_lib.experiment.settings import EXPERIMENTS, cv_experiments, experiment
+from deap_lib.experiment.splits import Split
+from deap_lib.report import paper
 
 
 def prepared(values: dict) -> Prepared:
@@ -22,7 +26,7 @@ def prepared(values: dict) -> Prepared:
 
 
 def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
-    """The fixed split of each (model, target) experiment (:func:`deap_lib.protocols.run_fixed`):
+    """The fixed split of each (model, target) experiment (:func:`deap_lib.experiment.protocols.run_fixed`):
     ``{(model, target): pair}``."""
     pairs = protocols.run_fixed([experiment(values, model=m, target=t) for m, t in experiments], data,
                                 n_jobs=values["n_jobs"], progress=False)
@@ -58,7 +62,7 @@ def models_chapter(values: dict) -> dict:
 
 
 def kfold_runs(values: dict, data: Prepared) -> dict:
-    """The report's random k-fold of each of the :func:`~deap_lib.settings.cv_experiments`:
+    """The report's random k-fold of each of the :func:`~deap_lib.experiment.settings.cv_experiments`:
     ``{(model, target): [fold records]}``."""
     return {(m, t): protocols.run_kfold(experiment(values, model=m, target=t, epochs=values["cv_epochs"]), data,
                                         n_folds=values["n_folds"], holdout=values["kfold_holdout"],
@@ -67,7 +71,7 @@ def kfold_runs(values: dict, data: Prepared) -> dict:
 
 
 def loso_runs(values: dict, data: Prepared) -> dict:
-    """Leave-one-subject-out of each of the :func:`~deap_lib.settings.cv_experiments`:
+    """Leave-one-subject-out of each of the :func:`~deap_lib.experiment.settings.cv_experiments`:
     ``{(model, target): [fold records]}``."""
     return {(m, t): protocols.run_loso(experiment(values, model=m, target=t, epochs=values["loso_epochs"]), data,
                                        holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
@@ -77,7 +81,7 @@ def loso_runs(values: dict, data: Prepared) -> dict:
 def protocol_runs(values: dict, data: Prepared) -> dict:
     """Every protocol of the report's question: ``{"fixed": {key: pair}, "kfold": {key: records},
     "loso": {key: records}, "summary": {key: protocol_summary}}`` (k-fold and LOSO, and so the
-    summary, for the :func:`~deap_lib.settings.cv_experiments`)."""
+    summary, for the :func:`~deap_lib.experiment.settings.cv_experiments`)."""
     fixed = fixed_runs(values, data)
     kfold, loso = kfold_runs(values, data), loso_runs(values, data)
     summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key]) for key in loso}
@@ -146,10 +150,10 @@ def scalp_maps(runs: dict, data: Prepared) -> dict:
 
 
 def planted_effects(maps: dict) -> dict:
-    """How the effect maps compare with what the twin plants (:data:`deap_lib.synthetic.REGIONS`):
+    """How the effect maps compare with what the twin plants (:data:`deap_lib.data.synthetic.REGIONS`):
     the arousal effect over posterior channels against the others, and the valence effect's
     right-minus-left frontal asymmetry."""
-    index = {name: [io.EEG_CHANNELS.index(c) for c in chans] for name, chans in synthetic.REGIONS.items()}
+    index = {name: [deap_format.EEG_CHANNELS.index(c) for c in chans] for name, chans in synthetic.REGIONS.items()}
     arousal, valence = maps["arousal", "effect"], maps["valence", "effect"]
     posterior = float(arousal[index["posterior"]].mean())
     others = float(arousal[[i for i in range(len(arousal)) if i not in index["posterior"]]].mean())
@@ -160,7 +164,7 @@ def planted_effects(maps: dict) -> dict:
 
 def negative_control(values: dict, data: Prepared) -> dict | None:
     """The honest figures again on a null twin (effect ``control_effect``), judged against chance
-    (:func:`deap_lib.summaries.negative_control`); None on real DEAP or without a control."""
+    (:func:`deap_lib.evaluation.summaries.negative_control`); None on real DEAP or without a control."""
     if values["control_effect"] is None or data.source.kind != "twin":
         return None
     null_data = experiment(values, twin_effect=values["control_effect"]).prepare(progress=False)

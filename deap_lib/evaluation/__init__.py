@@ -1,0 +1,1 @@
+"""Evaluation: chance levels, intervals and tests, and what runs say as numbers."""

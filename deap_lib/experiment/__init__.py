@@ -1,0 +1,1 @@
+"""Experiments: settings, splits, the one training loop, the report's protocols, baselines, importance."""
