@@ -18,8 +18,7 @@ from deap_lib.data.features import (
     extract_features,
     feature_names,
     reduce_dim,
-    standardize_maps,
-    standardize_raw,
+    standardize_trials,
     standardize_rows,
 )
 
@@ -237,7 +236,7 @@ def test_thread_errors_reach_the_caller(rng):
         raise RuntimeError("transform failed")
 
     with pytest.raises(RuntimeError, match="transform failed"):
-        features._reduce(_eeg(rng, (4, 2, 8064)), None, 1, False, transform=broken, n_threads=2)
+        features._reduce(_eeg(rng, (4, 2, 8064)), chunk_trials=1, transform=broken, n_threads=2)
 
 
 @pytest.mark.parametrize("n_threads", [0, -1, 1.5, True, "2"])
@@ -333,15 +332,15 @@ def test_medians_where_selection_falls_back(rng, monkeypatch, signal):
 # ---------------------------------------------------------------- standardization
 
 
-def test_standardize_maps(rng):
+def test_standardize_trials(rng):
     f = rng.normal(5.0, 3.0, (4, 32, 99))
-    z = standardize_maps(f)
+    z = standardize_trials(f)
     np.testing.assert_allclose(z.mean(axis=(-2, -1)), 0.0, atol=1e-12)
     np.testing.assert_allclose(z.std(axis=(-2, -1)), 1.0, rtol=1e-12)
     # Each map on its own: changing one trial leaves the others as they were.
     g = f.copy()
     g[0] *= 7
-    np.testing.assert_allclose(standardize_maps(g)[1:], z[1:])
+    np.testing.assert_allclose(standardize_trials(g)[1:], z[1:])
 
 
 def test_standardize_rows(rng):
@@ -351,15 +350,15 @@ def test_standardize_rows(rng):
     np.testing.assert_allclose(z.std(axis=-1), 1.0, rtol=1e-12)
 
 
-def test_standardize_raw(rng):
+def test_standardize_trials_keeps_raw_float32(rng):
     x = _eeg(rng, (3, 4, 8064), dtype=np.float32) + 50
-    z = standardize_raw(x)
+    z = standardize_trials(x)
     assert z.dtype == np.float32
     np.testing.assert_allclose(z.mean(axis=(-2, -1), dtype=np.float64), 0.0, atol=1e-6)
     np.testing.assert_allclose(z.std(axis=(-2, -1), dtype=np.float64), 1.0, rtol=1e-6)
 
 
-@pytest.mark.parametrize("func", [standardize_maps, standardize_rows, standardize_raw])
+@pytest.mark.parametrize("func", [standardize_trials, standardize_rows])
 def test_zero_std_is_safe(func):
     f = np.ones((2, 3, 5))
     f[1] = np.arange(15).reshape(3, 5)
@@ -378,8 +377,8 @@ def test_extract_features_methods(rng):
     assert none.shape == trial.shape == prose.shape == (3, 4, 99)
     assert trial.dtype == prose.dtype == np.float64
     np.testing.assert_allclose(none, reduced, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(trial, standardize_maps(reduced), rtol=1e-9, atol=1e-9)
-    expected_prose = standardize_maps(standardize_rows(loop_reduce(standardize_raw(x), 807)))
+    np.testing.assert_allclose(trial, standardize_trials(reduced), rtol=1e-9, atol=1e-9)
+    expected_prose = standardize_trials(standardize_rows(loop_reduce(standardize_trials(x), 807)))
     np.testing.assert_allclose(prose, expected_prose, rtol=1e-9, atol=1e-9)
     assert not np.allclose(prose, trial)
     # Chunking does not change the raw standardization of report-prose (it is per trial).

@@ -205,7 +205,7 @@ def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.
     reduced : ndarray of float64, shape (n_trials, 32, 99)
     """
     if standardization == "report-prose":
-        eeg = features.standardize_raw(eeg)
+        eeg = features.standardize_trials(eeg)
     return features.extract_features(eeg, standardization="none", window=window)
 
 

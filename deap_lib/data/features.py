@@ -330,14 +330,9 @@ def _check_real(x: np.ndarray, name: str) -> None:
         raise TypeError(f"{name} must hold real numbers, got dtype {x.dtype}")
 
 
-def _reduce(
-    x: np.ndarray,
-    window: int | None,
-    chunk_trials: int | None,
-    progress: bool,
-    transform: Callable[[np.ndarray], np.ndarray] | None = None,
-    n_threads: int | None = None,
-) -> np.ndarray:
+def _reduce(x: np.ndarray, *, transform: Callable[[np.ndarray], np.ndarray] | None = None, window: int | None = None,
+            chunk_trials: int | None = None, progress: bool = False, n_threads: int | None = None) -> np.ndarray:
+    """:func:`reduce_dim`, with ``transform`` applied to each chunk of trials first (for "report-prose")."""
     x = np.asarray(x)
     _check_real(x, "x")
     if x.ndim == 0:
@@ -461,7 +456,7 @@ def reduce_dim(
     >>> reduce_dim(x).shape
     (2, 32, 99)
     """
-    return _reduce(x, window, chunk_trials, progress, n_threads=n_threads)
+    return _reduce(x, window=window, chunk_trials=chunk_trials, progress=progress, n_threads=n_threads)
 
 
 def _standardize(a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
@@ -475,28 +470,35 @@ def _standardize(a: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
     return np.divide(out, std, out=out, casting="same_kind")
 
 
-def standardize_maps(f: np.ndarray) -> np.ndarray:
-    """Standardize each (n_channels, n_features) map by its own global mean and std.
+def standardize_trials(x: np.ndarray) -> np.ndarray:
+    """Standardize each trial by its own global mean and std (over its last two axes).
 
-    The report's code; the ``"trial"`` method of :func:`extract_features`.
+    Used twice by the report: on each reduced (n_channels, 99) map (its code; the ``"trial"``
+    method of :func:`extract_features`), and on each raw trial before the reduction (the first
+    step of its prose, ``"report-prose"``).
 
     Parameters
     ----------
-    f : ndarray, shape (..., n_channels, n_features)
-        Reduced features, e.g. (n_trials, 32, 99).
+    x : ndarray, shape (..., n_channels, n)
+        E.g. reduced features (n_trials, 32, 99) or raw EEG (n_trials, 32, 8064).
 
     Returns
     -------
-    z : ndarray, shape (..., n_channels, n_features)
-        ``(f - mean) / std`` with mean and population std (ddof=0) over the last two axes of each
-        map, computed in float64. Floating input keeps its dtype, other input gives float64.
-        Where std is 0 (a constant map) the map is divided by 1, giving zeros instead of nan.
-        A nan anywhere in a map makes the whole map nan.
+    z : ndarray, shape (..., n_channels, n)
+        ``(x - mean) / std`` with mean and population std (ddof=0) over the last two axes of each
+        trial, computed in float64. Floating input keeps its dtype (float32 stays float32), other
+        input gives float64. Where std is 0 (a constant trial) it is divided by 1, giving zeros
+        instead of nan. A nan anywhere in a trial makes the whole trial nan.
+
+    Notes
+    -----
+    ``np.std`` holds a float64 copy of the input while it runs: for all of DEAP's raw EEG at once
+    that is 2.6 GB. :func:`extract_features` applies it to raw EEG one chunk of trials at a time.
     """
-    f = np.asarray(f)
-    if f.ndim < 2:
-        raise ValueError(f"f must have shape (..., n_channels, n_features), got {f.shape}")
-    return _standardize(f, (-2, -1))
+    x = np.asarray(x)
+    if x.ndim < 2:
+        raise ValueError(f"x must have shape (..., n_channels, n), got {x.shape}")
+    return _standardize(x, (-2, -1))
 
 
 def standardize_rows(f: np.ndarray) -> np.ndarray:
@@ -519,44 +521,7 @@ def standardize_rows(f: np.ndarray) -> np.ndarray:
     return _standardize(f, -1)
 
 
-def standardize_raw(x: np.ndarray) -> np.ndarray:
-    """Standardize each trial of raw EEG by its global mean and std.
-
-    The step before the reduction in the report's prose.
-
-    Parameters
-    ----------
-    x : ndarray, shape (..., n_channels, n_samples)
-        Raw EEG, e.g. (n_trials, 32, 8064).
-
-    Returns
-    -------
-    z : ndarray, shape (..., n_channels, n_samples)
-        ``(x - mean) / std`` over the last two axes of each trial (population std), with the
-        mean and std computed in float64; float32 input stays float32 (other floating dtypes
-        are kept, other input gives float64). Where std is 0 the trial is divided by 1 (giving
-        zeros) instead of producing nan.
-
-    Notes
-    -----
-    ``np.std`` holds a float64 copy of the input while it runs: for all of DEAP at once that is
-    2.6 GB. :func:`extract_features` applies this function chunk by chunk.
-    """
-    x = np.asarray(x)
-    if x.ndim < 2:
-        raise ValueError(f"x must have shape (..., n_channels, n_samples), got {x.shape}")
-    return _standardize(x, (-2, -1))
-
-
-def extract_features(
-    x: np.ndarray,
-    *,
-    standardization: str = "trial",
-    window: int | None = None,
-    chunk_trials: int | None = None,
-    progress: bool = False,
-    n_threads: int | None = None,
-) -> np.ndarray:
+def extract_features(x: np.ndarray, *, standardization: str = "trial", **reduce_options) -> np.ndarray:
     """Raw EEG trials to standardized (n_channels, 99) feature maps.
 
     Parameters
@@ -566,19 +531,13 @@ def extract_features(
         trial of shape (n_channels, n_samples) is accepted too.
     standardization : {"trial", "report-prose", "none"}, optional
         ``"trial"`` (default, the report's code): :func:`reduce_dim`, then
-        :func:`standardize_maps`. ``"report-prose"`` (the three steps the report's prose
-        describes): :func:`standardize_raw`, :func:`reduce_dim`, :func:`standardize_rows`, then
-        :func:`standardize_maps`. ``"none"``: :func:`reduce_dim` only.
-    window : int or None, optional
-        Passed to :func:`reduce_dim`.
-    chunk_trials : int or None, optional
-        Passed to :func:`reduce_dim`; with ``"report-prose"`` it also bounds the memory of the
-        raw standardization, which is applied one chunk of trials at a time.
-    progress : bool, optional
-        Show a ``tqdm`` progress bar over the chunks.
-    n_threads : int or None, optional
-        Passed to :func:`reduce_dim`: threads that reduce chunks side by side (None: the CPUs
-        available, at most 8); the result does not depend on it.
+        :func:`standardize_trials`. ``"report-prose"`` (the three steps the report's prose
+        describes): :func:`standardize_trials`, :func:`reduce_dim`, :func:`standardize_rows`, then
+        :func:`standardize_trials`. ``"none"``: :func:`reduce_dim` only.
+    **reduce_options
+        ``window``, ``chunk_trials``, ``progress``, ``n_threads``: as :func:`reduce_dim`. With
+        ``"report-prose"``, ``chunk_trials`` also bounds the memory of the raw standardization,
+        which is applied one chunk of trials at a time.
 
     Returns
     -------
@@ -596,22 +555,21 @@ def extract_features(
     if x.ndim < 2:
         raise ValueError(f"x must have shape (n_trials, n_channels, n_samples), got {x.shape}")
     if standardization != "report-prose":
-        reduced = _reduce(x, window, chunk_trials, progress, n_threads=n_threads)
-        return standardize_reduced(reduced, standardization)
+        return standardize_reduced(reduce_dim(x, **reduce_options), standardization)
     # report-prose. With 3-D input the chunks are whole trials, so standardizing chunk by chunk
     # is exact; a single 2-D trial is standardized at once.
     if x.ndim == 2:
-        feats = _reduce(standardize_raw(x), window, chunk_trials, progress, n_threads=n_threads)
+        feats = reduce_dim(standardize_trials(x), **reduce_options)
     else:
-        feats = _reduce(x, window, chunk_trials, progress, transform=standardize_raw, n_threads=n_threads)
+        feats = _reduce(x, transform=standardize_trials, **reduce_options)
     return standardize_reduced(feats, standardization)
 
 
 def standardize_reduced(reduced: np.ndarray, standardization: str) -> np.ndarray:
     """The steps of :func:`extract_features` that follow the reduction, same shape.
 
-    ``"trial"``: :func:`standardize_maps`; ``"report-prose"``: :func:`standardize_rows`, then
-    :func:`standardize_maps`; ``"none"``: unchanged.
+    ``"trial"``: :func:`standardize_trials`; ``"report-prose"``: :func:`standardize_rows`, then
+    :func:`standardize_trials`; ``"none"``: unchanged.
 
     Parameters
     ----------
@@ -620,7 +578,7 @@ def standardize_reduced(reduced: np.ndarray, standardization: str) -> np.ndarray
     standardization : {"trial", "report-prose", "none"}
     """
     if standardization == "trial":
-        return standardize_maps(reduced)
+        return standardize_trials(reduced)
     if standardization == "report-prose":
-        return standardize_maps(standardize_rows(reduced))
+        return standardize_trials(standardize_rows(reduced))
     return reduced

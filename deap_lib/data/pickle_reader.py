@@ -656,16 +656,6 @@ def _string(r: _Reader):
     r.push(r.py2_str(raw))
 
 
-@_op(b"T", H)
-def _binstring(r: _Reader):
-    r.push(r.py2_str(r.read(r.unpack("<i"))))
-
-
-@_op(b"U", H)
-def _short_binstring(r: _Reader):
-    r.push(r.py2_str(r.read(r.read(1)[0])))
-
-
 @_op(b"V", H)
 def _unicode(r: _Reader):
     line = r.readline(None)
@@ -675,39 +665,19 @@ def _unicode(r: _Reader):
         raise r.fail(f"invalid UNICODE escape ({exc.reason})") from None
 
 
-@_op(b"X", H)
-def _binunicode(r: _Reader):
-    r.push(r.utf8(r.read(r.unpack("<I"))))
-
-
-@_op(b"\x8c", H)
-def _short_binunicode(r: _Reader):
-    r.push(r.utf8(r.read(r.read(1)[0])))
-
-
-@_op(b"\x8d", H)
-def _binunicode8(r: _Reader):
-    r.push(r.utf8(r.read(r.unpack("<Q"))))
-
-
-@_op(b"B", H)
-def _binbytes(r: _Reader):
-    r.push(r.blob(r.read(r.unpack("<I")), "bytes"))
-
-
-@_op(b"C", H)
-def _short_binbytes(r: _Reader):
-    r.push(r.blob(r.read(r.read(1)[0]), "bytes"))
-
-
-@_op(b"\x8e", H)
-def _binbytes8(r: _Reader):
-    r.push(r.blob(r.read(r.unpack("<Q")), "bytes"))
-
-
-@_op(b"\x96", H)
-def _bytearray8(r: _Reader):
-    r.push(r.blob(r.read(r.unpack("<Q")), "bytearray"))
+# strings with their length in front: opcode -> (how the length is stored, what the bytes become)
+_LENGTH = {"byte": lambda r: r.read(1)[0], "int32": lambda r: r.unpack("<i"),
+           "uint32": lambda r: r.unpack("<I"), "uint64": lambda r: r.unpack("<Q")}
+_VALUE = {"py2 str": lambda r, raw: r.py2_str(raw), "unicode": lambda r, raw: r.utf8(raw),
+          "bytes": lambda r, raw: r.blob(raw, "bytes"), "bytearray": lambda r, raw: r.blob(raw, "bytearray")}
+_SIZED = {
+    b"T": ("int32", "py2 str"), b"U": ("byte", "py2 str"),  # BINSTRING, SHORT_BINSTRING
+    b"X": ("uint32", "unicode"), b"\x8c": ("byte", "unicode"), b"\x8d": ("uint64", "unicode"),  # BINUNICODE(8), SHORT_
+    b"B": ("uint32", "bytes"), b"C": ("byte", "bytes"), b"\x8e": ("uint64", "bytes"),  # BINBYTES(8), SHORT_
+    b"\x96": ("uint64", "bytearray"),  # BYTEARRAY8
+}
+for _code, (_length, _value) in _SIZED.items():
+    _op(_code, H)(lambda r, n=_LENGTH[_length], v=_VALUE[_value]: r.push(v(r, r.read(n(r)))))
 
 
 # containers
@@ -783,40 +753,20 @@ def _setitems(r: _Reader):
     r.set_items(r.top(), items)
 
 
-# memo
-@_op(b"p", H)
-def _put(r: _Reader):
-    r.memo_put(r.text_int(r.readline(MAX_NUMBER_LINE), "memo index"))
-
-
-@_op(b"q", H)
-def _binput(r: _Reader):
-    r.memo_put(r.read(1)[0])
-
-
-@_op(b"r", H)
-def _long_binput(r: _Reader):
-    r.memo_put(r.unpack("<I"))
+# memo: PUT and GET with the index as a text line, one byte or four bytes; MEMOIZE puts at the end
+_MEMO_INDEX = {
+    "line": lambda r: r.text_int(r.readline(MAX_NUMBER_LINE), "memo index"),
+    "byte": lambda r: r.read(1)[0],
+    "uint32": lambda r: r.unpack("<I"),
+}
+for _put_code, _get_code, _index in ((b"p", b"g", "line"), (b"q", b"h", "byte"), (b"r", b"j", "uint32")):
+    _op(_put_code, H)(lambda r, read=_MEMO_INDEX[_index]: r.memo_put(read(r)))
+    _op(_get_code, H)(lambda r, read=_MEMO_INDEX[_index]: r.memo_get(read(r)))
 
 
 @_op(b"\x94", H)
 def _memoize(r: _Reader):
     r.memo_put(len(r.memo))
-
-
-@_op(b"g", H)
-def _get(r: _Reader):
-    r.memo_get(r.text_int(r.readline(MAX_NUMBER_LINE), "memo index"))
-
-
-@_op(b"h", H)
-def _binget(r: _Reader):
-    r.memo_get(r.read(1)[0])
-
-
-@_op(b"j", H)
-def _long_binget(r: _Reader):
-    r.memo_get(r.unpack("<I"))
 
 
 # globals, as names only
