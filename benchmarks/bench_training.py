@@ -1,11 +1,19 @@
-"""How fast do the report's models train on this CPU, against its measured fp32 matmul peak?
+"""How fast does the library's training loop train the report's models, against this CPU's fp32 matmul peak?
 
-Builds the DNN and the CNN of ``deap_lib.models`` on random data shaped like the task (1180 training
-trials and 100 test trials of 32 x 99), trains each for a few epochs with the report's optimizer and
-batch size, and prints per epoch: seconds, achieved GFLOP/s, percentage of the matmul peak, the share
-of the epoch spent in ``optimizer.step()``, and the cost of one evaluation pass (accuracy on the
-training and the test set, eval mode, ``torch.inference_mode``, batched, unshuffled) as a share of the
-epoch.
+Trains the DNN and the CNN of ``deap_lib.models`` with the library's one training loop,
+:func:`deap_lib.experiment.engine.train_run` (the report's optimizer and batch size, every training row fitted
+as in the report, the training set re-evaluated after each epoch as the report did), on random data
+shaped like the task (1180 training trials and 100 test trials of 32 x 99), and prints per epoch,
+after one warm-up epoch: the seconds of the training pass, its achieved GFLOP/s and percentage of
+the matmul peak, the share of it spent in ``optimizer.step()``, the seconds of the evaluation that
+follows it (eval mode, the training and the test set) as a share of the training pass, and the
+whole epoch as ``train_run`` records it (``epoch_seconds``: training, evaluation and bookkeeping).
+
+The loop is not copied here: ``train_run`` builds its model through ``build_model``, which this
+script wraps (while ``train_run`` runs) to put a forward pre-hook and a forward hook on the model;
+``optimizer.step()`` is timed with PyTorch's global optimizer step hooks. From these events each
+epoch is cut into its training pass (first training forward to the end of the last step) and its
+evaluation (first to last eval-mode forward).
 
 FLOPs are counted analytically from the layer shapes, for the Linear and Conv2d layers only (biases,
 activations, dropout, pooling, the loss and the optimizer are not counted)::
@@ -18,46 +26,51 @@ activations, dropout, pooling, the loss and the optimizer are not counted)::
 
 per trial, times the number of trials. (For the defaults: DNN 81.4 MFLOP and CNN 163.2 MFLOP per
 training trial.) The peak is the best of a few large square fp32 matmuls. These machines are shared
-and their load drifts within a minute, so the peak is measured again right before each round of
-epochs and each epoch is compared with the peak measured next to it (column ``peak``).
+and their load drifts within a minute, so the peak is measured again right before each run and the
+run's epochs are compared with it (column ``peak``).
 
-Column ``cores`` is the process's CPU time over the epoch's wall time: well below the thread count,
-other work shared the cores. Column ``faults`` counts minor page faults during the epoch: memory the
-allocator had to get fresh from the kernel.
+Column ``cores`` is the process's CPU time over the training pass's wall time: well below the
+thread count, other work shared the cores. Column ``faults`` counts minor page faults during the
+training pass: memory the allocator had to get fresh from the kernel. They come and go between runs
+of the same code (glibc's malloc returns freed memory to the kernel depending on its history): a CNN
+epoch with about 300,000 of them took 2.3-2.6 s here, one with a few thousand 1.9-2.0 s. Running
+with ``MALLOC_MMAP_THRESHOLD_=4294967296 MALLOC_TRIM_THRESHOLD_=17179869184`` in the environment
+removed them (CNN 1.9 s, DNN 0.68 s instead of 0.8-0.9 s): compare runs with similar counts.
 
-``--baseline`` also times the same architecture written with plain ``torch.nn`` layers in the
-literal order (``nn.Dropout``, ``nn.ReLU``, ``nn.Dropout2d`` before ``nn.MaxPool2d``), interleaved
-epoch by epoch with the library's model, so both see the same machine load.
-
-This script imports only ``deap_lib.models``: its small training loop mirrors the loop of the
-training engine (``deap_lib.training``): shuffle, then per batch ``zero_grad(set_to_none=True)``,
-forward, ``BCEWithLogitsLoss``, backward, ``step``.
+``--baseline`` also runs ``train_run`` on the same architecture written with plain ``torch.nn``
+layers in the order ``print(model)`` lists them (the report's literal order: ``nn.Dropout``,
+``nn.ReLU``, ``nn.Dropout2d`` before ``nn.MaxPool2d``, contiguous convolution weights), right after
+the library's model, each with its own peak.
 
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_training.py --epochs 3 [--threads 2] [--models dnn,cnn]
-        [--optimizer-impl foreach|forloop|fused] [--eval-batch 1024] [--baseline]
+        [--train-accuracy eval|running] [--baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import copy
+import math
 import resource
 import statistics
 import time
+from unittest import mock
 
+import numpy as np
 import torch
 from torch import nn
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
-from deap_lib.models import CNN, DNN, build_model
+from deap_lib.data.dataset import DataSource, Prepared
+from deap_lib.experiment import engine
+from deap_lib.experiment.settings import ExperimentConfig
+from deap_lib.experiment.splits import Split
+from deap_lib.models import build_model
 
-#: The report's training settings (its training table).
-REPORT_SETTINGS = {
-    "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
-    "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},
-}
 N_TRAIN, N_TEST, N_CHANNELS, N_FEATURES = 1180, 100, 32, 99
-EVAL_BATCH = 1024  # deap_lib.training.predict_logits's default
 
 
 def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
@@ -100,41 +113,21 @@ def flops_per_trial(model: nn.Module) -> tuple[float, float]:
 
 
 def literal_model(model: nn.Module) -> nn.Module:
-    """The same network (sharing nothing, weights copied) in plain torch.nn layers, literal order."""
-    if isinstance(model, DNN):
-        layers: list[nn.Module] = [nn.Flatten(), nn.Dropout(model.p_input)]
-        for layer in model.hidden:
-            layers += [nn.Linear(layer.in_features, layer.out_features), nn.ReLU(), nn.Dropout(model.p_hidden)]
-        layers.append(nn.Linear(model.output.in_features, 1))
-        linears = [*model.hidden, model.output]
-    elif isinstance(model, CNN):
-        c1, c2 = model.conv1, model.conv2
-        layers = [
-            nn.Unflatten(1, (1, model.n_channels)),
-            nn.Dropout(model.p_input),
-            nn.Conv2d(1, c1.out_channels, c1.kernel_size, padding=c1.padding),
-            nn.ReLU(),
-            nn.Dropout2d(model.p_conv),
-            nn.Conv2d(c1.out_channels, c2.out_channels, c2.kernel_size, padding=c2.padding),
-            nn.ReLU(),
-            nn.Dropout2d(model.p_conv),
-            nn.MaxPool2d(2),
-            nn.Flatten(),
-            nn.Dropout(model.p_fc),
-            nn.Linear(model.fc.in_features, model.fc.out_features),
-            nn.ReLU(),
-            nn.Dropout(model.p_hidden),
-            nn.Linear(model.output.in_features, 1),
-        ]
-        linears = [c1, c2, model.fc, model.output]
-    else:
-        raise TypeError(f"no literal version of {type(model).__name__}")
-    ordered = [m for m in layers if isinstance(m, (nn.Linear, nn.Conv2d))]
-    with torch.no_grad():
-        for mine, theirs in zip(ordered, linears):
-            mine.weight.copy_(theirs.weight)
-            mine.bias.copy_(theirs.bias)
-    return _Squeeze(nn.Sequential(*layers))
+    """The same network (sharing nothing, weights copied) in plain torch.nn layers, run in the order
+    ``print(model)`` lists them."""
+
+    def plain(module: nn.Module) -> list[nn.Module]:
+        if isinstance(module, nn.Sequential):
+            return [layer for child in module for layer in plain(child)]
+        if isinstance(module, nn.Dropout2d):
+            return [nn.Dropout2d(module.p)]
+        if isinstance(module, nn.Dropout):
+            return [nn.Dropout(module.p)]
+        if isinstance(module, nn.ReLU):
+            return [nn.ReLU()]
+        return [copy.deepcopy(module).to(memory_format=torch.contiguous_format)]
+
+    return _Squeeze(nn.Sequential(*[layer for child in model.children() for layer in plain(child)]))
 
 
 class _Squeeze(nn.Module):
@@ -146,93 +139,116 @@ class _Squeeze(nn.Module):
         return self.body(x).squeeze(-1)  # (B,)
 
 
-def make_optimizer(name: str, params, *, lr: float, momentum: float, impl: str) -> torch.optim.Optimizer:
-    """The report's optimizer; ``impl`` picks PyTorch's implementation (fused: SGD only)."""
-    kwargs = {"fused": True} if impl == "fused" else {"foreach": impl == "foreach"}
-    if name == "rmsprop":
-        if impl == "fused":
-            raise ValueError("torch has no fused RMSprop")
-        return torch.optim.RMSprop(params, lr=lr, momentum=momentum, **kwargs)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, **kwargs)
-
-
-def train_epoch(model, optimizer, loss_fn, x, y, batch_size, generator) -> tuple[float, float]:
-    """One training epoch, mirroring deap_lib.training's loop; returns (seconds, seconds in step)."""
-    start = time.perf_counter()
-    in_step = 0.0
-    model.train()
-    order = torch.randperm(len(x), generator=generator)
-    loss_sum = torch.zeros(())
-    for first in range(0, len(x), batch_size):
-        idx = order[first : first + batch_size]
-        xb, yb = x[idx], y[idx]
-        optimizer.zero_grad(set_to_none=True)
-        logits = model(xb)
-        loss = loss_fn(logits, yb)
-        loss.backward()
-        step_start = time.perf_counter()
-        optimizer.step()
-        in_step += time.perf_counter() - step_start
-        loss_sum += loss.detach() * len(idx)
-    loss_sum.item()
-    return time.perf_counter() - start, in_step
-
-
-def evaluation_pass(model, x_train, y_train, x_test, y_test, batch_size: int) -> float:
-    """Seconds for train and test accuracy: eval mode, inference mode, batched, unshuffled."""
-    start = time.perf_counter()
-    model.eval()
-    with torch.inference_mode():
-        for x, y in ((x_train, y_train), (x_test, y_test)):
-            logits = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
-            ((logits >= 0) == (y >= 0.5)).float().mean().item()
-    model.train()
-    return time.perf_counter() - start
-
-
-def _minor_faults() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-
-
-def bench_model(name: str, args, data) -> None:
-    x_train, y_train, x_test, y_test = data
-    settings = REPORT_SETTINGS[name]
-    model = build_model(name, generator=torch.Generator().manual_seed(args.seed))
-    variants = {"deap_lib": model}
-    if args.baseline:
-        variants["literal"] = literal_model(model)
-    train_flops, eval_flops = flops_per_trial(model)
-    epoch_flops = train_flops * len(x_train)
-    print(
-        f"\n{name.upper()}: batch {settings['batch_size']}, {settings['optimizer']} lr {settings['lr']}"
-        f" momentum {settings['momentum']} ({args.optimizer_impl}); {train_flops / 1e6:.1f} MFLOP per"
-        f" training trial, {epoch_flops / 1e9:.1f} GFLOP per epoch"
+def random_task(seed: int) -> tuple[Prepared, Split]:
+    """Random trials shaped like the task, as ``Prepared`` features, and their train/test split."""
+    rng = np.random.default_rng(seed)
+    n = N_TRAIN + N_TEST
+    data = Prepared(
+        features=rng.standard_normal((n, N_CHANNELS, N_FEATURES)),
+        ratings=rng.uniform(1, 9, size=(n, 4)),
+        participant=np.repeat(np.arange(1, 33), math.ceil(n / 32))[:n],
+        trial=np.tile(np.arange(40), math.ceil(n / 40))[:n],
+        source=DataSource(),
+        standardization="trial",
+        identity=f"bench-random-{seed}",
     )
-    print(f"{'variant':9s} {'epoch':>5s} {'s/epoch':>8s} {'GFLOP/s':>8s} {'peak':>6s} {'% peak':>7s}"
-          f" {'cores':>6s} {'step %':>7s} {'eval s':>7s} {'eval %':>7s} {'faults':>7s}")
-    runs = {}
-    for label, net in variants.items():
-        opt = make_optimizer(settings["optimizer"], net.parameters(), lr=settings["lr"],
-                             momentum=settings["momentum"], impl=args.optimizer_impl)
-        runs[label] = (net, opt, torch.Generator().manual_seed(args.seed + 1))
-        torch.manual_seed(args.seed + 2)  # dropout masks (global generator, as in deap_lib.training)
-        train_epoch(net, opt, nn.BCEWithLogitsLoss(), x_train, y_train, settings["batch_size"], runs[label][2])
-    results = {label: [] for label in runs}
-    shares = {label: [] for label in runs}
-    for epoch in range(1, args.epochs + 1):
+    return data, Split("bench", np.arange(N_TRAIN), np.arange(N_TRAIN, n))
+
+
+def _clock() -> tuple[float, float, int]:
+    return time.perf_counter(), time.process_time(), resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+@contextlib.contextmanager
+def recording(events: list, convert=None):
+    """While ``train_run`` runs: log its model's forward calls and the optimizer steps in ``events``.
+
+    ``convert`` replaces the model ``train_run`` builds (None: the library's model as it is).
+    """
+
+    def build(name, **kwargs):
+        model = build_model(name, **kwargs)
+        model = model if convert is None else convert(model)
+        model.register_forward_pre_hook(lambda m, _: events.append(("forward", m.training, *_clock())))
+        model.register_forward_hook(lambda m, _, __: events.append(("forward_end", m.training, *_clock())))
+        return model
+
+    pre = register_optimizer_step_pre_hook(lambda *_: events.append(("step", True, *_clock())))
+    post = register_optimizer_step_post_hook(lambda *_: events.append(("step_end", True, *_clock())))
+    try:
+        with mock.patch.object(engine, "build_model", build):
+            yield
+    finally:
+        pre.remove()
+        post.remove()
+
+
+def epoch_phases(events: list) -> list[dict]:
+    """Cut the event log of one run into epochs: each epoch's training pass and evaluation."""
+    epochs = []
+    for kind, training, t, cpu, faults in events:
+        if kind == "forward" and training and (not epochs or epochs[-1]["evals"]):
+            epochs.append({"start": (t, cpu, faults), "step": 0.0, "evals": []})
+        current = epochs[-1]
+        if kind == "step":
+            step_start = t
+        elif kind == "step_end":
+            current["step"] += t - step_start
+            current["end"] = (t, cpu, faults)
+        elif kind == "forward" and not training:
+            current["evals"].append([t, None])
+        elif kind == "forward_end" and not training:
+            current["evals"][-1][1] = t
+    # After the last epoch train_run predicts the test set once more: not part of an epoch.
+    n_evals = len(epochs[0]["evals"])
+    phases = []
+    for epoch in epochs:
+        (t0, cpu0, faults0), (t1, cpu1, faults1) = epoch["start"], epoch["end"]
+        evals = epoch["evals"][:n_evals]
+        phases.append({
+            "seconds": t1 - t0,
+            "cores": (cpu1 - cpu0) / (t1 - t0),
+            "faults": faults1 - faults0,
+            "step": epoch["step"],
+            "eval": evals[-1][1] - evals[0][0] if evals else 0.0,
+        })
+    return phases
+
+
+def bench_model(name: str, args, data: Prepared, split: Split) -> None:
+    config = ExperimentConfig(model=name, seed=args.seed, epochs=1 + args.epochs, val_fraction=0.0,
+                              n_test=N_TEST, train_accuracy=args.train_accuracy)
+    train_flops, _ = flops_per_trial(build_model(name, generator=torch.Generator().manual_seed(args.seed)))
+    epoch_flops = train_flops * N_TRAIN
+    print(
+        f"\n{name.upper()}: batch {config.batch_size}, {config.optimizer} lr {config.lr} momentum {config.momentum}"
+        f" (deap_lib.experiment.engine.train_run, train_accuracy={config.train_accuracy}); {train_flops / 1e6:.1f} MFLOP"
+        f" per training trial, {epoch_flops / 1e9:.1f} GFLOP per training pass"
+    )
+    print(f"{'variant':9s} {'epoch':>5s} {'s/epoch':>8s} {'GFLOP/s':>8s} {'peak':>6s} {'% peak':>7s} {'cores':>6s}"
+          f" {'step %':>7s} {'eval s':>7s} {'eval %':>7s} {'faults':>7s} {'run s':>6s}")
+    variants = {"deap_lib": None}
+    if args.baseline:
+        variants["literal"] = literal_model
+    results, shares = {}, {}
+    for label, convert in variants.items():
         peak = matmul_peak(args.peak_size, repeats=3)
-        for label, (net, opt, g) in runs.items():  # interleaved: both variants see the same load
-            faults, cpu = _minor_faults(), time.process_time()
-            seconds, in_step = train_epoch(net, opt, nn.BCEWithLogitsLoss(), x_train, y_train,
-                                           settings["batch_size"], g)
-            faults, cpu = _minor_faults() - faults, time.process_time() - cpu
-            eval_seconds = evaluation_pass(net, x_train, y_train, x_test, y_test, args.eval_batch)
-            rate = epoch_flops / seconds / 1e9
-            results[label].append(seconds)
+        events: list = []
+        torch.manual_seed(args.seed + 2)  # the literal model's dropout masks (global generator)
+        with recording(events, convert):
+            record, _ = engine.train_run(config, data, split, device="cpu", progress=False)
+        phases = epoch_phases(events)
+        assert len(phases) == config.epochs, (len(phases), config.epochs)
+        results[label], shares[label] = [], []
+        for epoch, (phase, seconds) in enumerate(zip(phases, record["epoch_seconds"])):
+            if epoch == 0:
+                continue  # warm-up: allocations, oneDNN's kernel choices
+            rate = epoch_flops / phase["seconds"] / 1e9
+            results[label].append(phase["seconds"])
             shares[label].append(rate / peak)
-            print(f"{label:9s} {epoch:5d} {seconds:8.3f} {rate:8.1f} {peak:6.1f} {100 * rate / peak:6.1f}%"
-                  f" {cpu / seconds:6.2f} {100 * in_step / seconds:6.1f}% {eval_seconds:7.3f}"
-                  f" {100 * eval_seconds / seconds:6.1f}% {faults:7d}")
+            print(f"{label:9s} {epoch:5d} {phase['seconds']:8.3f} {rate:8.1f} {peak:6.1f} {100 * rate / peak:6.1f}%"
+                  f" {phase['cores']:6.2f} {100 * phase['step'] / phase['seconds']:6.1f}% {phase['eval']:7.3f}"
+                  f" {100 * phase['eval'] / phase['seconds']:6.1f}% {phase['faults']:7d} {seconds:6.3f}")
     for label, times in results.items():
         median = statistics.median(times)
         print(f"{label:9s} median {median:.3f} s/epoch ({epoch_flops / median / 1e9:.1f} GFLOP/s),"
@@ -248,26 +264,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per model (after one warm-up)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--models", default="dnn,cnn", help="comma-separated: dnn, cnn")
-    parser.add_argument("--optimizer-impl", choices=["foreach", "forloop", "fused"], default="foreach",
-                        help="PyTorch optimizer implementation (deap_lib.training uses foreach)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also time the literal torch.nn version, interleaved")
-    parser.add_argument("--eval-batch", type=int, default=EVAL_BATCH, help="batch size of the evaluation pass")
+    parser.add_argument("--train-accuracy", choices=["eval", "running"], default="eval",
+                        help="ExperimentConfig.train_accuracy (eval: the training set re-evaluated, as the report)")
+    parser.add_argument("--baseline", action="store_true", help="also time the literal torch.nn version")
     parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmuls")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    g = torch.Generator().manual_seed(args.seed)
-    x_train = torch.randn(N_TRAIN, N_CHANNELS, N_FEATURES, generator=g)
-    y_train = (torch.rand(N_TRAIN, generator=g) < 0.5).float()
-    x_test = torch.randn(N_TEST, N_CHANNELS, N_FEATURES, generator=g)
-    y_test = (torch.rand(N_TEST, generator=g) < 0.5).float()
-
+    data, split = random_task(args.seed)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak"
           f" ({args.peak_size}^2, best of 7): {matmul_peak(args.peak_size):.1f} GFLOP/s")
     for name in args.models.split(","):
-        bench_model(name.strip().lower(), args, (x_train, y_train, x_test, y_test))
+        bench_model(name.strip().lower(), args, data, split)
     print(f"\nfp32 matmul peak after the runs: {matmul_peak(args.peak_size):.1f} GFLOP/s")
 
 

@@ -4,24 +4,30 @@ Both take reduced trials of shape ``(B, n_channels, n_features)`` (32 x 99 by de
 logit per trial (high vs low), shape ``(B,)``. Constructor defaults reproduce the report exactly
 (18,847,501 and 4,021,777 trainable parameters).
 
-The layer order is the report's; four things are written for speed on a CPU and are numerically
-the same model:
+Every layer of the report's tables is a module of the model, registered in the report's order, so
+``print(model)`` lists the architecture and forward hooks see every layer (as in braindecode, whose
+models are built from standard layers). Three things are written for speed on a CPU and compute
+the same numbers as the literal layers:
 
-- Dropout masks are drawn with ``uniform_`` and a comparison instead of ``bernoulli_``: the same
-  Bernoulli(1 - p) mask scaled by 1 / (1 - p), multiplied the way ``nn.Dropout`` does (``noise`` of
-  0 and 1 / (1 - p), then ``x * noise``). On the 2-core CPUs this project runs on ``bernoulli_``
-  was 3-4x slower than ``uniform_`` and took about 11 % of a DNN epoch.
-- ReLU runs in place on the output of a Linear or a convolution (their backward passes do not need
-  that output).
-- In the CNN, ``ReLU -> Dropout2d -> MaxPool2d`` after the second convolution is computed as
-  ``MaxPool2d -> ReLU -> Dropout2d``, which is exact (see ``pool_relu_dropout2d``) and does the
-  element-wise work on a map four times smaller.
+- :class:`Dropout` and :class:`Dropout2d` are ``nn.Dropout`` and ``nn.Dropout2d`` whose masks are
+  drawn with ``uniform_`` and a comparison instead of ``bernoulli_``: the same Bernoulli(1 - p)
+  mask scaled by 1 / (1 - p), multiplied the way ``nn.Dropout`` does (``noise`` of 0 and
+  1 / (1 - p), then ``x * noise``), from the model's ``dropout_generator``. On the 2-core CPUs this
+  project runs on ``bernoulli_`` was 3-4x slower than ``uniform_`` and took about 11 % of a DNN
+  epoch.
+- ReLUs are ``nn.ReLU(inplace=True)``: each follows a Linear or a convolution (or, in the CNN, the
+  max pooling), whose backward passes do not need their output.
 - The CNN's convolution weights are stored channels-last (NHWC), which makes oneDNN run the
-  convolutions and the pooling in that layout (the flattened features keep the report's C, H, W
-  order).
+  convolutions and the pooling in that layout (about 20-25 % off a training epoch; the flattened
+  features keep the report's C, H, W order).
+
+One more is the CNN's and changes the order in which two layers run, not what they compute: the
+report's ``ReLU -> Dropout2d -> MaxPool2d`` after the second convolution runs as
+``MaxPool2d -> ReLU -> Dropout2d``, on a map four times smaller (about 19 % off a training epoch;
+see :class:`CNN`). ``print(model)`` lists the report's order; forward hooks see the order run.
 
 Dropout masks come from ``dropout_generator`` when one is given, otherwise from PyTorch's global
-generator, as ``nn.Dropout``'s do.
+generator, as ``nn.Dropout``'s do; they are drawn in the order of the layers, one draw per layer.
 """
 
 from __future__ import annotations
@@ -35,10 +41,11 @@ __all__ = [
     "CNN",
     "DNN",
     "MODEL_NAMES",
+    "Dropout",
+    "Dropout2d",
     "build_model",
     "count_parameters",
     "dropout_noise",
-    "pool_relu_dropout2d",
 ]
 
 
@@ -102,15 +109,64 @@ def _init_conv(layer: nn.Conv2d, generator: torch.Generator | None) -> None:
     nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
+class _UniformDropout(nn.Module):
+    """The forward pass of :class:`Dropout` and :class:`Dropout2d`: masks from :func:`dropout_noise`."""
+
+    p: float
+
+    def __init__(self, p: float = 0.5, *, generator: torch.Generator | None = None) -> None:
+        _check_probability("p", p)
+        super().__init__(p)  # nn.Dropout's or nn.Dropout2d's, next in the subclass's MRO
+        self.generator = generator
+
+    def _noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        return x * dropout_noise(self._noise_shape(x), self.p, like=x, generator=self.generator)
+
+
+class Dropout(_UniformDropout, nn.Dropout):
+    """``nn.Dropout`` with masks from :func:`dropout_noise` (``uniform_``, faster than ``bernoulli_``).
+
+    ``p`` must be in [0, 1); ``generator`` is the source of the masks (None: PyTorch's global
+    generator). In eval mode, or with ``p == 0``, the input is returned as it is.
+    """
+
+    def _noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return tuple(x.shape)
+
+
+class Dropout2d(_UniformDropout, nn.Dropout2d):
+    """``nn.Dropout2d`` (whole feature maps) with masks from :func:`dropout_noise`.
+
+    Takes ``x`` of shape (B, C, H, W) and draws one multiplier per sample and channel, shape
+    (B, C, 1, 1); ``p`` and ``generator`` as for :class:`Dropout`.
+    """
+
+    def _noise_shape(self, x: torch.Tensor) -> tuple[int, ...]:
+        return (x.shape[0], x.shape[1], *([1] * (x.ndim - 2)))
+
+
 class _Classifier(nn.Module):
-    """Shared plumbing: shape checks, dropout, parameter initialisation."""
+    """Shared plumbing: shape checks, the dropout generator, parameter initialisation."""
 
     n_channels: int
     n_features: int
 
-    def __init__(self, dropout_generator: torch.Generator | None) -> None:
-        super().__init__()
-        self.dropout_generator = dropout_generator
+    @property
+    def dropout_generator(self) -> torch.Generator | None:
+        """Source of every dropout mask in training mode (None: PyTorch's global generator)."""
+        return self._dropout_generator
+
+    @dropout_generator.setter
+    def dropout_generator(self, generator: torch.Generator | None) -> None:
+        self._dropout_generator = generator
+        for module in self.modules():
+            if isinstance(module, _UniformDropout):
+                module.generator = generator
 
     def _check_input(self, x: torch.Tensor) -> None:
         if x.ndim != 3 or tuple(x.shape[1:]) != (self.n_channels, self.n_features):
@@ -118,12 +174,6 @@ class _Classifier(nn.Module):
                 f"expected input of shape (B, {self.n_channels}, {self.n_features}), "
                 f"got {tuple(x.shape)}"
             )
-
-    def _dropout(self, x: torch.Tensor, p: float, shape: tuple[int, ...] | None = None) -> torch.Tensor:
-        if not self.training or p == 0.0:
-            return x
-        shape = x.shape if shape is None else shape
-        return x * dropout_noise(shape, p, like=x, generator=self.dropout_generator)
 
     def _materialize(self, generator: torch.Generator | None) -> None:
         # Layers are created on the meta device so that building a model draws nothing from the
@@ -145,8 +195,9 @@ class _Classifier(nn.Module):
 class DNN(_Classifier):
     """Fully connected network on the flattened trial (the report's DNN).
 
-    ``Dropout(p_input) -> [Linear -> ReLU -> Dropout(p_hidden)] x len(hidden) -> Linear(., 1)``;
-    with the defaults: 3168 -> 5000 -> 500 -> 1000 -> 1, 18,847,501 trainable parameters.
+    ``Flatten -> Dropout(p_input) -> [Linear -> ReLU -> Dropout(p_hidden)] x len(hidden) ->
+    Linear(., 1)``; with the defaults: 3168 -> 5000 -> 500 -> 1000 -> 1, 18,847,501 trainable
+    parameters.
 
     Parameters
     ----------
@@ -156,15 +207,18 @@ class DNN(_Classifier):
         Widths of the hidden layers.
     p_input, p_hidden : float
         Dropout probabilities on the input and after each hidden ReLU.
-    generator : torch.Generator or None
-        Source of the initial weights; None uses the global generator.
-    dropout_generator : torch.Generator or None
-        Source of the dropout masks in training mode; None uses the global generator.
+    generator, dropout_generator : torch.Generator or None
+        Sources of the initial weights and of the dropout masks in training mode (None: the global
+        generator).
 
     Notes
     -----
-    ``forward`` maps trials ``x`` of shape (B, n_channels, n_features) to logits of shape (B,);
-    a logit ``>= 0`` predicts the high class.
+    A logit ``>= 0`` predicts the high class.
+
+    The hidden layers form the ``nn.Sequential`` ``hidden``: layer ``i``'s Linear is named ``"i"``
+    (so its weights are stored as ``hidden.i.weight``), followed by ``relu{i}`` and
+    ``dropout{i}``. Get a Linear by name, ``model.hidden.get_submodule("1")``: ``model.hidden[1]``
+    counts positions and is the first ReLU.
     """
 
     def __init__(
@@ -174,56 +228,43 @@ class DNN(_Classifier):
         hidden: tuple[int, ...] = (5000, 500, 1000),
         p_input: float = 0.25,
         p_hidden: float = 0.5,
-        *,
-        generator: torch.Generator | None = None,
-        dropout_generator: torch.Generator | None = None,
+        *, generator: torch.Generator | None = None, dropout_generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(dropout_generator)
+        super().__init__()
         if len(hidden) == 0:
             raise ValueError("hidden must name at least one layer width")
         _check_probability("p_input", p_input)
         _check_probability("p_hidden", p_hidden)
         self.n_channels = n_channels
         self.n_features = n_features
-        self.p_input = p_input
-        self.p_hidden = p_hidden
         widths = (n_channels * n_features, *hidden)
-        self.hidden = nn.ModuleList(
-            nn.Linear(n_in, n_out, device="meta") for n_in, n_out in zip(widths[:-1], widths[1:])
-        )
+        self.flatten = nn.Flatten()
+        self.input_dropout = Dropout(p_input)
+        self.hidden = nn.Sequential()
+        for i, (n_in, n_out) in enumerate(zip(widths[:-1], widths[1:])):
+            self.hidden.add_module(str(i), nn.Linear(n_in, n_out, device="meta"))
+            self.hidden.add_module(f"relu{i}", nn.ReLU(inplace=True))
+            self.hidden.add_module(f"dropout{i}", Dropout(p_hidden))
         self.output = nn.Linear(widths[-1], 1, device="meta")
+        self.dropout_generator = dropout_generator
         self._materialize(generator)
 
-    def extra_repr(self) -> str:
-        return f"p_input={self.p_input}, p_hidden={self.p_hidden}"
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of trials.
-
-        Parameters
-        ----------
-        x : Tensor, shape (B, n_channels, n_features)
-
-        Returns
-        -------
-        Tensor, shape (B,)
-        """
+        """Logits of a batch of trials: ``x`` (B, n_channels, n_features) -> (B,)."""
         self._check_input(x)
-        x = x.flatten(1)  # (B, C * F)
-        x = self._dropout(x, self.p_input)
-        for layer in self.hidden:
-            x = self._dropout(layer(x).relu_(), self.p_hidden)
+        x = self.flatten(x)  # (B, C * F)
+        x = self.hidden(self.input_dropout(x))  # (B, hidden[-1])
         return self.output(x).squeeze(-1)  # (B,)
 
 
 class CNN(_Classifier):
     """Two-convolution network on the trial seen as a one-channel image (the report's CNN).
 
-    ``Dropout(p_input) -> Conv2d(1, c1, k) -> ReLU -> Dropout2d(p_conv) -> Conv2d(c1, c2, k) -> ReLU
-    -> Dropout2d(p_conv) -> MaxPool2d(2) -> Flatten -> Dropout(p_fc) -> Linear(., hidden) -> ReLU
-    -> Dropout(p_hidden) -> Linear(hidden, 1)``, convolutions with 'same' padding; with the
-    defaults: 1 x 32 x 99 -> 20 x 32 x 99 -> 40 x 32 x 99 -> 40 x 16 x 49 = 31,360 -> 128 -> 1,
-    4,021,777 trainable parameters.
+    ``Unflatten -> Dropout(p_input) -> Conv2d(1, c1, k) -> ReLU -> Dropout2d(p_conv) -> Conv2d(c1,
+    c2, k) -> ReLU -> Dropout2d(p_conv) -> MaxPool2d(2) -> Flatten -> Dropout(p_fc) -> Linear(.,
+    hidden) -> ReLU -> Dropout(p_hidden) -> Linear(hidden, 1)``, convolutions with 'same' padding;
+    with the defaults: 1 x 32 x 99 -> 20 x 32 x 99 -> 40 x 32 x 99 -> 40 x 16 x 49 = 31,360 -> 128
+    -> 1, 4,021,777 trainable parameters.
 
     Parameters
     ----------
@@ -238,15 +279,19 @@ class CNN(_Classifier):
     p_input, p_conv, p_fc, p_hidden : float
         Dropout probabilities: on the input image, per feature map after each convolution
         (``Dropout2d``), on the flattened pooled maps, and after the hidden layer.
-    generator : torch.Generator or None
-        Source of the initial weights; None uses the global generator.
-    dropout_generator : torch.Generator or None
-        Source of the dropout masks in training mode; None uses the global generator.
+    generator, dropout_generator : torch.Generator or None
+        As for :class:`DNN`.
 
     Notes
     -----
-    ``forward`` maps trials ``x`` of shape (B, n_channels, n_features) to logits of shape (B,);
-    a logit ``>= 0`` predicts the high class.
+    ``relu2 -> dropout2 -> pool`` runs as ``pool -> relu2 -> dropout2``. The forward values are the
+    same bit for bit: max pooling commutes with any non-decreasing element-wise map, and both
+    ``max(0, .)`` and multiplication by ``Dropout2d``'s non-negative per-map constant ``s`` are
+    non-decreasing, also after float rounding, so ``max_i(max(0, x_i) * s) == max(0, max_i x_i) *
+    s``. The gradient goes to the same element of each pooling window, with the same value, unless
+    rounding ``x_i * s`` makes two different elements of a window equal (a tie that ``x`` itself
+    does not have): the literal order then routes the gradient by its tie-break, this one to the
+    element that really is the largest. The masks are drawn in the report's order all the same.
     """
 
     def __init__(
@@ -260,11 +305,9 @@ class CNN(_Classifier):
         p_conv: float = 0.15,
         p_fc: float = 0.5,
         p_hidden: float = 0.25,
-        *,
-        generator: torch.Generator | None = None,
-        dropout_generator: torch.Generator | None = None,
+        *, generator: torch.Generator | None = None, dropout_generator: torch.Generator | None = None,
     ) -> None:
-        super().__init__(dropout_generator)
+        super().__init__()
         if len(conv_channels) != 2:
             raise ValueError(f"conv_channels must hold two numbers, got {conv_channels}")
         if kernel_size % 2 != 1:
@@ -273,82 +316,41 @@ class CNN(_Classifier):
             _check_probability(name, p)
         self.n_channels = n_channels
         self.n_features = n_features
-        self.p_input = p_input
-        self.p_conv = p_conv
-        self.p_fc = p_fc
-        self.p_hidden = p_hidden
         c1, c2 = conv_channels
         padding = kernel_size // 2
+        self.unflatten = nn.Unflatten(1, (1, n_channels))
+        self.input_dropout = Dropout(p_input)
         self.conv1 = nn.Conv2d(1, c1, kernel_size, padding=padding, device="meta")
+        self.relu1 = nn.ReLU(inplace=True)
+        self.dropout1 = Dropout2d(p_conv)
         self.conv2 = nn.Conv2d(c1, c2, kernel_size, padding=padding, device="meta")
+        self.relu2 = nn.ReLU(inplace=True)
+        self.dropout2 = Dropout2d(p_conv)
         self.pool = nn.MaxPool2d(2)
-        n_flat = c2 * (n_channels // 2) * (n_features // 2)
-        self.fc = nn.Linear(n_flat, hidden, device="meta")
+        self.flatten = nn.Flatten()
+        self.fc_dropout = Dropout(p_fc)
+        self.fc = nn.Linear(c2 * (n_channels // 2) * (n_features // 2), hidden, device="meta")
+        self.fc_relu = nn.ReLU(inplace=True)
+        self.hidden_dropout = Dropout(p_hidden)
         self.output = nn.Linear(hidden, 1, device="meta")
+        self.dropout_generator = dropout_generator
         self._materialize(generator)
         # Channels-last convolution weights make oneDNN run both convolutions and the pooling in
         # NHWC layout: about 20-25 % off a CPU training epoch. Values and shapes are unchanged.
         self.to(memory_format=torch.channels_last)
 
-    def extra_repr(self) -> str:
-        return f"p_input={self.p_input}, p_conv={self.p_conv}, p_fc={self.p_fc}, p_hidden={self.p_hidden}"
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of trials.
-
-        Parameters
-        ----------
-        x : Tensor, shape (B, n_channels, n_features)
-
-        Returns
-        -------
-        Tensor, shape (B,)
-        """
+        """Logits of a batch of trials: ``x`` (B, n_channels, n_features) -> (B,)."""
         self._check_input(x)
-        x = x.unsqueeze(1)  # (B, 1, H, W)
-        x = self._dropout(x, self.p_input)
-        x = self.conv1(x).relu_()  # (B, C1, H, W)
-        x = self._dropout(x, self.p_conv, shape=(x.shape[0], x.shape[1], 1, 1))
-        x = pool_relu_dropout2d(self.pool, self.conv2(x), self._conv2_noise(x))  # (B, C2, H/2, W/2)
-        x = x.flatten(1)  # (B, C2 * H/2 * W/2)
-        x = self._dropout(x, self.p_fc)
-        x = self._dropout(self.fc(x).relu_(), self.p_hidden)
+        x = self.unflatten(x)  # (B, 1, H, W)
+        x = self.input_dropout(x)
+        x = self.dropout1(self.relu1(self.conv1(x)))  # (B, C1, H, W)
+        x = self.conv2(x)  # (B, C2, H, W)
+        # The report's relu2 -> dropout2 -> pool, pooled first (the same values; class docstring).
+        x = self.dropout2(self.relu2(self.pool(x)))  # (B, C2, H/2, W/2)
+        x = self.flatten(x)  # (B, C2 * H/2 * W/2)
+        x = self.hidden_dropout(self.fc_relu(self.fc(self.fc_dropout(x))))  # (B, hidden)
         return self.output(x).squeeze(-1)  # (B,)
-
-    def _conv2_noise(self, x: torch.Tensor) -> torch.Tensor | None:
-        if not self.training or self.p_conv == 0.0:
-            return None
-        shape = (x.shape[0], self.conv2.out_channels, 1, 1)
-        return dropout_noise(shape, self.p_conv, like=x, generator=self.dropout_generator)
-
-
-def pool_relu_dropout2d(pool: nn.Module, x: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
-    """``pool(relu(x) * noise)`` computed as ``relu(pool(x)) * noise``, on the pooled map.
-
-    ``noise`` is a ``Dropout2d`` multiplier of shape (B, C, 1, 1) with values 0 and ``s > 0`` (None:
-    no dropout). The two orders give the same forward values bit for bit: max pooling commutes with
-    any non-decreasing element-wise map, and both ``max(0, .)`` and multiplication by a
-    non-negative constant are non-decreasing, also after float rounding, so
-    ``max_i(max(0, x_i) * s) == max(0, max_i x_i) * s``. The gradient goes to the same element of
-    each pooling window, with the same value, unless rounding ``x_i * s`` makes two different
-    elements of a window equal (a tie that ``x`` itself does not have): the literal order then
-    routes the gradient by its tie-break, this one to the element that really is the largest.
-
-    Parameters
-    ----------
-    pool : nn.Module
-        A max-pooling layer.
-    x : Tensor, shape (B, C, H, W)
-        Convolution output, before ReLU.
-    noise : Tensor, shape (B, C, 1, 1), or None
-
-    Returns
-    -------
-    Tensor, shape (B, C, H', W')
-        The pooled map.
-    """
-    x = pool(x).relu_()  # (B, C, H', W')
-    return x if noise is None else x * noise
 
 
 #: The models by name (the names are the schema's choices of ``model``: deap_lib.schema).

@@ -58,7 +58,9 @@ pages.page_header(values, chapter["data"])
 # themselves. The DNN has {glue:text}`n_params_dnn:,` parameters (the report states
 # {glue:text}`n_params_report_dnn:,`), almost all in its first layer; the CNN has
 # {glue:text}`n_params_cnn:,` (the report: {glue:text}`n_params_report_cnn:,`), almost all in the
-# dense layer after the flattened feature maps.
+# dense layer after the flattened feature maps. The CNN's second convolution is followed in the
+# report by ReLU, channel dropout and max pooling; it pools first, which gives the same values on a
+# map four times smaller, so the table lists the layers in the order they run.
 
 # %% tags=["remove-input"]
 pages.md_table(pages.layer_rows(chapter["nets"]))

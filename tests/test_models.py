@@ -1,14 +1,16 @@
-"""Tests of deap_lib.models: sizes, shapes, initialisation, reproducibility, and that the fast
-forward passes compute the report's literal layer order."""
+"""Tests of deap_lib.models: sizes, shapes, initialisation, reproducibility, that the models list the
+report's layers, and that their fast forward passes compute the report's literal layer order bit
+for bit (against a plain re-implementation)."""
 
 import math
+import re
 
 import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from deap_lib import models
-from deap_lib.models import CNN, DNN, build_model, count_parameters, dropout_noise, pool_relu_dropout2d
+from deap_lib.models import CNN, DNN, Dropout, Dropout2d, build_model, count_parameters, dropout_noise
 
 
 def _gen(seed):
@@ -62,7 +64,7 @@ def test_linear_init_is_xavier_normal_with_zero_bias(dnn, cnn):
     for layer in linears:
         assert torch.count_nonzero(layer.bias) == 0
     # The big layers hold millions of draws: their spread pins the distribution down to ~1 %.
-    for layer in (dnn.hidden[0], dnn.hidden[1], cnn.fc):
+    for layer in (dnn.hidden.get_submodule("0"), dnn.hidden.get_submodule("1"), cnn.fc):
         fan_out, fan_in = layer.weight.shape
         expected = math.sqrt(2.0 / (fan_in + fan_out))
         w = layer.weight.detach()
@@ -172,86 +174,238 @@ def test_dropout_noise_is_nn_dropouts_multiplier(p):
     assert kept.float().mean().item() == pytest.approx(1 - p, abs=0.005)
 
 
-def test_pool_relu_dropout2d_equals_the_literal_order_exactly():
-    # Literal order: ReLU -> Dropout2d (a per-map multiplier) -> MaxPool2d(2).
+# The report's layers in its order: what print(model) must list, as (type, start of its arguments).
+REPORT_LAYERS = {
+    "dnn": [
+        ("Flatten", ""), ("Dropout", "p=0.25"),
+        ("Linear", "in_features=3168, out_features=5000"), ("ReLU", ""), ("Dropout", "p=0.5"),
+        ("Linear", "in_features=5000, out_features=500"), ("ReLU", ""), ("Dropout", "p=0.5"),
+        ("Linear", "in_features=500, out_features=1000"), ("ReLU", ""), ("Dropout", "p=0.5"),
+        ("Linear", "in_features=1000, out_features=1"),
+    ],
+    "cnn": [
+        ("Unflatten", "dim=1, unflattened_size=(1, 32)"), ("Dropout", "p=0.25"),
+        ("Conv2d", "1, 20, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)"),
+        ("ReLU", ""), ("Dropout2d", "p=0.15"),
+        ("Conv2d", "20, 40, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)"),
+        ("ReLU", ""), ("Dropout2d", "p=0.15"),
+        ("MaxPool2d", "kernel_size=2, stride=2"), ("Flatten", ""), ("Dropout", "p=0.5"),
+        ("Linear", "in_features=31360, out_features=128"), ("ReLU", ""), ("Dropout", "p=0.25"),
+        ("Linear", "in_features=128, out_features=1"),
+    ],
+}
+
+# The names of the stored weights (runs' state_dicts in the cache are loaded with these keys).
+STATE_DICT_KEYS = {
+    "dnn": ["hidden.0.weight", "hidden.0.bias", "hidden.1.weight", "hidden.1.bias", "hidden.2.weight",
+            "hidden.2.bias", "output.weight", "output.bias"],
+    "cnn": ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias", "output.weight",
+            "output.bias"],
+}
+
+
+@pytest.mark.parametrize("name", ["dnn", "cnn"])
+def test_print_lists_the_report_layers_in_order(name, dnn, cnn):
+    model = {"dnn": dnn, "cnn": cnn}[name]
+    # Each leaf line of print(model): "(name): Type(arguments)"; containers end with "(".
+    printed = re.findall(r"^\s*\(\w+\): (\w+)\((.*)\)$", str(model), flags=re.MULTILINE)
+    expected = REPORT_LAYERS[name]
+    assert [kind for kind, _ in printed] == [kind for kind, _ in expected]
+    for (kind, args), (_, start) in zip(printed, expected):
+        assert args.startswith(start), (kind, args)
+
+
+@pytest.mark.parametrize("name", ["dnn", "cnn"])
+def test_the_listed_layers_are_torch_nn_layers(name, dnn, cnn):
+    model = {"dnn": dnn, "cnn": cnn}[name]
+    standard = (nn.Flatten, nn.Unflatten, nn.Dropout, nn.Dropout2d, nn.Linear, nn.Conv2d, nn.ReLU, nn.MaxPool2d)
+    leaves = [m for m in model.modules() if not list(m.children())]
+    assert len(leaves) == len(REPORT_LAYERS[name])
+    assert all(isinstance(m, standard) for m in leaves)
+
+
+@pytest.mark.parametrize("name", ["dnn", "cnn"])
+@pytest.mark.parametrize("training", [True, False])
+def test_forward_runs_every_listed_layer_once(name, training, dnn, cnn):
+    # What the chapters' architecture tables (forward hooks on every leaf module) rely on.
+    model = {"dnn": dnn, "cnn": cnn}[name].train(training)
+    leaves = [(n, m) for n, m in model.named_modules() if not list(m.children())]
+    ran = []
+    hooks = [m.register_forward_hook(lambda *_, n=n: ran.append(n)) for n, m in leaves]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(2, 32, 99))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        model.train()
+    listed = [n for n, _ in leaves]
+    if name == "cnn":  # relu2 -> dropout2 -> pool runs pooled first (the same values: see CNN)
+        at = listed.index("relu2")
+        assert listed[at : at + 3] == ["relu2", "dropout2", "pool"]
+        listed[at : at + 3] = ["pool", "relu2", "dropout2"]
+    assert ran == listed
+
+
+@pytest.mark.parametrize("name", ["dnn", "cnn"])
+def test_state_dict_keys_are_those_of_the_stored_weights(name, dnn, cnn):
+    model = {"dnn": dnn, "cnn": cnn}[name]
+    assert list(model.state_dict()) == STATE_DICT_KEYS[name]
+
+
+@pytest.mark.parametrize("layer", [Dropout, Dropout2d])
+def test_dropout_layers_are_nn_dropouts_and_reject_p_one(layer):
+    assert isinstance(layer(0.1), nn.Dropout if layer is Dropout else nn.Dropout2d)
+    with pytest.raises(ValueError):
+        layer(1.0)
+
+
+def test_dropout_generator_reaches_every_dropout_layer():
+    model = DNN(hidden=(8, 4), generator=_gen(0), dropout_generator=_gen(1))
+    g = _gen(2)
+    model.dropout_generator = g
+    layers = [m for m in model.modules() if isinstance(m, nn.Dropout)]
+    assert len(layers) == 3 and all(m.generator is g for m in layers)
+
+
+def test_dropout2d_draws_one_multiplier_per_map():
+    x = torch.ones(4, 6, 5, 7)
+    out = Dropout2d(0.5, generator=_gen(3))(x)
+    assert torch.equal(out, out[:, :, :1, :1].expand_as(out))
+    assert (out == 0).any() and (out == 2).any()
+
+
+# A plain re-implementation of the report's layers, written without deap_lib.models: the models must
+# give the same numbers bit for bit, with the same dropout masks drawn in the same order.
+
+
+def _reference_masks(seed, shapes_and_p):
+    """Dropout multipliers as nn.Dropout defines them (0, or 1 / (1 - p) kept with probability
+    1 - p), drawn layer after layer from one generator as ``u < 1 - p``, ``u`` uniform on [0, 1)."""
+    g = _gen(seed)
+    return [(torch.empty(shape).uniform_(generator=g) < 1 - p).float().div_(1 - p) for shape, p in shapes_and_p]
+
+
+def _mask_shapes(name, batch):
+    if name == "dnn":
+        return [((batch, 3168), 0.25), ((batch, 5000), 0.5), ((batch, 500), 0.5), ((batch, 1000), 0.5)]
+    return [((batch, 1, 32, 99), 0.25), ((batch, 20, 1, 1), 0.15), ((batch, 40, 1, 1), 0.15),
+            ((batch, 31360), 0.5), ((batch, 128), 0.25)]
+
+
+def _reference_dnn(w, x, masks):
+    """The report's DNN in its literal layer order; ``w``: weights by state_dict key."""
+    h = x.flatten(1) * masks[0]
+    for i, mask in enumerate(masks[1:]):
+        h = F.relu(F.linear(h, w[f"hidden.{i}.weight"], w[f"hidden.{i}.bias"])) * mask
+    return F.linear(h, w["output.weight"], w["output.bias"]).squeeze(-1)
+
+
+def _reference_cnn(w, x, masks):
+    """The report's CNN in its literal layer order; ``w``: weights by state_dict key."""
+    m_input, m_conv1, m_conv2, m_fc, m_hidden = masks
+    h = x.unsqueeze(1) * m_input
+    h = F.relu(F.conv2d(h, w["conv1.weight"], w["conv1.bias"], padding=1)) * m_conv1
+    h = F.relu(F.conv2d(h, w["conv2.weight"], w["conv2.bias"], padding=1)) * m_conv2
+    h = F.max_pool2d(h, 2).flatten(1) * m_fc
+    h = F.relu(F.linear(h, w["fc.weight"], w["fc.bias"])) * m_hidden
+    return F.linear(h, w["output.weight"], w["output.bias"]).squeeze(-1)
+
+
+@pytest.mark.parametrize("name", ["dnn", "cnn"])
+def test_training_matches_a_plain_reimplementation_bit_for_bit(name):
+    # The report's sizes, two SGD steps: outputs, gradients and updated weights are identical.
+    model = build_model(name, generator=_gen(0), dropout_generator=_gen(9))
+    reference = {"dnn": _reference_dnn, "cnn": _reference_cnn}[name]
+    # clone() keeps the convolutions' channels-last layout, so oneDNN runs the same kernels.
+    w = {k: p.detach().clone().requires_grad_() for k, p in model.named_parameters()}
+    opt_model = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt_reference = torch.optim.SGD(w.values(), lr=0.1, momentum=0.9)
+    x = torch.randn(3, 32, 99, generator=_gen(10))
+    y = torch.tensor([0.0, 1.0, 1.0])
+    shapes = _mask_shapes(name, 3)
+    masks = _reference_masks(9, 2 * shapes)  # the model's dropout_generator draws the same
+    for step_masks in (masks[: len(shapes)], masks[len(shapes) :]):
+        opt_model.zero_grad()
+        opt_reference.zero_grad()
+        fast, literal = model(x), reference(w, x, step_masks)
+        F.binary_cross_entropy_with_logits(fast, y).backward()
+        F.binary_cross_entropy_with_logits(literal, y).backward()
+        assert torch.equal(fast, literal)
+        for k, p in model.named_parameters():
+            # Bit-identical here; in general a tie created by rounding inside a pooling window
+            # could route one gradient differently (see CNN), which this seed does not hit.
+            assert torch.equal(p.grad, w[k].grad), k
+        opt_model.step()
+        opt_reference.step()
+    for k, p in model.named_parameters():
+        assert torch.equal(p, w[k]), k
+
+
+def test_cnn_pools_before_relu_and_dropout2d_with_the_literal_values_and_gradients(cnn):
+    # Literal order: ReLU -> Dropout2d (a per-map multiplier) -> MaxPool2d(2); the CNN pools first.
     x = torch.randn(6, 40, 16, 49, generator=_gen(6))
-    noise = dropout_noise((6, 40, 1, 1), 0.15, like=x, generator=_gen(7))
+    (noise,) = _reference_masks(7, [((6, 40, 1, 1), 0.15)])
     assert (noise == 0).any() and (noise != 0).any()
     grad_out = torch.randn(6, 40, 8, 24, generator=_gen(8))
 
-    x_lit = x.clone().requires_grad_()
-    literal = F.max_pool2d(F.relu(x_lit) * noise, 2)
+    x_literal = x.clone().requires_grad_()
+    literal = F.max_pool2d(F.relu(x_literal) * noise, 2)
     literal.backward(grad_out)
 
     x_fast = x.clone().requires_grad_()
-    fast = pool_relu_dropout2d(torch.nn.MaxPool2d(2), x_fast, noise)
+    cnn.dropout2.generator = _gen(7)
+    cnn.train()
+    fast = cnn.dropout2(cnn.relu2(cnn.pool(x_fast)))
+    cnn.dropout2.generator = cnn.dropout_generator
     fast.backward(grad_out)
 
     assert torch.equal(fast, literal)
-    assert torch.equal(x_fast.grad, x_lit.grad)
+    assert torch.equal(x_fast.grad, x_literal.grad)
 
 
-def _record_noise(monkeypatch):
-    drawn = []
-
-    def recording(*args, **kwargs):
-        noise = dropout_noise(*args, **kwargs)
-        drawn.append(noise)
-        return noise
-
-    monkeypatch.setattr(models, "dropout_noise", recording)
-    return drawn
-
-
-def _literal_dnn(model, x, noise):
-    """The report's DNN in its literal layer order, with the given dropout multipliers."""
-    h = x.flatten(1) * noise[0]
-    for layer, n in zip(model.hidden, noise[1:]):
-        h = F.relu(layer(h)) * n
-    return model.output(h).squeeze(-1)
-
-
-def _literal_cnn(model, x, noise):
-    """The report's CNN in its literal layer order, with the given dropout multipliers."""
-    n_in, n_c1, n_c2, n_fc, n_hidden = noise
-    h = x.unsqueeze(1) * n_in
-    h = F.relu(model.conv1(h)) * n_c1
-    h = F.relu(model.conv2(h)) * n_c2
-    h = F.max_pool2d(h, 2).flatten(1) * n_fc
-    h = F.relu(model.fc(h)) * n_hidden
-    return model.output(h).squeeze(-1)
+def _plain_torch_nn(name, model):
+    """The report's layers as standard torch.nn modules in one nn.Sequential, with ``model``'s weights."""
+    if name == "dnn":
+        layers = [nn.Flatten(), nn.Dropout(0.25)]
+        for n_in, n_out in [(3168, 5000), (5000, 500), (500, 1000)]:
+            layers += [nn.Linear(n_in, n_out), nn.ReLU(), nn.Dropout(0.5)]
+        layers.append(nn.Linear(1000, 1))
+    else:
+        layers = [
+            nn.Unflatten(1, (1, 32)), nn.Dropout(0.25),
+            nn.Conv2d(1, 20, 3, padding=1), nn.ReLU(), nn.Dropout2d(0.15),
+            nn.Conv2d(20, 40, 3, padding=1), nn.ReLU(), nn.Dropout2d(0.15), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Dropout(0.5), nn.Linear(31360, 128), nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, 1),
+        ]
+    plain = nn.Sequential(*layers, nn.Flatten(0))
+    # The model keeps its convolution weights channels-last; the same layout runs the same kernels.
+    plain.to(memory_format=torch.channels_last)
+    with torch.no_grad():
+        weighted = [p for m in plain if isinstance(m, (nn.Linear, nn.Conv2d)) for p in (m.weight, m.bias)]
+        for mine, theirs in zip(weighted, model.state_dict().values(), strict=True):
+            mine.copy_(theirs)
+    return plain.eval()
 
 
 @pytest.mark.parametrize("name", ["dnn", "cnn"])
-def test_training_forward_and_backward_follow_the_literal_layer_order(name, monkeypatch):
-    model = {
-        "dnn": lambda: DNN(hidden=(48, 16, 24), generator=_gen(0)),
-        "cnn": lambda: CNN(generator=_gen(0)),
-    }[name]()
-    literal = {"dnn": _literal_dnn, "cnn": _literal_cnn}[name]
-    x = torch.randn(3, 32, 99, generator=_gen(10))
-    drawn = _record_noise(monkeypatch)
-
-    fast = model(x)
-    fast.sum().backward()
-    fast_grads = {k: p.grad.clone() for k, p in model.named_parameters()}
-    model.zero_grad()
-    assert len(drawn) == (4 if name == "dnn" else 5)
-
-    reference = literal(model, x, drawn)
-    reference.sum().backward()
-    assert torch.equal(fast, reference)
-    for k, p in model.named_parameters():
-        # Bit-identical here; in general a tie created by rounding inside a pooling window could
-        # route one gradient differently (see pool_relu_dropout2d), which this seed does not hit.
-        assert torch.equal(fast_grads[k], p.grad), k
-
-
-@pytest.mark.parametrize("name", ["dnn", "cnn"])
-def test_eval_mode_follows_the_literal_layer_order(name, dnn, cnn):
+def test_eval_mode_matches_plain_torch_nn_layers_bit_for_bit(name, dnn, cnn):
     model = {"dnn": dnn, "cnn": cnn}[name].eval()
-    literal = {"dnn": _literal_dnn, "cnn": _literal_cnn}[name]
     x = torch.randn(4, 32, 99, generator=_gen(11))
     with torch.inference_mode():
-        assert torch.equal(model(x), literal(model, x, [1.0] * 5))
+        assert torch.equal(model(x), _plain_torch_nn(name, model)(x))
     model.train()
+
+
+def test_building_and_training_draw_the_same_numbers_from_the_global_generator():
+    # Without generators, weights and masks come from PyTorch's global generator, in the same
+    # order and number as with them.
+    x = torch.randn(3, 32, 99, generator=_gen(12))
+    torch.manual_seed(5)
+    model = CNN()
+    out = model(x)
+    after = torch.get_rng_state()
+    torch.manual_seed(5)
+    same = CNN(generator=torch.default_generator, dropout_generator=torch.default_generator)
+    assert torch.equal(same(x), out)
+    assert torch.equal(torch.get_rng_state(), after)
