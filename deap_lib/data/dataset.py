@@ -86,15 +86,13 @@ def resolve_source(
     twin_effect: float = synthetic.DEFAULT_EFFECT,
 ) -> DataSource:
     """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin."""
-    given = deap_dir or None
-    deap_dir = given or os.environ.get(deap_format.DEAP_DIR_ENV) or None
+    root = deap_format.resolve_deap_dir(deap_dir or None, required=False)  # its errors name $DEAP_DIR
     pids = None if participants is None else tuple(sorted(int(p) for p in participants))
     if pids is not None:
         bad = [p for p in pids if not 1 <= p <= deap_format.N_PARTICIPANTS]
         if bad or len(set(pids)) != len(pids):
             raise ValueError(f"participants must be distinct numbers in 1..32, got {list(participants)}")
-    if deap_dir:
-        root = deap_format.resolve_deap_dir(given)  # None: resolved from $DEAP_DIR, and its errors say so
+    if root is not None:
         if pids is None:  # name exactly the participants present, so a gap is never "all participants"
             pids = tuple(pid for pid, _ in deap_format.find_participants(root))
             pids = None if len(pids) == deap_format.N_PARTICIPANTS else pids

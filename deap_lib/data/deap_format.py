@@ -250,23 +250,26 @@ def participant_path(root: str | os.PathLike, pid: int) -> Path:
     return Path(root) / f"s{pid:02d}.dat"
 
 
-def resolve_deap_dir(root: str | os.PathLike | None = None) -> Path:
+def resolve_deap_dir(root: str | os.PathLike | None = None, *, required: bool = True) -> Path | None:
     """Return the folder holding DEAP's ``s01.dat`` ... ``s32.dat``.
 
     Parameters
     ----------
     root : str or path-like, optional
         The folder. If None, the ``DEAP_DIR`` environment variable (:data:`DEAP_DIR_ENV`) is used.
+    required : bool
+        Whether a folder must be named; with False, None is returned when neither ``root`` nor
+        ``DEAP_DIR`` names one (the caller then uses the synthetic twin).
 
     Returns
     -------
-    Path
+    Path or None
         The folder, with ``~`` expanded.
 
     Raises
     ------
     FileNotFoundError
-        If neither ``root`` nor ``DEAP_DIR`` is given, or the folder does not exist.
+        If neither ``root`` nor ``DEAP_DIR`` is given (and ``required``), or the folder does not exist.
     NotADirectoryError
         If the path exists but is not a folder.
     """
@@ -274,6 +277,8 @@ def resolve_deap_dir(root: str | os.PathLike | None = None) -> Path:
         source = "the given folder"
     else:
         root = os.environ.get(DEAP_DIR_ENV) or None
+        if root is None and not required:
+            return None
         if root is None:
             raise FileNotFoundError(
                 f"no DEAP folder given: pass the folder holding s01.dat ... s32.dat "
