@@ -210,3 +210,16 @@ def test_five_by_two_flags_identical_first_fold_and_undefined_t(monkeypatch):
     fake["cnn"] = _fake_5x2_records(acc_a, "0011")  # the same accuracies everywhere: no variance
     result = protocols.five_by_two(a, b, data, progress=False)
     assert np.isnan(result["t"]) and np.isnan(result["p_value"]) and result["mean_difference"] == 0.0
+
+
+def test_longest_runs_are_dispatched_first_and_records_keep_the_jobs_order(cache, monkeypatch):
+    data = fake_data()
+    split = fixed_split(len(data.features), n_test=20, seed=12)
+    jobs = [(config(epochs=1), split, "fixed"), (config(model="cnn", model_kwargs=SMALL_CNN, epochs=1), split, "fixed"),
+            (config(epochs=2), split, "fixed")]
+    started = []
+    real = protocols._job
+    monkeypatch.setattr(protocols, "_job", lambda c, *a: started.append((c.model, c.epochs)) or real(c, *a))
+    records = protocols.run_jobs(jobs, data, progress=False)
+    assert started == [("cnn", 1), ("dnn", 2), ("dnn", 1)]  # CNN epochs cost about 2.7 DNN epochs
+    assert [(r["config"]["model"], r["config"]["epochs"]) for r in records] == [("dnn", 1), ("cnn", 1), ("dnn", 2)]
