@@ -24,14 +24,6 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
 
 
-def _source(args):
-    from deap_lib.data.dataset import resolve_source
-
-    return resolve_source(
-        args.deap_dir, participants=args.participants, twin_seed=args.twin_seed, twin_effect=args.twin_effect
-    )
-
-
 def _cmd_synth(args) -> int:
     paths = synthetic.write_twin(
         args.out, args.participants, seed=args.seed, effect=args.effect, dtype=args.dtype
@@ -41,14 +33,17 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_prepare(args) -> int:
-    from deap_lib.data.dataset import prepare
     from deap_lib.data.labels import class_balance
+    from deap_lib.experiment.settings import ExperimentConfig
 
-    # A NonFiniteFeaturesError is a ValueError: main prints its one-line message and returns 2.
-    data = prepare(
-        _source(args), standardization=args.standardization, cache=args.cache, force=args.force,
-        nonfinite=args.nonfinite, data_identity=args.data_identity,
+    # Every value typed and checked by the settings' schema first; a NonFiniteFeaturesError is a
+    # ValueError too: main prints its one-line message and returns 2.
+    config = ExperimentConfig(
+        deap_dir=args.deap_dir, participants=args.participants, twin_seed=args.twin_seed,
+        twin_effect=args.twin_effect, standardization=args.standardization, nonfinite=args.nonfinite,
+        data_identity=args.data_identity,
     )
+    data = config.prepare(cache=args.cache, force=args.force)
     print(f"data: {data.source.describe()}")
     print(f"features {data.features.shape}, identity {data.identity}")
     if data.nonfinite:

@@ -5,12 +5,12 @@ import pytest
 
 from deap_lib.experiment.splits import (
     Split,
-    class_balance,
     five_by_two_splits,
     fixed_split,
     kfold_splits,
     loso_splits,
     seeded_subset,
+    split_balance,
     validation_split,
 )
 
@@ -98,7 +98,7 @@ def test_fixed_split_validates_n_test(n_test):
 
 def test_fixed_split_stratified_keeps_balance(labels):
     split = fixed_split(N_ROWS, stratify=labels)
-    balance = class_balance(labels, split)
+    balance = split_balance(labels, split)
     assert abs(balance["test"]["high"] - 100 * 724 / N_ROWS) <= 1
 
 
@@ -234,11 +234,11 @@ def test_five_by_two_stratified(labels):
 # %% class balance
 
 
-def test_class_balance_counts():
+def test_split_balance_counts():
     y = np.array([1, 1, 0, 0, 1, 0])
-    balance = class_balance(y, Split(name="x", train=[0, 1, 2, 3], test=[4, 5]))
+    balance = split_balance(y, Split(name="x", train=[0, 1, 2, 3], test=[4, 5]))
     assert balance["train"] == {"n": 4, "high": 2, "low": 2, "share_high": 0.5}
     assert balance["test"] == {"n": 2, "high": 1, "low": 1, "share_high": 0.5}
     json.dumps(balance)
     with pytest.raises(ValueError, match="binary"):
-        class_balance(np.array([0, 2, 1, 0, 1, 0]), Split(name="x", train=[0], test=[1]))
+        split_balance(np.array([0, 2, 1, 0, 1, 0]), Split(name="x", train=[0], test=[1]))

@@ -369,7 +369,7 @@ def five_by_two_splits(n_rows, *, seed=12, labels=None):
     return pairs
 
 
-def class_balance(y, split):
+def split_balance(y, split):
     """Count high (1) and low (0) labels in the train and test parts of a split.
 
     Parameters

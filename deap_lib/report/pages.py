@@ -172,7 +172,7 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
             continue
         seen.add((r["split"]["name"], target))
         split = splits.Split.from_dict(r["split"])
-        b = splits.class_balance(data.labels(target), split)
+        b = splits.split_balance(data.labels(target), split)
         rows.append({
             "split": split.name, "target": target,
             "train: high / low": f"{b['train']['high']} / {b['train']['low']} ({b['train']['share_high']:.1%} high)",
