@@ -56,3 +56,13 @@ def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
     assert first == "run 1/2 trained: dnn valence kfold32-fold09, 60 epochs, 90 s, about 90 s left for this step"
     assert second.startswith("run 2/2") and "left" not in second
     assert "left" not in third and fourth.endswith("about 89 s left for this step")
+
+
+def test_progress_estimate_scales_by_the_cost_of_what_is_left(tmp_path, monkeypatch):
+    record = {"config": {"model": "cnn", "target": "valence", "epochs": 60}, "split": {"name": "fixed"},
+              "epoch_seconds": [4.0] * 60}
+    path = tmp_path / "progress"
+    monkeypatch.setenv(driver.PROGRESS_ENV, str(path))
+    # two CNN runs first, then two DNN runs that cost 1 / 2.7 of one each: 240 * (2 + 2 / 2.7) / 2 - 240 = 89
+    protocols._report_progress(record, 1, 4, 240.0, n_jobs=2, like_this=2 + 2 / 2.7)
+    assert path.read_text().strip().endswith("about 89 s left for this step")

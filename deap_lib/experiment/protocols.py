@@ -16,7 +16,6 @@ one is trained again. Independent runs go to ``n_jobs`` worker processes (joblib
 from __future__ import annotations
 
 import io as _bytesio
-import math
 import os
 import time
 
@@ -123,6 +122,8 @@ def run_jobs(
     todo = list({rid: (job, rid) for job, rid in todo}.values())  # the same run asked twice trains once
     # Longest first, so that parallel workers finish together (records come back keyed, in any order).
     todo.sort(key=lambda item: -_cost(*item[0]))
+    costs = {rid: _cost(*job) for job, rid in todo}
+    total_cost = sum(costs.values())
     if todo:
         n_jobs = max(1, min(n_jobs, len(todo)))
         threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
@@ -142,7 +143,8 @@ def run_jobs(
         for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
             records[record["id"]] = record
             done += 1
-            _report_progress(record, done, len(todo), time.perf_counter() - start, n_jobs)
+            _report_progress(record, done, len(todo), time.perf_counter() - start, n_jobs,
+                             like_this=total_cost / costs[record["id"]])
     return [records[rid] for rid in ids]
 
 
@@ -156,15 +158,16 @@ def _cost(config: ExperimentConfig, split: splits.Split, scheme: str) -> float:
     return _EPOCH_COST[config.model] * config.epochs * len(split.train)
 
 
-def _report_progress(record: dict, done: int, total: int, elapsed: float, n_jobs: int = 1) -> None:
+def _report_progress(record: dict, done: int, total: int, elapsed: float, n_jobs: int = 1,
+                     like_this: float | None = None) -> None:
     """One line per finished run to ``$DEAP_LIB_PROGRESS_FILE`` when set (the book driver prints it:
-    a notebook's own output would land in the book). The estimate assumes runs like this one,
-    ``n_jobs`` at a time."""
+    a notebook's own output would land in the book). The estimate scales this run's time to the
+    whole step, ``like_this`` runs of its cost (default ``total``: all alike), ``n_jobs`` at a time."""
     path = os.environ.get("DEAP_LIB_PROGRESS_FILE")
     if not path:
         return
     c, seconds = record["config"], sum(record["epoch_seconds"])
-    left = seconds * math.ceil(total / n_jobs) - elapsed
+    left = seconds * (total if like_this is None else like_this) / n_jobs - elapsed
     left = f", about {left:.0f} s left for this step" if done < total and left >= 5 else ""
     line = (f"run {done}/{total} trained: {c['model']} {c['target']} {record['split']['name']}, "
             f"{c['epochs']} epochs, {seconds:.0f} s{left}\n")
