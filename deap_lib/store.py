@@ -265,7 +265,7 @@ class Store:
         kinds |= {"weights"} if "records" in kinds else set()
         n = 0
         for kind in sorted(kinds - {"old layout"}):
-            for p in list(self.path(kind, "x").parent.glob("*")):
+            for p in list((self.root / kind).glob("*")):
                 p.unlink(missing_ok=True)
                 n += 1
         if "old layout" in kinds:

@@ -30,5 +30,5 @@ def test_negative_control_flags_an_above_chance_figure(smoke):
     control = chapters.negative_control(smoke, chapters.prepared(smoke))
     name, v, _ = next(f for f in control["figures"] if summaries.PROTOCOLS[3] in f[0])
     rigged = {("dnn", "valence"): {summaries.PROTOCOLS[3]: {**v, "low": 0.99, "mean": 1.0}}}
-    assert not summaries.negative_control(rigged, {})["all_at_chance"]
+    assert not summaries.judge_control(rigged, {})["all_at_chance"]
     assert chapters.negative_control({**smoke, "control_effect": None}, chapters.prepared(smoke)) is None

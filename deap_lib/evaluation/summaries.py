@@ -73,7 +73,7 @@ def at_chance(summary: dict) -> bool:
     return summary["low"] <= summary["baseline"]
 
 
-def negative_control(summaries: dict, baseline_runs: dict) -> dict:
+def judge_control(summaries: dict, baseline_runs: dict) -> dict:
     """Check that every honest figure on a null twin sits at chance (:func:`at_chance`).
 
     ``summaries``: ``{(model, target): protocol_summary(...)}`` on the null twin;

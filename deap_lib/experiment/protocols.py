@@ -247,6 +247,11 @@ def run_loso(config: ExperimentConfig, data: Prepared, *, holdout: int | None = 
     return run_splits(config, data, folds, scheme="loso", **kwargs)
 
 
+def tested_splits(records: list[dict]) -> list[splits.Split]:
+    """The splits stored runs were tested on, so that anything else can use exactly those."""
+    return [splits.Split.from_dict(r["split"]) for r in records]
+
+
 def test_predictions(record: dict, which: str = "last") -> np.ndarray:
     """Test-set predictions (0/1, in the split's test order) at the epoch a figure uses.
 

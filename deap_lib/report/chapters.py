@@ -16,7 +16,6 @@ from deap_lib.data.labels import TARGETS
 from deap_lib.evaluation import summaries
 from deap_lib.experiment import baselines, importance, protocols
 from deap_lib.experiment.settings import EXPERIMENTS, cv_experiments, experiment
-from deap_lib.experiment.splits import Split
 from deap_lib.report import paper
 
 
@@ -98,11 +97,6 @@ def five_by_two(values: dict, data: Prepared) -> dict | None:
                                  data, n_jobs=values["n_jobs"], progress=False)
 
 
-def run_splits_of(records: list[dict]) -> list[Split]:
-    """The splits that stored runs were tested on, so that anything else can use exactly those."""
-    return [Split.from_dict(r["split"]) for r in records]
-
-
 def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
     """Classical classifiers and the deep models on exactly the deep models' splits.
 
@@ -116,7 +110,7 @@ def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
     out = {}
     for t in TARGETS:
         for name in baselines.CLASSIFIERS:
-            fitted = {s: baselines.run_baseline(name, data, t, run_splits_of(recs), seed=values["seed"],
+            fitted = {s: baselines.run_baseline(name, data, t, protocols.tested_splits(recs), seed=values["seed"],
                                                 n_jobs=values["n_jobs"]) for s, recs in schemes.items()}
             out[baselines.LABELS[name], t] = {s: baselines.summary(recs) for s, recs in fitted.items()}
         for m in [m for m, tt in runs["loso"] if tt == t]:
@@ -164,11 +158,11 @@ def planted_effects(maps: dict) -> dict:
 
 def negative_control(values: dict, data: Prepared) -> dict | None:
     """The honest figures again on a null twin (effect ``control_effect``), judged against chance
-    (:func:`deap_lib.evaluation.summaries.negative_control`); None on real DEAP or without a control."""
+    (:func:`deap_lib.evaluation.summaries.judge_control`); None on real DEAP or without a control."""
     if values["control_effect"] is None or data.source.kind != "twin":
         return None
     null_data = experiment(values, twin_effect=values["control_effect"]).prepare(progress=False)
     null_runs = protocol_runs(values, null_data)
-    loso = run_splits_of(next(iter(null_runs["loso"].values())))
+    loso = protocols.tested_splits(next(iter(null_runs["loso"].values())))
     logreg = {t: baselines.run_baseline("logreg", null_data, t, loso, seed=values["seed"]) for t in TARGETS}
-    return summaries.negative_control(null_runs["summary"], logreg)
+    return summaries.judge_control(null_runs["summary"], logreg)

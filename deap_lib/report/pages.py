@@ -20,7 +20,7 @@ from deap_lib.evaluation import stats
 from deap_lib.evaluation.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
 from deap_lib.experiment import splits
 from deap_lib.experiment.engine import versions
-from deap_lib.experiment.protocols import test_predictions
+from deap_lib.experiment.protocols import test_predictions, tested_splits
 from deap_lib.report import paper
 
 
@@ -171,7 +171,7 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
         if (r["split"]["name"], target) in seen:  # the same split and labels (another model): shown once
             continue
         seen.add((r["split"]["name"], target))
-        split = splits.Split.from_dict(r["split"])
+        [split] = tested_splits([r])
         b = splits.split_balance(data.labels(target), split)
         rows.append({
             "split": split.name, "target": target,
@@ -303,7 +303,7 @@ def classical_rows(table: dict) -> list[dict]:
 
 
 def control_rows(control: dict | None) -> list[dict]:
-    """Rows of :func:`deap_lib.evaluation.summaries.negative_control`: each figure against chance."""
+    """Rows of :func:`deap_lib.evaluation.summaries.judge_control`: each figure against chance."""
     if control is None:
         return [{"negative control": "not run in this build"}]
     return [{"figure": name, "accuracy": f"{v['mean']:.1%} ({v['low']:.1%}-{v['high']:.1%})",
