@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 
 PROFILE ?= quick
 DEAP_DIR ?=
+SCHEDULER ?=
 
 .PHONY: setup book pdf prepare test unit nbval bench clean
 
@@ -19,7 +20,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup: $(VENV)/.installed
 
 book: setup
-	$(PY) -m deap_lib book --profile $(PROFILE) $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
+	$(PY) -m deap_lib book --profile $(PROFILE) $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # The book as a PDF through LaTeX (Debian packages below), executing the chapters first when they are
 # missing (as `make book` does, without its HTML build): _build/latex/book.pdf.

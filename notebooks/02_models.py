@@ -41,6 +41,8 @@ n_test = None
 val_fraction = None  # share of the training trials held out in the honest run (0: no honest run)
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 n_jobs = None  # parallel processes; with 2 or more both models also train on the other target alongside
+scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
+device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
 
 # %% tags=["remove-input"]
 from deap_lib.experiment import settings

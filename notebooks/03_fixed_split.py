@@ -31,6 +31,8 @@ n_test = None
 val_fraction = None  # held out of the training trials in the honest run (0: no honest run)
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 n_jobs = None
+scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
+device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
 
 # %% tags=["remove-input"]
 from deap_lib.experiment import settings

@@ -33,6 +33,8 @@ n_folds = None  # the partition into folds (the report: 32)
 kfold_holdout = None  # train and test a seeded choice of this many of the folds (None: all)
 five_by_two_epochs = None  # the report: 150
 n_jobs = None  # folds trained in parallel
+scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
+device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 
 # %% tags=["remove-input"]

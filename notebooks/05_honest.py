@@ -36,6 +36,8 @@ loso_epochs = None  # epochs per LOSO fold
 loso_holdout = None  # how many participants are held out (None: all)
 n_permutations = None
 n_jobs = None
+scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
+device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
 control_effect = None  # effect size of the negative-control twin (0: null); None: no control
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 

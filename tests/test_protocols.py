@@ -218,8 +218,8 @@ def test_longest_runs_are_dispatched_first_and_records_keep_the_jobs_order(cache
     jobs = [(config(epochs=1), split, "fixed"), (config(model="cnn", model_kwargs=SMALL_CNN, epochs=1), split, "fixed"),
             (config(epochs=2), split, "fixed")]
     started = []
-    real = protocols._job
-    monkeypatch.setattr(protocols, "_job", lambda c, *a: started.append((c.model, c.epochs)) or real(c, *a))
+    real = protocols._train
+    monkeypatch.setattr(protocols, "_train", lambda d, c, *a: started.append((c.model, c.epochs)) or real(d, c, *a))
     records = protocols.run_jobs(jobs, data, progress=False)
     assert started == [("cnn", 1), ("dnn", 2), ("dnn", 1)]  # CNN epochs cost about 2.7 DNN epochs
     assert [(r["config"]["model"], r["config"]["epochs"]) for r in records] == [("dnn", 1), ("cnn", 1), ("dnn", 2)]

@@ -19,7 +19,6 @@ import os
 from numbers import Integral
 
 import numpy as np
-from joblib import Parallel, delayed
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import check_cv
@@ -30,6 +29,7 @@ from sklearn.svm import LinearSVC
 from deap_lib.data.dataset import Prepared
 from deap_lib.data.labels import check_target
 from deap_lib.evaluation import stats
+from deap_lib.experiment import executor
 from deap_lib.experiment.splits import Split
 from deap_lib.store import Store, entry_key, stable_hash
 
@@ -101,7 +101,8 @@ def _flat(features: np.ndarray) -> np.ndarray:
     return features.reshape(len(features), -1)
 
 
-def _fit_split(name: str, seed: int, x: np.ndarray, y: np.ndarray, split: Split) -> dict:
+def _fit_split(xy: tuple[np.ndarray, np.ndarray], name: str, seed: int, split: Split) -> dict:
+    x, y = xy
     model = make_classifier(name, seed=seed)
     model.fit(x[split.train], y[split.train])
     pred = model.predict(x[split.test]).astype(np.int64)
@@ -148,6 +149,7 @@ def run_baseline(
     cache: str | os.PathLike | None = None,
     force: bool = False,
     n_jobs: int = 1,
+    scheduler: str | None = None,
 ) -> list[dict]:
     """Fit one baseline on the training rows of every split and score it on the test rows.
 
@@ -169,7 +171,10 @@ def run_baseline(
     force : bool
         Refit even when stored.
     n_jobs : int
-        Splits fitted in parallel (:class:`joblib.Parallel`); results do not depend on it.
+        Splits fitted in parallel local processes; results do not depend on it.
+    scheduler : str, optional
+        A Dask scheduler's address (default ``$DASK_SCHEDULER_ADDRESS``): the splits are fitted
+        on that cluster instead (:func:`deap_lib.experiment.executor.run_tasks`).
 
     Returns
     -------
@@ -193,13 +198,12 @@ def run_baseline(
     if stored is not None:
         return stored["records"]
 
-    x = _flat(data.features)
-    y = data.labels(target)
-    jobs = (delayed(_fit_split)(name, seed, x, y, s) for s in splits)
-    if n_jobs == 1:
-        records = [fn(*args, **kwargs) for fn, args, kwargs in jobs]
-    else:
-        records = Parallel(n_jobs=n_jobs)(jobs)  # results come back in the order of the splits
+    xy = (_flat(data.features), data.labels(target))
+    records = [None] * len(splits)
+    tasks = [(name, seed, s) for s in splits]
+    for i, record in executor.run_tasks(_fit_split, tasks, shared=xy, n_jobs=n_jobs,
+                                        scheduler=executor.resolve_scheduler(scheduler)):
+        records[i] = record
     stored = {
         "id": key,
         "classifier": name,
@@ -230,6 +234,7 @@ def permutation_null(
     n_permutations: int = 100,
     seed: int = 12,
     n_jobs: int = 1,
+    scheduler: str | None = None,
 ) -> dict:
     """Label-permutation test of a baseline's cross-validated accuracy.
 
@@ -254,6 +259,9 @@ def permutation_null(
         Seed of the classifier and of the permutations.
     n_jobs : int
         Parallel jobs.
+    scheduler : str, optional
+        A Dask scheduler's address (default ``$DASK_SCHEDULER_ADDRESS``): the permutations run on
+        that cluster (joblib's Dask backend; the features are sent once to every worker).
 
     Returns
     -------
@@ -270,15 +278,17 @@ def permutation_null(
         # A splitter object rather than a bare list, so that any wrapping of ``cv`` (e.g. to keep
         # ``groups`` for the permutations only) can call ``cv.split``.
         cv = check_cv([(s.train, s.test) if isinstance(s, Split) else s for s in cv])
-    result = stats.permutation_test_estimator(
-        make_classifier(name, seed=seed),
-        _flat(data.features),
-        data.labels(target),
-        cv=cv,
-        n_permutations=n_permutations,
-        seed=seed,
-        groups=groups,
-        n_jobs=n_jobs,
-    )
+    x = _flat(data.features)
+    with executor.joblib_backend(executor.resolve_scheduler(scheduler), n_jobs, scatter=[x]) as n_jobs:
+        result = stats.permutation_test_estimator(
+            make_classifier(name, seed=seed),
+            x,
+            data.labels(target),
+            cv=cv,
+            n_permutations=n_permutations,
+            seed=seed,
+            groups=groups,
+            n_jobs=n_jobs,
+        )
     result["null"] = np.asarray(result["null"], dtype=float).tolist()
     return result

@@ -21,20 +21,32 @@ import time
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from tqdm import tqdm
 
 from deap_lib.data.dataset import Prepared
 from deap_lib.evaluation import stats
 from deap_lib.experiment import splits
-from deap_lib.experiment.engine import train_run
+from deap_lib.experiment import executor
+try:  # TEMPORARY until engine.train_runs lands
+    from deap_lib.experiment.engine import train_runs
+except ImportError:
+    from deap_lib.experiment.engine import train_run
+
+    def train_runs(config, data, folds, *, scheme, device, progress, stacked):
+        return [train_run(config, data, s, scheme=scheme, device=device, progress=progress) for s in folds]
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
 from deap_lib.store import Store, entry_key, stable_hash
 
 
-def run_id(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str) -> str:
-    """Key of a run: the result-changing config, the data's identity, the scheme and the split."""
+#: How the runs' arithmetic is done; part of every run's identity with the device's kind.
+DTYPE = "float32"
+
+
+def run_id(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str, device: str = "cpu") -> str:
+    """Key of a run: the result-changing config, the data's identity, the scheme, the split, and
+    the kind of device with the dtype ("cpu" / "cuda"; runs on the two differ within float
+    tolerance, so their records never mix)."""
     return entry_key(
         "records",
         {
@@ -42,6 +54,7 @@ def run_id(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme
             "data": data.identity,
             "scheme": scheme,
             "split": [split.name, stable_hash([split.train.tolist(), split.test.tolist()])],
+            "device": [str(device), DTYPE],
         },
     )
 
@@ -69,16 +82,19 @@ def load_weights(record: dict, *, cache: str | os.PathLike | None = None) -> tor
     return model.eval()
 
 
-def _job(config, data, split, scheme, device, threads, cache, rid, progress):
-    if threads:
-        torch.set_num_threads(threads)
-    record, state = train_run(config, data, split, scheme=scheme, device=device, progress=progress)
-    record["id"] = rid
-    store = Store(cache)
-    buf = _bytesio.BytesIO()
-    torch.save(state, buf)
-    store.write("weights", rid, buf.getvalue())
-    return store.write_json("records", rid, record)  # the record last: with it the run is complete
+def _train(data: Prepared, config: ExperimentConfig, folds: list[splits.Split], scheme: str, kind: str,
+           device: str | None, slot: int, stacked: bool | None, progress: bool) -> list[tuple[dict, bytes]]:
+    """One task, wherever it runs: train ``config`` on ``folds`` (together when stacked) and return
+    each run's record and weights (``torch.save`` bytes) to the caller, which stores them."""
+    where = torch.device(device) if device is not None else executor.task_device(kind, slot)
+    out = []
+    for record, state in train_runs(config, data, folds, scheme=scheme, device=where, progress=progress,
+                                    stacked=stacked):
+        record["ran_on"] = {"worker": executor.worker_name(), "device": str(where)}
+        buf = _bytesio.BytesIO()
+        torch.save(state, buf)
+        out.append((record, buf.getvalue()))
+    return out
 
 
 def run_splits(
@@ -98,21 +114,31 @@ def run_jobs(
     data: Prepared,
     *,
     n_jobs: int = 1,
+    scheduler: str | None = None,
     device: str | torch.device | None = None,
+    stacked: bool | None = None,
     cache: str | os.PathLike | None = None,
     force: bool = False,
     progress: bool = True,
     desc: str | None = None,
 ) -> list[dict]:
-    """Run each ``(config, split, scheme)``; stored runs are read, the others dispatched through joblib.
+    """Run each ``(config, split, scheme)``: stored runs are read, the others trained and stored.
 
-    Each run is an independent job (``n_jobs`` workers, the machine's threads shared out
-    between them); any joblib backend (e.g. Dask's) scales it out without code changes. Results
-    do not depend on ``n_jobs``: every run seeds itself from its config's seed and its split.
-    Records come back in the order of ``jobs``.
+    Each run is an independent task (:func:`deap_lib.experiment.executor.run_tasks`): in this
+    process, in ``n_jobs`` local processes, or on the Dask cluster at ``scheduler`` (default
+    ``$DASK_SCHEDULER_ADDRESS``; then ``n_jobs`` is ignored). Tasks return their records and
+    weights, and this process writes them to the store (the record last: with it a run is
+    complete), so workers need no cache. ``device``: None trains on CUDA where the runs execute
+    has it (each worker its own GPU), else on the CPU; its kind is part of each run's identity.
+    ``stacked``: train the runs of one config whose shapes agree as one stacked model
+    (:func:`deap_lib.experiment.engine.train_runs`; None: on CUDA only). Results do not depend
+    on ``n_jobs`` or the scheduler: every run seeds itself from its config's seed and its split.
+    Records come back in the order of ``jobs``; one progress bar advances as runs finish.
     """
     store = Store(cache)
-    ids = [run_id(config, data, split, scheme) for config, split, scheme in jobs]
+    scheduler = executor.resolve_scheduler(scheduler)
+    kind = executor.device_kind(device, scheduler)
+    ids = [run_id(config, data, split, scheme, kind) for config, split, scheme in jobs]
     records: dict[str, dict] = {}
     for rid in dict.fromkeys(ids) if not force else ():
         record = store.read_json("records", rid) if store.intact("weights", rid) else None
@@ -120,32 +146,42 @@ def run_jobs(
             records[rid] = record
     todo = [(job, rid) for job, rid in zip(jobs, ids) if rid not in records]
     todo = list({rid: (job, rid) for job, rid in todo}.values())  # the same run asked twice trains once
+    if not todo:
+        return [records[rid] for rid in ids]
     # Longest first, so that parallel workers finish together (records come back keyed, in any order).
     todo.sort(key=lambda item: -_cost(*item[0]))
     costs = {rid: _cost(*job) for job, rid in todo}
+    groups = _groups(todo, stacked if stacked is not None else kind == "cuda")
+    slots = executor.parallelism(n_jobs, scheduler, len(groups))
+    inner_progress = progress and len(todo) == 1 and scheduler is None
+    tasks = [(config, [split for _, split in members], scheme, kind, None if device is None else str(device), i,
+              stacked, inner_progress) for i, (config, scheme, members) in enumerate(groups)]
+    if desc is None:
+        config, _, scheme = todo[0][0]
+        desc = f"{config.model} {config.target} {scheme}"
     total_cost = sum(costs.values())
-    if todo:
-        n_jobs = max(1, min(n_jobs, len(todo)))
-        threads = max(1, (os.cpu_count() or 1) // n_jobs) if n_jobs > 1 else None
-        inner_progress = progress and n_jobs == 1 and len(todo) == 1
-        calls = (
-            delayed(_job)(config, data, split, scheme, device, threads, store.cache, rid, inner_progress)
-            for (config, split, scheme), rid in todo
-        )
-        if n_jobs == 1:
-            results = (call[0](*call[1], **call[2]) for call in calls)
-        else:
-            results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
-        if desc is None:
-            config, _, scheme = todo[0][0]
-            desc = f"{config.model} {config.target} {scheme}"
-        start, done = time.perf_counter(), 0
-        for record in tqdm(results, total=len(todo), desc=desc, disable=not progress or len(todo) == 1):
-            records[record["id"]] = record
-            done += 1
-            _report_progress(record, done, len(todo), time.perf_counter() - start, n_jobs,
-                             like_this=total_cost / costs[record["id"]])
+    start, done = time.perf_counter(), 0
+    with tqdm(total=len(todo), desc=desc, unit="run", disable=not progress or len(todo) == 1) as bar:
+        for i, results in executor.run_tasks(_train, tasks, shared=data, n_jobs=n_jobs, scheduler=scheduler):
+            for (rid, _), (record, weights) in zip(groups[i][2], results):
+                record["id"] = rid
+                store.write("weights", rid, weights)
+                records[rid] = store.write_json("records", rid, record)
+                done += 1
+                bar.update()
+                _report_progress(record, done, len(todo), time.perf_counter() - start, slots,
+                                 like_this=total_cost / costs[rid])
     return [records[rid] for rid in ids]
+
+
+def _groups(todo: list, stacked: bool) -> list[tuple[ExperimentConfig, str, list[tuple[str, splits.Split]]]]:
+    """The tasks: one per run, or (``stacked``) one per config and scheme whose splits have equal
+    sizes, each as ``(config, scheme, [(run id, split), ...])``, in the order of ``todo``."""
+    groups: dict = {}
+    for (config, split, scheme), rid in todo:
+        shape = (len(split.train), len(split.test)) if stacked else rid
+        groups.setdefault((stable_hash(config.to_dict()), scheme, shape), (config, scheme, []))[2].append((rid, split))
+    return list(groups.values())
 
 
 #: What an epoch costs per training trial, relative to the DNN's (measured on 2-core CPUs: DNN 1.5 s,
@@ -271,13 +307,10 @@ def five_by_two(
     config_a: ExperimentConfig,
     config_b: ExperimentConfig,
     data: Prepared,
-    *,
-    n_jobs: int = 1,
-    cache: str | os.PathLike | None = None,
-    progress: bool = True,
+    **kwargs,
 ) -> dict:
     """Dietterich's 5x2cv paired t-test between two configs (last-epoch test accuracies), each run
-    in the report's protocol (:func:`report_protocol`).
+    in the report's protocol (:func:`report_protocol`); keyword arguments as :func:`run_jobs`.
 
     Both configs must have the same target and seed (the same five 50/50 splits).
     ``identical_first``: whether both models made the same test predictions on the first fold
@@ -290,7 +323,7 @@ def five_by_two(
     flat = [s for pair in pairs for s in pair]
     acc, first = {}, {}
     for name, config in (("a", config_a), ("b", config_b)):
-        records = run_splits(report_protocol(config), data, flat, scheme="5x2", n_jobs=n_jobs, cache=cache, progress=progress)
+        records = run_splits(report_protocol(config), data, flat, scheme="5x2", **kwargs)
         acc[name] = np.array([r["summary"]["last"]["accuracy"] for r in records]).reshape(5, 2)
         first[name] = records[0]["history"]["test_pred"][-1]
     try:

@@ -19,6 +19,13 @@ from deap_lib.experiment.settings import EXPERIMENTS, cv_experiments, experiment
 from deap_lib.report import paper
 
 
+def where(values: dict, *, device: bool = True) -> dict:
+    """Where a chapter's runs execute: ``n_jobs`` local processes, or the Dask cluster at ``scheduler``
+    (None: ``$DASK_SCHEDULER_ADDRESS``), on ``device`` (None: CUDA where the runs execute has it)."""
+    out = {"n_jobs": values["n_jobs"], "scheduler": values.get("scheduler")}
+    return {**out, "device": values.get("device")} if device else out
+
+
 def prepared(values: dict) -> Prepared:
     """The prepared features a chapter's settings name (cached)."""
     return experiment(values).prepare(progress=False)
@@ -28,7 +35,7 @@ def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
     """The fixed split of each (model, target) experiment (:func:`deap_lib.experiment.protocols.run_fixed`):
     ``{(model, target): pair}``."""
     pairs = protocols.run_fixed([experiment(values, model=m, target=t) for m, t in experiments], data,
-                                n_jobs=values["n_jobs"], progress=False)
+                                **where(values), progress=False)
     return dict(zip(experiments, pairs))
 
 
@@ -65,7 +72,7 @@ def kfold_runs(values: dict, data: Prepared) -> dict:
     ``{(model, target): [fold records]}``."""
     return {(m, t): protocols.run_kfold(experiment(values, model=m, target=t, epochs=values["cv_epochs"]), data,
                                         n_folds=values["n_folds"], holdout=values["kfold_holdout"],
-                                        n_jobs=values["n_jobs"], progress=False)
+                                        **where(values), progress=False)
             for m, t in cv_experiments(values)}
 
 
@@ -73,7 +80,7 @@ def loso_runs(values: dict, data: Prepared) -> dict:
     """Leave-one-subject-out of each of the :func:`~deap_lib.experiment.settings.cv_experiments`:
     ``{(model, target): [fold records]}``."""
     return {(m, t): protocols.run_loso(experiment(values, model=m, target=t, epochs=values["loso_epochs"]), data,
-                                       holdout=values["loso_holdout"], n_jobs=values["n_jobs"], progress=False)
+                                       holdout=values["loso_holdout"], **where(values), progress=False)
             for m, t in cv_experiments(values)}
 
 
@@ -94,7 +101,7 @@ def five_by_two(values: dict, data: Prepared) -> dict | None:
         return None
     return protocols.five_by_two(experiment(values, model="dnn", target="valence", epochs=epochs),
                                  experiment(values, model="cnn", target="valence", epochs=epochs),
-                                 data, n_jobs=values["n_jobs"], progress=False)
+                                 data, **where(values), progress=False)
 
 
 def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
@@ -111,7 +118,7 @@ def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
     for t in TARGETS:
         for name in baselines.CLASSIFIERS:
             fitted = {s: baselines.run_baseline(name, data, t, protocols.tested_splits(recs), seed=values["seed"],
-                                                n_jobs=values["n_jobs"]) for s, recs in schemes.items()}
+                                                **where(values, device=False)) for s, recs in schemes.items()}
             out[baselines.LABELS[name], t] = {s: baselines.summary(recs) for s, recs in fitted.items()}
         for m in [m for m, tt in runs["loso"] if tt == t]:
             deep = {"fixed split": [runs["fixed"][m, t]["report"]], "random k-fold": runs["kfold"][m, t],
@@ -126,7 +133,7 @@ def permutation_tests(values: dict, data: Prepared) -> dict:
     """A linear SVM's random 3-fold accuracy against labels shuffled within participants, per target."""
     return {t: baselines.permutation_null(
         "linear_svm", data, t, cv=KFold(3, shuffle=True, random_state=values["seed"]), groups=data.participant,
-        n_permutations=values["n_permutations"], seed=values["seed"], n_jobs=values["n_jobs"]) for t in TARGETS}
+        n_permutations=values["n_permutations"], seed=values["seed"], **where(values, device=False)) for t in TARGETS}
 
 
 def scalp_maps(runs: dict, data: Prepared) -> dict:

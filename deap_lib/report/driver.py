@@ -46,8 +46,13 @@ def _source_hash(name: str, notebooks: Path) -> str:
     return hashlib.sha256(src.read_bytes()).hexdigest()[:16] if src.exists() else ""
 
 
+#: Parameters that say where runs execute, not what they compute: a change never makes a chapter stale.
+WHERE_ONLY = ("scheduler",)
+
+
 def _wanted(profile: str, parameters: dict | None) -> dict:
-    return {"profile": str(profile), "parameters": dict(sorted((parameters or {}).items()))}
+    kept = {k: v for k, v in (parameters or {}).items() if k not in WHERE_ONLY}
+    return {"profile": str(profile), "parameters": dict(sorted(kept.items()))}
 
 
 def read_stamps(chapters_dir: Path) -> dict:
