@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from deap_lib.data import deap_format, synthetic
+from deap_lib.data import deap_format, mahnob_format, synthetic
+from deap_lib.experiment import executor
 
 
 def _add_source_args(p: argparse.ArgumentParser) -> None:
@@ -15,13 +16,27 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
         help=f"folder of DEAP's data_preprocessed_python (s01.dat ...); default ${deap_format.DEAP_DIR_ENV}, "
         "else the synthetic twin",
     )
-    p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
+    _add_dataset_args(p, default="deap")
+    p.add_argument("--participants", type=int, nargs="+", metavar="N",
+                   help="subset of participants (1-32; MAHNOB-HCI: subject ids 1-30)")
     p.add_argument("--twin-seed", type=int, default=synthetic.DEFAULT_SEED, help="seed of the twin (default %(default)s)")
     p.add_argument(
         "--twin-effect", type=float, default=synthetic.DEFAULT_EFFECT,
         help="planted effect size of the twin; 0 = null twin (default %(default)s)",
     )
     p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
+
+
+def _add_dataset_args(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument(
+        "--dataset", choices=["deap", "mahnob"], default=default,
+        help="mahnob: MAHNOB-HCI's sessions through the same pipeline (from --mahnob-dir, "
+        f"${mahnob_format.MAHNOB_DIR_ENV}, else its synthetic twin)" + (" (default %(default)s)" if default else ""),
+    )
+    p.add_argument(
+        "--mahnob-dir", help=f"MAHNOB-HCI folder holding Sessions/<id>/ (default ${mahnob_format.MAHNOB_DIR_ENV}, "
+        "else the MAHNOB-HCI twin); with --dataset mahnob",
+    )
 
 
 def _cmd_synth(args) -> int:
@@ -39,13 +54,16 @@ def _cmd_prepare(args) -> int:
     # Every value typed and checked by the settings' schema first; a NonFiniteFeaturesError is a
     # ValueError too: main prints its one-line message and returns 2.
     config = ExperimentConfig(
-        deap_dir=args.deap_dir, participants=args.participants, twin_seed=args.twin_seed,
+        deap_dir=args.deap_dir, dataset=args.dataset, mahnob_dir=args.mahnob_dir, participants=args.participants,
+        twin_seed=args.twin_seed,
         twin_effect=args.twin_effect, standardization=args.standardization, nonfinite=args.nonfinite,
         data_identity=args.data_identity,
     )
     data = config.prepare(cache=args.cache, force=args.force)
     print(f"data: {data.source.describe()}")
     print(f"features {data.features.shape}, identity {data.identity}")
+    if data.data_note():
+        print(data.data_note())
     if data.nonfinite:
         print(data.nonfinite_note())
     for row in class_balance(data.ratings):
@@ -72,6 +90,10 @@ def _config(args):
             overrides[name] = getattr(args, name)
     if args.deap_dir:
         overrides["deap_dir"] = args.deap_dir
+    if args.dataset:
+        overrides["dataset"] = args.dataset
+    if args.mahnob_dir:
+        overrides["mahnob_dir"] = args.mahnob_dir
     if args.participants:
         overrides["participants"] = args.participants
     return load_config(args.config, **overrides)
@@ -104,7 +126,8 @@ def _cmd_train(args) -> int:
 
     config = _config(args)
     data = config.prepare(cache=args.cache)
-    [pair] = run_fixed([config], data, n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    [pair] = run_fixed([config], data, n_jobs=args.n_jobs, cache=args.cache, force=args.force,
+                       scheduler=args.scheduler, device=args.device)
     s = pair["summary"]
     print(f"data: {pair['report']['data']['description']}")
     print(f"{config.model} {config.target}, fixed split, {config.epochs} epochs: the report's run fitted "
@@ -129,7 +152,7 @@ def _cmd_cv(args) -> int:
 
     config = _config(args)
     data = config.prepare(cache=args.cache)
-    run = dict(n_jobs=args.n_jobs, cache=args.cache, force=args.force)
+    run = dict(n_jobs=args.n_jobs, cache=args.cache, force=args.force, scheduler=args.scheduler, device=args.device)
     if args.scheme == "loso":
         records = protocols.run_loso(config, data, **run)
     else:  # the report's k-fold, in its protocol: every training trial fitted, last epoch
@@ -141,7 +164,8 @@ def _cmd_cv(args) -> int:
 def _cmd_book(args) -> int:
     from deap_lib.report import driver
 
-    params = {"deap_dir": args.deap_dir} if args.deap_dir else {}
+    params = {k: v for k, v in {"deap_dir": args.deap_dir, "scheduler": args.scheduler,
+                                "device": args.device}.items() if v}
     book_dir = driver.prepare_book(args.out) if args.out else driver.ROOT / "book"
     times = driver.execute_chapters(args.profile, out=book_dir / "chapters",
                                     chapters=tuple(args.chapters or driver.CHAPTERS), parameters=params)
@@ -174,9 +198,20 @@ def _add_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--target", choices=["valence", "arousal"], help="override the config's target")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override any config key (repeatable), e.g. --set lr=1e-3")
     p.add_argument("--deap-dir", help=f"DEAP's data_preprocessed_python folder (default ${deap_format.DEAP_DIR_ENV}, else the twin)")
-    p.add_argument("--participants", type=int, nargs="+", metavar="N", help="subset of participants (1-32)")
+    _add_dataset_args(p, default=None)
+    p.add_argument("--participants", type=int, nargs="+", metavar="N",
+                   help="subset of participants (1-32; MAHNOB-HCI: subject ids 1-30)")
     p.add_argument("--cache", help="cache folder (default $DEAP_LIB_CACHE or ~/.cache/deap_lib)")
     p.add_argument("--force", action="store_true", help="train again even when the run is stored")
+    _add_where_args(p)
+
+
+def _add_where_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help=f"run on this Dask cluster, e.g. tcp://host:8786 (default ${executor.SCHEDULER_ENV}; "
+                   "else this machine); --n-jobs is then ignored")
+    p.add_argument("--device", choices=["cpu", "cuda"],
+                   help="train on this device (default: CUDA where the runs execute has it, else the CPU)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,6 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${deap_format.DEAP_DIR_ENV}, else the twin)")
     p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_models")
     p.add_argument("--no-build", action="store_true", help="execute the chapters only")
+    _add_where_args(p)
     p.add_argument("--out", help="build a separate copy of the book in this folder (its chapters and HTML), "
                    "leaving book/chapters and _build/html alone (make test uses _build/smoke)")
     p.set_defaults(func=_cmd_book)
@@ -242,6 +278,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, OSError) as err:
+    except (ValueError, OSError, executor.ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -48,11 +48,14 @@ CASES = [
     ("loso_holdout", "32", 32, [33, 0]),
     ("n_permutations", "19", 19, [0]),
     ("control_effect", "0.0", 0.0, [-0.5]),
+    ("dataset", "mahnob", "mahnob", ["seed", 1]),
+    ("device", "cuda", "cuda", ["gpu", 0]),
 ]
 
 
 def test_every_setting_has_a_case():
-    assert {c[0] for c in CASES} | {"model_kwargs", "deap_dir", "participants", "profile", "cv_experiments"} == set(SETTINGS)
+    assert {c[0] for c in CASES} | {"model_kwargs", "deap_dir", "mahnob_dir", "scheduler", "participants", "profile",
+                                        "cv_experiments"} == set(SETTINGS)
 
 
 @pytest.mark.parametrize("name, text, value, bad", CASES, ids=[c[0] for c in CASES])

@@ -1,5 +1,10 @@
 """The prepared feature set: raw participants (real DEAP or the twin) -> (n_trials, 32, 99).
 
+MAHNOB-HCI goes through the same pipeline (``dataset="mahnob"``): one row per usable session, the
+32 EEG channels' middle 16128 samples (average referenced; :mod:`deap_lib.data.mahnob_format`)
+reduced with windows of 1614, cached one subject per entry; without a MAHNOB-HCI folder, its twin
+is written to a temporary folder one subject at a time and read back with the same reader.
+
 ``prepare`` reduces one participant at a time and stores each in the cache
 (:class:`deap_lib.store.Store`, kind ``features``), keyed by the data's identity and every
 preparation parameter. Entries are written atomically and verified when read, so a killed run
@@ -17,13 +22,14 @@ channels; ``nonfinite="drop"`` or ``"impute"`` proceed (see :func:`prepare`).
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from tqdm import tqdm
 
-from deap_lib.data import deap_format, features, synthetic
+from deap_lib.data import deap_format, features, mahnob_format, synthetic
 from deap_lib.data.labels import binarize
 from deap_lib.store import IDENTITIES, Store, entry_key, file_identity, stable_hash
 
@@ -31,6 +37,9 @@ from deap_lib.store import IDENTITIES, Store, entry_key, file_identity, stable_h
 NONFINITE_POLICIES = ("error", "drop", "impute")
 #: How many (participant, trial, channel) places an error message lists before "and N more".
 _MAX_LISTED = 5
+#: The datasets a source can be of, and the dataset of each kind of source.
+DATASETS = ("deap", "mahnob")
+SOURCE_KINDS = {"twin": "deap", "deap": "deap", "mahnob": "mahnob", "mahnob-twin": "mahnob"}
 
 
 class NonFiniteFeaturesError(ValueError):
@@ -48,16 +57,24 @@ class NonFiniteFeaturesError(ValueError):
 
 @dataclass(frozen=True)
 class DataSource:
-    """Which data a run reads: the synthetic twin (default) or a real DEAP folder."""
+    """Which data a run reads: the synthetic DEAP twin (default), a real DEAP folder, a real
+    MAHNOB-HCI folder or the MAHNOB-HCI twin (kinds "twin", "deap", "mahnob", "mahnob-twin")."""
 
-    kind: str = "twin"  # "twin" or "deap"
-    root: str | None = None  # the DEAP folder when kind == "deap"
-    participants: tuple[int, ...] | None = None  # None: all (s01..s32)
+    kind: str = "twin"  # "twin", "deap", "mahnob" or "mahnob-twin"
+    root: str | None = None  # the DEAP (kind "deap") or MAHNOB-HCI (kind "mahnob") folder
+    participants: tuple[int, ...] | None = None  # None: all (DEAP s01..s32; MAHNOB-HCI subjects 1-30)
     twin_seed: int = synthetic.DEFAULT_SEED
     twin_effect: float = synthetic.DEFAULT_EFFECT
 
+    @property
+    def dataset(self) -> str:
+        """"deap" or "mahnob": which dataset (real or twin) the source is."""
+        return SOURCE_KINDS[self.kind]
+
     def describe(self) -> str:
         """One line for a page header: what data this is, said plainly."""
+        if self.dataset == "mahnob":
+            return self._describe_mahnob()
         who = "all participants" if self.participants is None else f"participants {list(self.participants)}"
         if self.kind == "deap":
             return f"real DEAP from {self.root} ({who})"
@@ -66,10 +83,28 @@ class DataSource:
             "numbers on it are not DEAP results"
         )
 
+    def _describe_mahnob(self) -> str:
+        if self.kind == "mahnob":
+            who = "all subjects" if self.participants is None else f"subjects {list(self.participants)}"
+            return f"real MAHNOB-HCI from {self.root} ({who})"
+        n = sum(fault is None for *_, fault in synthetic.mahnob_twin_plan(self.participants))
+        who = "" if self.participants is None else f", subjects {list(self.participants)}"
+        return (
+            f"synthetic MAHNOB-HCI twin (seed {self.twin_seed}, effect {self.twin_effect}{who}, {n} sessions); "
+            "numbers on it are not MAHNOB-HCI results"
+        )
+
     def key(self) -> dict:
-        """What identifies the data for caching (the DEAP files' own identity is added per file)."""
-        if self.kind == "deap":
-            return {"kind": "deap"}
+        """What identifies the data for caching (the data files' own identity is added per file)."""
+        if self.kind in ("deap", "mahnob"):
+            return {"kind": self.kind}
+        if self.kind == "mahnob-twin":
+            return {
+                "kind": "mahnob-twin",
+                "seed": self.twin_seed,
+                "effect": self.twin_effect,
+                "mahnob_twin_version": synthetic.MAHNOB_TWIN_VERSION,
+            }
         return {
             "kind": "twin",
             "seed": self.twin_seed,
@@ -84,8 +119,24 @@ def resolve_source(
     participants: list[int] | tuple[int, ...] | None = None,
     twin_seed: int = synthetic.DEFAULT_SEED,
     twin_effect: float = synthetic.DEFAULT_EFFECT,
+    dataset: str = "deap",
+    mahnob_dir: str | os.PathLike | None = None,
 ) -> DataSource:
-    """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin."""
+    """Real DEAP when ``deap_dir`` (or ``$DEAP_DIR``) names a folder, else the twin.
+
+    With ``dataset="mahnob"``: real MAHNOB-HCI when ``mahnob_dir`` (or ``$MAHNOB_DIR``) names a
+    folder, else the MAHNOB-HCI twin; ``participants`` are then subject ids in 1..30.
+    """
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "mahnob":
+        if deap_dir:
+            raise ValueError(f"deap_dir ({deap_dir}) names a DEAP folder but dataset is 'mahnob'; "
+                             f"pass mahnob_dir or set ${mahnob_format.MAHNOB_DIR_ENV} instead")
+        return _resolve_mahnob(mahnob_dir, participants, twin_seed, twin_effect)
+    if mahnob_dir:
+        raise ValueError(f"mahnob_dir ({mahnob_dir}) names a MAHNOB-HCI folder but dataset is 'deap'; "
+                         "pass dataset='mahnob' (CLI: --dataset mahnob)")
     root = deap_format.resolve_deap_dir(deap_dir or None, required=False)  # its errors name $DEAP_DIR
     pids = None if participants is None else tuple(sorted(int(p) for p in participants))
     if pids is not None:
@@ -100,6 +151,21 @@ def resolve_source(
     return DataSource(participants=pids, twin_seed=int(twin_seed), twin_effect=float(twin_effect))
 
 
+def _resolve_mahnob(mahnob_dir, participants, twin_seed, twin_effect) -> DataSource:
+    """:func:`resolve_source` for ``dataset="mahnob"``."""
+    root = mahnob_format.resolve_mahnob_dir(mahnob_dir or None, required=False)  # its errors name $MAHNOB_DIR
+    subjects = None if participants is None else tuple(sorted(int(p) for p in participants))
+    if subjects is not None:
+        bad = [s for s in subjects if not 1 <= s <= mahnob_format.N_SUBJECTS]
+        if bad or not subjects or len(set(subjects)) != len(subjects):
+            raise ValueError(f"participants (MAHNOB-HCI subject ids) must be distinct numbers in "
+                             f"1..{mahnob_format.N_SUBJECTS}, got {list(participants)}")
+    if root is not None:
+        return DataSource(kind="mahnob", root=str(root), participants=subjects)
+    return DataSource(kind="mahnob-twin", participants=subjects, twin_seed=int(twin_seed),
+                      twin_effect=float(twin_effect))
+
+
 @dataclass(frozen=True)
 class Prepared:
     """Reduced features of every trial, with what identifies each row.
@@ -108,11 +174,14 @@ class Prepared:
     ----------
     features : ndarray of float64, shape (n_trials, 32, 99)
     ratings : ndarray of float64, shape (n_trials, 4)
-        Valence, arousal, dominance, liking on 1-9.
+        Valence, arousal, dominance, liking on 1-9 (MAHNOB-HCI: feltVlnc, feltArsl, feltCtrl,
+        feltPred).
     participant : ndarray of int64, shape (n_trials,)
-        1-based participant number of each row (rows ordered by participant, then trial).
+        1-based participant number of each row (rows ordered by participant, then trial);
+        MAHNOB-HCI: the subject id.
     trial : ndarray of int64, shape (n_trials,)
-        0-based trial number within the participant.
+        0-based trial number within the participant; MAHNOB-HCI: the session id (the
+        ``Sessions/<id>`` folder; rows ordered by subject, then session id).
     source : DataSource
     standardization : str
     identity : str
@@ -120,17 +189,22 @@ class Prepared:
         the generator settings for the twin) and of the preparation parameters; also of ``nonfinite_policy`` and ``nonfinite`` when
         trials were dropped or imputed (only then, so it is unchanged for clean data).
     files : dict
-        ``{"sNN": identity of the file}`` for real DEAP (:func:`deap_lib.store.file_identity`),
-        else empty.
+        ``{"sNN": identity of the file}`` for real DEAP (:func:`deap_lib.store.file_identity`);
+        ``{"subject N": [[session id, BDF identity, session.xml identity], ...]}`` for real
+        MAHNOB-HCI; else empty.
     nonfinite_policy : {"error", "drop", "impute"}
         The ``nonfinite`` argument of :func:`prepare`.
     identified_by : {"stat", "content"}
-        How DEAP files were identified (the ``data_identity`` argument of :func:`prepare`).
+        How DEAP (or MAHNOB-HCI) files were identified (the ``data_identity`` argument of :func:`prepare`).
     nonfinite : tuple of (int, int, str or None)
         ``(participant, trial, channel_name)`` of every EEG channel whose features were non-finite,
         trial 0-based as in ``trial``; those trials were dropped or imputed per
         ``nonfinite_policy``. Channel None: no channel's unstandardized statistics were
         non-finite (the standardization itself was). Empty when every feature was finite.
+    skipped : tuple of (int, int or None, str, str)
+        MAHNOB-HCI: ``(session id, subject or None, kind, reason)`` of every session left out,
+        kind one of :data:`deap_lib.data.mahnob_format.SKIP_KINDS` (see :meth:`data_note`).
+        Empty for DEAP.
     """
 
     features: np.ndarray
@@ -144,6 +218,7 @@ class Prepared:
     nonfinite_policy: str = "error"
     nonfinite: tuple = ()
     identified_by: str = "stat"
+    skipped: tuple = ()
 
     def labels(self, target: str) -> np.ndarray:
         """Binary labels (1 = rating >= 5) of ``target`` for every row, shape (n_trials,)."""
@@ -151,7 +226,7 @@ class Prepared:
 
     def describe(self) -> dict:
         """JSON-ready description stored with every result computed on these features."""
-        return {
+        described = {
             "source": asdict(self.source),
             "description": self.source.describe(),
             "standardization": self.standardization,
@@ -165,6 +240,29 @@ class Prepared:
                 "where": [{"participant": p, "trial": t, "channel": c} for p, t, c in self.nonfinite],
             },
         }
+        if self.source.dataset == "mahnob":
+            described["skipped"] = {
+                "n_sessions": len(self.skipped),
+                "counts": mahnob_format.skip_counts(kind for *_, kind, _ in self.skipped),
+                "sessions": [{"session": sid, "subject": subject, "kind": kind, "reason": reason}
+                             for sid, subject, kind, reason in self.skipped],
+                "note": self.data_note(),
+            }
+        return described
+
+    def data_note(self) -> str:
+        """One line on which recordings were used, for a page or the CLI; "" for DEAP.
+
+        MAHNOB-HCI: e.g. ``"546 usable sessions of 29 subjects, 54 skipped: 23 no recording, 14 too
+        short, ..."`` (sessions dropped for non-finite features count as usable here; see
+        :meth:`nonfinite_note`).
+        """
+        if self.source.dataset != "mahnob":
+            return ""
+        dropped = self._nonfinite_trials() if self.nonfinite_policy == "drop" else []
+        subjects = set(self.participant.tolist()) | {p for p, _ in dropped}
+        counts = mahnob_format.skip_counts(kind for *_, kind, _ in self.skipped)
+        return mahnob_format.skip_summary(len(self.trial) + len(dropped), len(subjects), counts)
 
     def _nonfinite_trials(self) -> list[tuple[int, int]]:
         return sorted({(p, t) for p, t, _ in self.nonfinite})
@@ -172,7 +270,8 @@ class Prepared:
     def nonfinite_note(self) -> str:
         """One sentence for a page or the CLI on dropped/imputed trials; "" when there were none.
 
-        E.g. ``"1 trial dropped for non-finite features (trials 0-based): s02 trial 7 (Fz)."``
+        E.g. ``"1 trial dropped for non-finite features (trials 0-based): s02 trial 7 (Fz)."``;
+        MAHNOB-HCI: ``"... (sessions by id): subject 3 session 1234 (Fz)."``.
         """
         trials = self._nonfinite_trials()
         if not trials:
@@ -181,11 +280,22 @@ class Prepared:
         channels = {}
         for p, t, c in self.nonfinite:
             channels.setdefault((p, t), []).append(c or "standardization")
-        places = "; ".join(f"s{p:02d} trial {t} ({', '.join(channels[p, t])})" for p, t in trials)
+        places = "; ".join(f"{_place(self.source.dataset, p, t)} ({', '.join(channels[p, t])})" for p, t in trials)
         return (
             f"{len(trials)} trial{'s' if len(trials) != 1 else ''} {done} for non-finite features "
-            f"(trials 0-based): {places}."
+            f"({_NUMBERED[self.source.dataset]}): {places}."
         )
+
+
+#: How :attr:`Prepared.trial` numbers a dataset's rows, as the messages say it.
+_NUMBERED = {"deap": "trials 0-based", "mahnob": "sessions by id"}
+
+
+def _place(dataset: str, participant: int, trial: int) -> str:
+    """A row's name in messages: "s02 trial 7" (DEAP) or "subject 3 session 1234" (MAHNOB-HCI)."""
+    if dataset == "mahnob":
+        return f"subject {participant} session {trial}"
+    return f"s{participant:02d} trial {trial}"
 
 
 def _reduction(eeg: np.ndarray, standardization: str, window: int | None) -> np.ndarray:
@@ -304,10 +414,10 @@ def _settle(
     return feats, ratings, trial, found
 
 
-def _nonfinite_message(found: dict, who: dict) -> str:
+def _nonfinite_message(found: dict, who: dict, dataset: str = "deap") -> str:
     """The one-line message of :class:`NonFiniteFeaturesError` (no newline: the CLI prints it)."""
     places = [
-        f"s{pid:02d} trial {trial}{'' if c is None else f' channel {deap_format.EEG_CHANNELS[c]}'} ({what})"
+        f"{_place(dataset, pid, trial)}{'' if c is None else f' channel {deap_format.EEG_CHANNELS[c]}'} ({what})"
         for pid in sorted(found)
         for trial, c, what in found[pid]
     ]
@@ -317,7 +427,7 @@ def _nonfinite_message(found: dict, who: dict) -> str:
     n_trials = sum(len({t for t, _, _ in found[pid]}) for pid in found)
     return (
         f"non-finite features in {n_trials} trial{'s' if n_trials != 1 else ''} of "
-        f"{', '.join(who[pid] for pid in sorted(found))}: {listed} (trials 0-based, as Prepared.trial). "
+        f"{', '.join(who[pid] for pid in sorted(found))}: {listed} ({_NUMBERED[dataset]}, as Prepared.trial). "
         "A constant (flat) channel or window has undefined skewness and kurtosis (NaN, as scipy.stats "
         "gives), and the per-trial standardization spreads that NaN over the whole trial. "
         'Pass nonfinite="drop" to leave these trials out, or nonfinite="impute" to set the undefined '
@@ -338,6 +448,12 @@ def prepare(
 ) -> Prepared:
     """Reduce every trial of ``source`` to (32, 99) features, with caching.
 
+    For MAHNOB-HCI a trial is a usable session (its EEG as
+    :func:`deap_lib.data.mahnob_format.read_eeg` gives it), cached one subject per entry; a real
+    folder is scanned every time (headers only), its skipped sessions recorded in
+    :attr:`Prepared.skipped`. The MAHNOB-HCI twin is written one subject at a time to a temporary
+    folder (deleted after) and read back with the same reader, only for subjects not cached.
+
     Parameters
     ----------
     source : DataSource, optional
@@ -345,7 +461,8 @@ def prepare(
     standardization : {"trial", "report-prose", "none"}
         See :func:`deap_lib.data.features.extract_features`; "trial" is the report's code.
     window : int, optional
-        Window length of the reduction (default 807 for DEAP's 8064 samples).
+        Window length of the reduction (default 807 for DEAP's 8064 samples, 1614 for
+        MAHNOB-HCI's 16128).
     cache : path, optional
         Cache root (default: :func:`deap_lib.store.cache_dir`).
     force : bool
@@ -364,7 +481,7 @@ def prepare(
         cache holds the features as computed, before this step, so the policy is not part of
         its key.
     data_identity : {"stat", "content"}
-        How a real DEAP file is identified in the cache and in :attr:`Prepared.identity` (which
+        How a real DEAP (or MAHNOB-HCI) file is identified in the cache and in :attr:`Prepared.identity` (which
         keys every stored run): "stat" (default) by its path, size, inode and times, free and
         changed by any rewrite; "content" by its SHA-256 (reads every file; copies of the data in
         other folders then share results). See :func:`deap_lib.store.file_identity`.
@@ -380,6 +497,8 @@ def prepare(
         participants (and files), trials (0-based) and channels.
     ValueError
         For an unknown ``nonfinite`` or ``standardization``.
+    deap_lib.data.mahnob_format.MAHNOBFormatError
+        MAHNOB-HCI: when no session (of the chosen subjects) is usable.
     """
     if nonfinite not in NONFINITE_POLICIES:
         raise ValueError(f"nonfinite must be one of {NONFINITE_POLICIES}, got {nonfinite!r}")
@@ -392,7 +511,69 @@ def prepare(
     source = source or resolve_source()
     params = {"standardization": standardization, "window": window, "data": source.key()}
     store = Store(cache)
+    settle = dict(policy=nonfinite, standardization=standardization, window=window)
+    collect = _collect_mahnob if source.dataset == "mahnob" else _collect_deap
+    parts, found, who, contents, skipped = collect(
+        source, params, store, settle, force=force, progress=progress, data_identity=data_identity
+    )
 
+    found = {pid: places for pid, places in found.items() if places}
+    where = tuple(
+        (pid, trial, None if c is None else deap_format.EEG_CHANNELS[c])
+        for pid in sorted(found)
+        for trial, c, _ in found[pid]
+    )
+    if found and nonfinite == "error":
+        raise NonFiniteFeaturesError(_nonfinite_message(found, who, source.dataset), where)
+    order = list(parts)
+    feats = np.concatenate([parts[p][0] for p in order])
+    if nonfinite == "impute" and where and not np.isfinite(feats).all():
+        # Only possible where the standardization itself overflowed: never hand on a NaN.
+        raise NonFiniteFeaturesError(
+            f"nonfinite=\"impute\" left non-finite features in "
+            f"{', '.join(who[p] for p in sorted(found))}; use nonfinite=\"drop\"",
+            where,
+        )
+    ratings = np.concatenate([parts[p][1] for p in order])
+    participant = np.repeat(np.array(order, dtype=np.int64), [len(parts[p][1]) for p in order])
+    trial = np.concatenate([parts[p][2] for p in order])
+    key = {"params": params, "contents": contents}
+    if where:  # only then: clean data keep the identity (and the cached results) they had
+        key["nonfinite"] = {"policy": nonfinite, "where": where}
+    return Prepared(
+        features=feats,
+        ratings=ratings,
+        participant=participant,
+        trial=trial,
+        source=source,
+        standardization=standardization,
+        identity=stable_hash(key),
+        files=contents if source.kind in ("deap", "mahnob") else {},
+        identified_by=data_identity,
+        nonfinite_policy=nonfinite,
+        nonfinite=where,
+        skipped=skipped,
+    )
+
+
+def _collect_deap(
+    source: DataSource, params: dict, store: Store, settle: dict, *, force: bool, progress: bool, data_identity: str
+) -> tuple[dict, dict, dict, dict, tuple]:
+    """Every DEAP participant's features, from the cache or computed (and stored).
+
+    Returns
+    -------
+    parts : dict
+        ``{pid: [features, ratings, trial]}`` after :func:`_settle`, in participant order.
+    found : dict
+        ``{pid: _settle's found}``.
+    who : dict
+        ``{pid: how messages name the participant}``.
+    contents : dict
+        ``{"sNN": what identifies the participant's data}`` (part of :attr:`Prepared.identity`).
+    skipped : tuple
+        Empty: DEAP has no sessions to skip.
+    """
     if source.kind == "deap":
         found_files = deap_format.find_participants(
             source.root, None if source.participants is None else list(source.participants)
@@ -407,7 +588,6 @@ def prepare(
     # Cached entries hold the features as computed (before the nonfinite policy), so each
     # participant, cached or not, is checked before concatenation.
     who = {pid: f"s{pid:02d} ({raw})" if raw else f"s{pid:02d} of the twin" for pid, _, raw in entries}
-    settle = dict(policy=nonfinite, standardization=standardization, window=window)
     parts, found = {}, {}  # pid -> (features, ratings, trial); pid -> _settle's found
     for pid, _, _ in entries:
         stored = None if force else store.read_arrays("features", keys[pid])
@@ -420,53 +600,143 @@ def prepare(
         missing, desc="preparing features", unit="participant", disable=not progress or not missing
     ):
         data, ratings = raw_participant(source, pid)
-        feats = features.extract_features(data[:, : deap_format.N_EEG], standardization=standardization, window=window)
+        feats = features.extract_features(
+            data[:, : deap_format.N_EEG], standardization=settle["standardization"], window=settle["window"]
+        )
         ratings = np.asarray(ratings, dtype=np.float64)
         store.write_arrays("features", keys[pid], features=feats, ratings=ratings)
         *kept, found[pid] = _settle(feats, ratings, lambda: data, **settle)
         parts[pid] = kept
-
-    found = {pid: places for pid, places in found.items() if places}
-    where = tuple(
-        (pid, trial, None if c is None else deap_format.EEG_CHANNELS[c])
-        for pid in sorted(found)
-        for trial, c, _ in found[pid]
-    )
-    if found and nonfinite == "error":
-        raise NonFiniteFeaturesError(_nonfinite_message(found, who), where)
-    order = [pid for pid, _, _ in entries]
-    feats = np.concatenate([parts[p][0] for p in order])
-    if nonfinite == "impute" and where and not np.isfinite(feats).all():
-        # Only possible where the standardization itself overflowed: never hand on a NaN.
-        raise NonFiniteFeaturesError(
-            f"nonfinite=\"impute\" left non-finite features in "
-            f"{', '.join(who[p] for p in sorted(found))}; use nonfinite=\"drop\"",
-            where,
-        )
-    ratings = np.concatenate([parts[p][1] for p in order])
-    participant = np.repeat(np.array(order, dtype=np.int64), [len(parts[p][1]) for p in order])
-    trial = np.concatenate([parts[p][2] for p in order])
+    parts = {pid: parts[pid] for pid, _, _ in entries}
     contents = {f"s{pid:02d}": ident for pid, ident, _ in entries}
-    key = {"params": params, "contents": contents}
-    if where:  # only then: clean data keep the identity (and the cached results) they had
-        key["nonfinite"] = {"policy": nonfinite, "where": where}
-    return Prepared(
-        features=feats,
-        ratings=ratings,
-        participant=participant,
-        trial=trial,
-        source=source,
-        standardization=standardization,
-        identity=stable_hash(key),
-        files=contents if source.kind == "deap" else {},
-        identified_by=data_identity,
-        nonfinite_policy=nonfinite,
-        nonfinite=where,
-    )
+    return parts, found, who, contents, ()
+
+
+# --------------------------------------------------------------------------------------------
+# MAHNOB-HCI: one cache entry per subject
+# --------------------------------------------------------------------------------------------
+
+
+def _read_sessions(sessions) -> np.ndarray:
+    """The report's EEG of ``sessions`` (:func:`deap_lib.data.mahnob_format.read_eeg`), shape (n, 32, 16128)."""
+    eeg = np.empty((len(sessions), mahnob_format.N_EEG, mahnob_format.N_USED))
+    for row, session in enumerate(sessions):
+        eeg[row] = mahnob_format.read_eeg(session.path)
+    return eeg
+
+
+def _session_arrays(sessions) -> tuple[np.ndarray, np.ndarray]:
+    """Ratings (n, 4) and session ids (n,) of ``sessions``."""
+    ratings = np.array([s.ratings for s in sessions], dtype=np.float64).reshape(len(sessions), 4)
+    return ratings, np.array([s.session_id for s in sessions], dtype=np.int64)
+
+
+def _mahnob_twin_subject(source: DataSource, subject: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
+    """One subject of the MAHNOB-HCI twin, written to a temporary folder and read back as real data.
+
+    Returns
+    -------
+    eeg : ndarray, shape (n_usable, 32, 16128)
+    ratings : ndarray, shape (n_usable, 4)
+    sessions : ndarray of int64, shape (n_usable,)
+        Session ids.
+    skipped : list of (session id, subject, kind, reason)
+    """
+    with tempfile.TemporaryDirectory(prefix="deap_lib-mahnob-twin-") as tmp:
+        synthetic.write_mahnob_twin(
+            tmp, seed=source.twin_seed, effect=source.twin_effect, subjects=[subject], progress=False
+        )
+        scan = mahnob_format.scan_sessions(tmp, required=False)
+        eeg = _read_sessions(scan.sessions)
+    return (eeg, *_session_arrays(scan.sessions), [(k.session_id, subject, k.kind, k.reason) for k in scan.skipped])
+
+
+def _collect_mahnob(
+    source: DataSource, params: dict, store: Store, settle: dict, *, force: bool, progress: bool, data_identity: str
+) -> tuple[dict, dict, dict, dict, tuple]:
+    """Every MAHNOB-HCI subject's features, from the cache or computed (and stored); as :func:`_collect_deap`.
+
+    A real folder is scanned every time (headers only): its sessions' files identify each
+    subject's entry. The twin's entries are keyed by its parameters and hold the subject's
+    skipped sessions too, so a complete second call writes nothing. Rows are sessions; the
+    ``trial`` of each is its session id.
+    """
+    if source.kind == "mahnob":
+        scan = mahnob_format.scan_sessions(source.root, subjects=source.participants)
+        by_subject: dict[int, list] = {}
+        for session in scan.sessions:
+            by_subject.setdefault(session.subject, []).append(session)
+        idents = {
+            subject: [[s.session_id, file_identity(s.path, data_identity), file_identity(s.xml, data_identity)]
+                      for s in sessions]
+            for subject, sessions in by_subject.items()
+        }
+        who = {subject: f"subject {subject} ({scan.root})" for subject in by_subject}
+        skipped = [(k.session_id, k.subject, k.kind, k.reason) for k in scan.skipped]
+
+        def compute(subject):
+            return (_read_sessions(by_subject[subject]), *_session_arrays(by_subject[subject]), [])
+    else:
+        subjects = source.participants or tuple(range(1, mahnob_format.N_SUBJECTS + 1))
+        idents = {subject: {"twin": source.key(), "subject": subject} for subject in subjects}
+        who = {subject: f"subject {subject} of the MAHNOB-HCI twin" for subject in subjects}
+        skipped = []
+
+        def compute(subject):
+            return _mahnob_twin_subject(source, subject)
+
+    keys = {subject: entry_key("features", [params, ident]) for subject, ident in idents.items()}
+    parts, found = {}, {}  # subject -> (features, ratings, session ids); subject -> _settle's found
+
+    def settled(subject, feats, ratings, sessions, eeg_of):
+        feats, ratings, rows, places = _settle(feats, ratings, eeg_of, **settle)
+        parts[subject] = [feats, ratings, sessions[rows]]
+        found[subject] = [(int(sessions[row]), c, what) for row, c, what in places]
+
+    for subject in idents:
+        stored = None if force else store.read_arrays("features", keys[subject])
+        if stored is not None:
+            settled(subject, stored["features"], stored["ratings"], stored["trial"], lambda: compute(subject)[0])
+            skipped += _skips_from_arrays(subject, stored)
+    missing = [subject for subject in idents if subject not in parts]
+    for subject in tqdm(missing, desc="preparing features", unit="subject", disable=not progress or not missing):
+        eeg, ratings, sessions, skips = compute(subject)
+        if len(eeg):
+            feats = features.extract_features(eeg, standardization=settle["standardization"], window=settle["window"])
+        else:
+            feats = np.empty((0, mahnob_format.N_EEG, features.N_FEATURES))
+        store.write_arrays("features", keys[subject], features=feats, ratings=ratings, trial=sessions,
+                           **_skips_to_arrays(skips))
+        settled(subject, feats, ratings, sessions, lambda: eeg)
+        skipped += skips
+    if not any(len(part[1]) for part in parts.values()):  # a real folder's scan has raised already
+        raise mahnob_format.MAHNOBFormatError(f"{source.describe()}: no usable session")
+    parts = {subject: parts[subject] for subject in sorted(idents)}
+    contents = {f"subject {subject}": idents[subject] for subject in sorted(idents)}
+    return parts, found, who, contents, tuple(sorted(skipped))
+
+
+def _skips_to_arrays(skips) -> dict[str, np.ndarray]:
+    """A subject's skipped sessions as arrays a cache entry can hold (never pickled)."""
+    return {
+        "skipped_session": np.array([s[0] for s in skips], dtype=np.int64),
+        "skipped_kind": np.array([s[2] for s in skips], dtype=str),
+        "skipped_reason": np.array([s[3] for s in skips], dtype=str),
+    }
+
+
+def _skips_from_arrays(subject: int, stored: dict) -> list[tuple[int, int, str, str]]:
+    return [
+        (int(sid), subject, str(kind), str(reason))
+        for sid, kind, reason in zip(stored["skipped_session"], stored["skipped_kind"], stored["skipped_reason"])
+    ]
 
 
 def raw_participant(source: DataSource, pid: int) -> tuple[np.ndarray, np.ndarray]:
-    """The raw arrays of one participant of ``source``: data (40, 40, 8064), labels (40, 4)."""
+    """The raw arrays of one participant of a DEAP ``source``: data (40, 40, 8064), labels (40, 4)."""
+    if source.dataset != "deap":
+        raise ValueError(f"raw_participant reads DEAP participants; {source.describe()} has sessions "
+                         "(see deap_lib.data.mahnob_format.read_eeg)")
     if source.kind == "deap":
         return deap_format.read_participant(deap_format.participant_path(source.root, pid))
     return synthetic.twin_participant(pid, seed=source.twin_seed, effect=source.twin_effect)

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from deap_lib.data.dataset import NONFINITE_POLICIES, DataSource, Prepared, prepare, resolve_source
+from deap_lib.data.dataset import DATASETS, NONFINITE_POLICIES, DataSource, Prepared, prepare, resolve_source
 from deap_lib.data.deap_format import N_PARTICIPANTS, N_TRIALS
 from deap_lib.data.features import STANDARDIZATIONS
 from deap_lib.data.labels import TARGETS
@@ -100,6 +100,8 @@ SETTINGS: dict[str, Setting] = {
                               choices=("running", "eval")),
     "model_kwargs": Setting(dict, "keyword arguments of the model's constructor (sizes, dropout)"),
     "deap_dir": Setting(str, "DEAP's data_preprocessed_python folder; None: $DEAP_DIR, else the twin", none=True),
+    "dataset": Setting(str, "deap, or mahnob (MAHNOB-HCI's sessions through the same pipeline)", choices=DATASETS),
+    "mahnob_dir": Setting(str, "MAHNOB-HCI folder (holding Sessions/); None: $MAHNOB_DIR, else its twin", none=True),
     "participants": Setting("participants", "None: all 32", none=True),
     "twin_seed": Setting(int, "seed of the synthetic twin", low=0, high=_INT_MAX),
     "twin_effect": Setting(float, "planted effect size of the twin; 0: the null twin", low=0, high=100),
@@ -120,6 +122,9 @@ SETTINGS: dict[str, Setting] = {
                             low=1, high=N_PARTICIPANTS, none=True),
     "n_permutations": Setting(int, "label permutations of the permutation test", low=1, high=100_000),
     "control_effect": Setting(float, "twin effect of the negative control; None: not run", low=0, high=100, none=True),
+    # Where runs execute (chapters and the CLI; not in profiles): never changes a result beyond float tolerance.
+    "scheduler": Setting(str, "a Dask scheduler's address; None: $DASK_SCHEDULER_ADDRESS, else this machine", none=True),
+    "device": Setting(str, "None: CUDA where the runs execute has it, else the CPU", choices=("cpu", "cuda"), none=True),
 }
 
 
@@ -232,6 +237,8 @@ class ExperimentConfig:
     model_kwargs: dict = field(default_factory=dict)
     # Data: real DEAP when deap_dir (or $DEAP_DIR) is set, else the twin.
     deap_dir: str | None = None
+    dataset: str = "deap"  # "mahnob": MAHNOB-HCI from mahnob_dir (or $MAHNOB_DIR), else its twin
+    mahnob_dir: str | None = None
     participants: tuple[int, ...] | None = None
     twin_seed: int = 12
     twin_effect: float = 1.0
@@ -271,7 +278,8 @@ class ExperimentConfig:
     def source(self) -> DataSource:
         """The :class:`~deap_lib.data.dataset.DataSource` this config reads."""
         return resolve_source(
-            self.deap_dir, participants=self.participants, twin_seed=self.twin_seed, twin_effect=self.twin_effect
+            self.deap_dir, participants=self.participants, twin_seed=self.twin_seed, twin_effect=self.twin_effect,
+            dataset=self.dataset, mahnob_dir=self.mahnob_dir,
         )
 
     def prepare(self, **kwargs) -> Prepared:
@@ -282,8 +290,8 @@ class ExperimentConfig:
     def run_key(self) -> dict:
         """The parts of the config that change a run's result (not where the data lives)."""
         d = self.to_dict()
-        for name in ("deap_dir", "participants", "twin_seed", "twin_effect", "standardization", "nonfinite",
-                     "data_identity"):
+        for name in ("deap_dir", "dataset", "mahnob_dir", "participants", "twin_seed", "twin_effect",
+                     "standardization", "nonfinite", "data_identity"):
             d.pop(name)  # the data's identity stands for these
         return d
 
