@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 PROFILE ?= quick
 DEAP_DIR ?=
 SCHEDULER ?=
+MAHNOB_DIR ?=
 
 .PHONY: setup book pdf prepare test unit nbval bench clean
 
@@ -20,14 +21,14 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 setup: $(VENV)/.installed
 
 book: setup
-	$(PY) -m deap_lib book --profile $(PROFILE) $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
+	$(PY) -m deap_lib book --profile $(PROFILE) $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR)) $(if $(MAHNOB_DIR),--mahnob-dir $(MAHNOB_DIR)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 
 # The book as a PDF through LaTeX (Debian packages below), executing the chapters first when they are
 # missing (as `make book` does, without its HTML build): _build/latex/book.pdf.
 LATEX_DEBS := latexmk texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended tex-gyre
 pdf: setup
 	@command -v latexmk >/dev/null 2>&1 || { echo "make pdf: LaTeX is missing; install it with: sudo apt-get update && sudo apt-get install -y --no-install-recommends $(LATEX_DEBS)" >&2; exit 1; }
-	test -f book/chapters/05_honest.ipynb || $(PY) -m deap_lib book --profile $(PROFILE) --no-build $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
+	test -f book/chapters/06_mahnob.ipynb || $(PY) -m deap_lib book --profile $(PROFILE) --no-build $(if $(DEAP_DIR),--deap-dir $(DEAP_DIR))
 	$(VENV)/bin/jupyter-book build book --builder pdflatex -W -n --keep-going
 	@echo "PDF: $(CURDIR)/_build/latex/book.pdf"
 

@@ -164,7 +164,7 @@ def _cmd_cv(args) -> int:
 def _cmd_book(args) -> int:
     from deap_lib.report import driver
 
-    params = {k: v for k, v in {"deap_dir": args.deap_dir, "scheduler": args.scheduler,
+    params = {k: v for k, v in {"deap_dir": args.deap_dir, "mahnob_dir": args.mahnob_dir, "scheduler": args.scheduler,
                                 "device": args.device}.items() if v}
     book_dir = driver.prepare_book(args.out) if args.out else driver.ROOT / "book"
     times = driver.execute_chapters(args.profile, out=book_dir / "chapters",
@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("book", help="execute every chapter with papermill, then build the book (-W)")
     p.add_argument("--profile", default="quick", help="smoke, quick (default) or paper, or a profile YAML")
     p.add_argument("--deap-dir", help=f"run every chapter on real DEAP (default ${deap_format.DEAP_DIR_ENV}, else the twin)")
+    p.add_argument("--mahnob-dir", help=f"run the MAHNOB-HCI chapter on real MAHNOB-HCI (default ${mahnob_format.MAHNOB_DIR_ENV}, "
+                   "else its twin)")
     p.add_argument("--chapters", nargs="+", metavar="NAME", help="only these chapters, e.g. 02_models")
     p.add_argument("--no-build", action="store_true", help="execute the chapters only")
     _add_where_args(p)

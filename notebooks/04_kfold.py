@@ -24,6 +24,7 @@
 
 # %% tags=["parameters", "hide-cell"]
 profile = None  # smoke | quick | paper; None: $DEAP_LIB_PROFILE, else quick. Fills every None below
+dataset = None  # deap (default) or mahnob: this chapter on MAHNOB-HCI ($MAHNOB_DIR, else its twin)
 deap_dir = None  # DEAP's data_preprocessed_python folder; None: $DEAP_DIR, else the twin
 participants = None
 twin_effect = None

@@ -375,12 +375,14 @@ def fold_summary(accuracies, baselines, n_tests, *, confidence=0.95):
     -------
     summary : dict
         ``mean``, ``low``, ``high`` (:func:`mean_ci`, clipped to [0, 1]: an accuracy's interval
-        stays within it; nan for one fold), ``baseline`` (the folds' mean majority baseline),
+        stays within it; nan for one fold), ``baseline`` (the majority baselines' share of all
+        the folds' test trials: their mean weighted by test size, so a whole number of trials),
         ``n`` (folds), ``n_test`` (test trials over all folds), ``values`` (the accuracies) and
         ``interval`` ("t over folds": the folds share training data, so it describes their
         spread, not a confidence interval of the accuracy).
     """
     values = [float(a) for a in accuracies]
     mean, low, high = mean_ci(values, confidence=confidence)
-    return {"mean": mean, "low": max(low, 0.0), "high": min(high, 1.0), "baseline": float(np.mean(baselines)),
+    baseline = float(np.round(np.dot(baselines, n_tests)) / np.sum(n_tests))
+    return {"mean": mean, "low": max(low, 0.0), "high": min(high, 1.0), "baseline": baseline,
             "n": len(values), "n_test": int(np.sum(n_tests)), "values": values, "interval": "t over folds"}

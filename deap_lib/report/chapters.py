@@ -15,7 +15,7 @@ from deap_lib.data.dataset import Prepared
 from deap_lib.data.labels import TARGETS
 from deap_lib.evaluation import summaries
 from deap_lib.experiment import baselines, importance, protocols
-from deap_lib.experiment.settings import EXPERIMENTS, cv_experiments, experiment
+from deap_lib.experiment.settings import EXPERIMENTS, ParameterError, cv_experiments, experiment
 from deap_lib.report import paper
 
 
@@ -173,3 +173,14 @@ def negative_control(values: dict, data: Prepared) -> dict | None:
     loso = protocols.tested_splits(next(iter(null_runs["loso"].values())))
     logreg = {t: baselines.run_baseline("logreg", null_data, t, loso, seed=values["seed"]) for t in TARGETS}
     return summaries.judge_control(null_runs["summary"], logreg)
+
+
+def mahnob_chapter(values: dict) -> dict:
+    """The same models on MAHNOB-HCI: the prepared sessions, the fixed split of every experiment
+    and the random k-fold of the :func:`~deap_lib.experiment.settings.cv_experiments`
+    (``{"data", "fixed", "kfold"}``). ``values["dataset"]`` must be "mahnob"."""
+    if values.get("dataset") != "mahnob":
+        raise ParameterError(f"this chapter runs on MAHNOB-HCI: dataset must be 'mahnob', got {values.get('dataset')!r}")
+    data = prepared(values)
+    return {"data": data, "fixed": fixed_runs(values, data), "kfold": kfold_runs(values, data)}
+

@@ -12,7 +12,7 @@ and a plain ``jupyter-book build book``.
   ``jupyter-book build book``, every chapter that is missing or was executed with other
   parameters or another source. The profile is ``$DEAP_LIB_PROFILE`` if set, else the one the
   chapters were last executed with, else ``quick``; the data is ``$DEAP_DIR`` if set, else the
-  one last used (the twin when never set).
+  one last used (the twin when never set), and likewise ``$MAHNOB_DIR`` for the MAHNOB-HCI chapter.
 """
 
 from __future__ import annotations
@@ -29,11 +29,12 @@ import time
 from pathlib import Path
 
 from deap_lib.data.deap_format import DEAP_DIR_ENV
+from deap_lib.data.mahnob_format import MAHNOB_DIR_ENV
 from deap_lib.experiment.settings import PROFILE_ENV, load_profile
 from deap_lib.store import atomic_write_text
 
 #: The chapters in reading order (notebooks/NN_topic.py).
-CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest")
+CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest", "06_mahnob")
 
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the training engine appends one line per finished run while a chapter executes.
@@ -253,8 +254,9 @@ def _on_builder_inited(app) -> None:
     last = next(iter(stamps.values()), {})
     profile = os.environ.get(PROFILE_ENV) or last.get("profile") or "quick"
     parameters = dict(last.get("parameters") or {})
-    if os.environ.get(DEAP_DIR_ENV):  # the chapters read it too; here it only makes their stamps stale
-        parameters["deap_dir"] = os.environ[DEAP_DIR_ENV]
+    for env, name in ((DEAP_DIR_ENV, "deap_dir"), (MAHNOB_DIR_ENV, "mahnob_dir")):
+        if os.environ.get(env):  # the chapters read it too; here it only makes their stamps stale
+            parameters[name] = os.environ[env]
     todo = stale_chapters(chapters_dir, profile, parameters)
     if not todo:
         return

@@ -8,6 +8,7 @@ nothing here trains or reads data.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import scipy.stats
@@ -52,12 +53,14 @@ def page_header(values: dict, data) -> "Markdown":
         "paper": " Paper profile: the report's settings.",
     }.get(profile, "")
     v = versions()
-    describe = data.source.describe().replace("not DEAP results", "**not DEAP results**")
+    describe = re.sub(r"not (DEAP|MAHNOB-HCI) results", r"**not \1 results**", data.source.describe())
     nonfinite = data.nonfinite_note()
     nonfinite = f" **{nonfinite}**" if nonfinite else ""
+    rows = "sessions" if data.source.dataset == "mahnob" else "trials"
+    used = f" {data.data_note()}." if data.data_note() else ""
     return Markdown(
-        f":::{{note}}\n**Data:** {describe}; {len(data.features)} trials, "
-        f"identity `{data.identity}`.{nonfinite}\n\n**Profile:** `{profile}`.{reduced}\n\n"
+        f":::{{note}}\n**Data:** {describe}; {len(data.features)} {rows}, "
+        f"identity `{data.identity}`.{used}{nonfinite}\n\n**Profile:** `{profile}`.{reduced}\n\n"
         f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
         f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"
     )
@@ -108,13 +111,16 @@ def _pct(x) -> str:
     return "" if x is None else f"{x:.1%}"
 
 
-def fixed_split_rows(pairs: dict) -> list[dict]:
+def fixed_split_rows(pairs: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
     """One row per (model, target) on the fixed split: the report's figure beside honest ones.
 
     ``pairs``: ``{(model, target): run_fixed(...) item}``. Honest figures carry a Wilson 95 %
     interval; the best-on-test figure does not, because an interval around a maximum over epochs
-    chosen on the same trials is not a valid confidence interval.
+    chosen on the same trials is not a valid confidence interval. ``reported``: the last
+    column's heading and ``{(model, target): text}``; default the report's DEAP figures.
     """
+    if reported is None:
+        reported = ("report (DEAP)", {k: _pct(v["as_reported"]) for k, v in paper.FIXED_SPLIT.items()})
 
     rows = []
     for (model, target), pair in pairs.items():
@@ -127,14 +133,13 @@ def fixed_split_rows(pairs: dict) -> list[dict]:
             low, high = stats.accuracy_ci(fig["accuracy"], n)
             return f"{fig['accuracy']:.1%} ({low:.0%}-{high:.0%}), ep. {fig['epoch']}"
 
-        rep = paper.FIXED_SPLIT.get((model, target))
         rows.append({
             "experiment": f"{model.upper()} {target}",
             "best on test": f"{s['as_reported']['accuracy']:.1%}, ep. {s['as_reported']['epoch']}",
             "last epoch": with_ci(s["last"]),
             "validation-chosen": with_ci(s["val_chosen"]),
             "majority": _pct(s["majority_baseline"]),
-            "report (DEAP)": _pct(rep["as_reported"]) if rep else "-",
+            reported[0]: reported[1].get((model, target), "-"),
         })
     return rows
 
@@ -179,6 +184,55 @@ def balance_rows(data, records: list[dict]) -> list[dict]:
             "test: high / low": f"{b['test']['high']} / {b['test']['low']} ({b['test']['share_high']:.1%} high)",
         })
     return rows
+
+
+def skipped_rows(data) -> list[dict]:
+    """MAHNOB-HCI: the sessions left out, by kind, with how many and the first of them."""
+    by_kind: dict = {}
+    for session, subject, kind, reason in data.skipped:
+        by_kind.setdefault(kind, []).append((session, subject, reason))
+    return [{"left out": kind, "sessions": len(items),
+             "first of them": f"session {items[0][0]}" + (f" (subject {items[0][1]})" if items[0][1] else "")
+             + f": {items[0][2]}"}
+            for kind, items in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))]
+
+
+def mahnob_numbers(values: dict, mahnob: dict) -> dict:
+    """The MAHNOB-HCI chapter's numbers: what was read, the epochs, the test size and the half-width
+    of a Wilson interval on it (at 60 % correct)."""
+    pairs = mahnob["fixed"]
+    s = next(iter(pairs.values()))["summary"]
+    low, high = stats.accuracy_ci(round(0.6 * s["n_test"]) / s["n_test"], s["n_test"])
+    return {"mahnob_note": mahnob["data"].data_note() + ".", "mahnob_n_test": s["n_test"],
+            "epochs": next(iter(pairs.values()))["config"].epochs, "mahnob_ci_width": (high - low) / 2}
+
+
+def mahnob_verdicts(mahnob: dict) -> "Markdown":
+    """Each experiment's honest fixed-split figure (last epoch, Wilson interval) against its majority
+    baseline, and the 6-fold means against theirs: one sentence each, driven by the numbers."""
+    lines = []
+    for (model, target), pair in mahnob["fixed"].items():
+        s = pair["summary"]
+        low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
+        lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s["last"]["accuracy"],
+                                    low, high, s["majority_baseline"]))
+    for (model, target), recs in mahnob["kfold"].items():
+        f = folds(recs, "last")
+        lines.append("- " + verdict(f"{model.upper()} {target}, {f['n']} of the folds, mean of the last epochs",
+                                    f["mean"], f["low"], f["high"], f["baseline"]))
+    low, high = paper.MAHNOB["range"]
+    source = mahnob["data"].source
+    where = ("These are numbers on the synthetic MAHNOB-HCI twin, not MAHNOB-HCI results: they show that "
+             "the pipeline runs on MAHNOB-HCI's format and recovers the effects planted in the twin."
+             if source.kind == "mahnob-twin" else "These are numbers on real MAHNOB-HCI.")
+    return Markdown("\n".join(lines) + f"\n\nThe report stated {low:.0%}-{high:.0%} on real MAHNOB-HCI, "
+                    f"without baselines or intervals. {where}")
+
+
+def mahnob_reported(pairs_or_runs: dict) -> tuple[str, dict]:
+    """The last column of the MAHNOB-HCI tables: the report's stated range, for every experiment."""
+    low, high = paper.MAHNOB["range"]
+    return ("report (MAHNOB-HCI)", {key: f"{low:.0%}-{high:.0%} (stated over all)" for key in pairs_or_runs})
 
 
 def honest_run_sentences(pairs: dict, profile: str) -> dict:
@@ -414,22 +468,23 @@ def budget_warning(items: list[str | None], *, profile: str | None = None, conte
     )
 
 
-def cv_rows(records: dict, reported: dict | None = None) -> list[dict]:
+def cv_rows(records: dict, reported: dict | None = None, heading: str = "report, DEAP (32 folds)") -> list[dict]:
     """One row per (model, target) cross-validation: last-epoch mean over folds with its spread.
 
-    The report's arousal figures are marked "(a)": its arousal run used valence labels.
+    ``reported``: ``{(model, target): accuracy or text}`` for the last column (``heading``). The
+    report's DEAP arousal figures are marked "(a)": its arousal run used valence labels.
     """
     rows = []
     for (model, target), recs in records.items():
         f = folds(recs, "last")
         rep = (reported or {}).get((model, target))
-        caveat = " (a)" if (model, target) in paper.KFOLD32_CAVEAT else ""
+        caveat = " (a)" if (model, target) in paper.KFOLD32_CAVEAT and reported is paper.KFOLD32 else ""
         rows.append({
             "experiment": f"{model.upper()} {target}", "folds": f["n"],
             "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
             "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
             "majority": _pct(f["baseline"]),
-            "report, DEAP (32 folds)": (_pct(rep) + caveat) if rep is not None else "not reported",
+            heading: ((_pct(rep) if not isinstance(rep, str) else rep) + caveat) if rep is not None else "not reported",
         })
     return rows
 
