@@ -209,3 +209,16 @@ def test_scheduler_resolution(monkeypatch):
     assert executor.resolve_scheduler("tcp://h:1") == "tcp://h:1"
     monkeypatch.setenv(executor.SCHEDULER_ENV, "  ")
     assert executor.resolve_scheduler(None) is None
+
+
+def test_stacked_folds_on_the_cluster_are_shared_out_and_equal_the_plain_runs(cluster, tmp_path):
+    address, _ = cluster
+    data = helpers.fake_data(3, seed=11)
+    cfg = config(epochs=3)
+    plain = protocols.run_kfold(cfg, data, n_folds=4, cache=tmp_path / "plain", progress=False)
+    got = protocols.run_kfold(cfg, data, n_folds=4, cache=tmp_path / "stacked", progress=False, scheduler=address,
+                              stacked=True)
+    assert all(r["stacked"] and r["stack_size"] == 2 for r in got)  # 4 folds, 2 workers: two stacks of two
+    assert {r["ran_on"]["worker"] for r in got} == {0, 1}
+    assert all(not r["stacked"] for r in plain)
+    _assert_same_runs(got, plain)

@@ -96,7 +96,7 @@ def test_stored_runs_are_reused_unless_forced(cache, monkeypatch):
     data = fake_data()
     split = fixed_split(len(data.features), n_test=20, seed=12)
     first = run_splits(config(), data, [split], progress=False)
-    monkeypatch.setattr(protocols, "train_run", lambda *a, **k: pytest.fail("trained twice"))
+    monkeypatch.setattr(protocols, "train_runs", lambda *a, **k: pytest.fail("trained twice"))
     assert run_splits(config(), data, [split], progress=False) == first
     with pytest.raises(pytest.fail.Exception):
         run_splits(config(), data, [split], progress=False, force=True)

@@ -27,13 +27,7 @@ from deap_lib.data.dataset import Prepared
 from deap_lib.evaluation import stats
 from deap_lib.experiment import splits
 from deap_lib.experiment import executor
-try:  # TEMPORARY until engine.train_runs lands
-    from deap_lib.experiment.engine import train_runs
-except ImportError:
-    from deap_lib.experiment.engine import train_run
-
-    def train_runs(config, data, folds, *, scheme, device, progress, stacked):
-        return [train_run(config, data, s, scheme=scheme, device=device, progress=progress) for s in folds]
+from deap_lib.experiment.engine import train_runs
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
 from deap_lib.store import Store, entry_key, stable_hash
@@ -151,7 +145,8 @@ def run_jobs(
     # Longest first, so that parallel workers finish together (records come back keyed, in any order).
     todo.sort(key=lambda item: -_cost(*item[0]))
     costs = {rid: _cost(*job) for job, rid in todo}
-    groups = _groups(todo, stacked if stacked is not None else kind == "cuda")
+    capacity = executor.parallelism(n_jobs, scheduler, len(todo))
+    groups = _groups(todo, stacked if stacked is not None else kind == "cuda", -(-len(todo) // capacity))
     slots = executor.parallelism(n_jobs, scheduler, len(groups))
     inner_progress = progress and len(todo) == 1 and scheduler is None
     tasks = [(config, [split for _, split in members], scheme, kind, None if device is None else str(device), i,
@@ -174,14 +169,16 @@ def run_jobs(
     return [records[rid] for rid in ids]
 
 
-def _groups(todo: list, stacked: bool) -> list[tuple[ExperimentConfig, str, list[tuple[str, splits.Split]]]]:
+def _groups(todo: list, stacked: bool, size: int) -> list[tuple[ExperimentConfig, str, list[tuple[str, splits.Split]]]]:
     """The tasks: one per run, or (``stacked``) one per config and scheme whose splits have equal
-    sizes, each as ``(config, scheme, [(run id, split), ...])``, in the order of ``todo``."""
+    sizes, at most ``size`` runs each (so that every worker gets a share), each as
+    ``(config, scheme, [(run id, split), ...])``, in the order of ``todo``."""
     groups: dict = {}
     for (config, split, scheme), rid in todo:
         shape = (len(split.train), len(split.test)) if stacked else rid
         groups.setdefault((stable_hash(config.to_dict()), scheme, shape), (config, scheme, []))[2].append((rid, split))
-    return list(groups.values())
+    return [(config, scheme, members[i:i + size]) for config, scheme, members in groups.values()
+            for i in range(0, len(members), size)]
 
 
 #: What an epoch costs per training trial, relative to the DNN's (measured on 2-core CPUs: DNN 1.5 s,

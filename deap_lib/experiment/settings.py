@@ -122,6 +122,8 @@ SETTINGS: dict[str, Setting] = {
                             low=1, high=N_PARTICIPANTS, none=True),
     "n_permutations": Setting(int, "label permutations of the permutation test", low=1, high=100_000),
     "control_effect": Setting(float, "twin effect of the negative control; None: not run", low=0, high=100, none=True),
+    "mahnob_experiments": Setting("experiments", "experiments of the MAHNOB-HCI chapter's fixed split; None: all four",
+                                  none=True),
     # Where runs execute (chapters and the CLI; not in profiles): never changes a result beyond float tolerance.
     "scheduler": Setting(str, "a Dask scheduler's address; None: $DASK_SCHEDULER_ADDRESS, else this machine", none=True),
     "device": Setting(str, "None: CUDA where the runs execute has it, else the CPU", choices=("cpu", "cuda"), none=True),
@@ -323,6 +325,7 @@ def load_config(path_or_name: str | os.PathLike, **overrides) -> ExperimentConfi
 PROFILE_KEYS = (
     "profile", "participants", "n_test", "epochs", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
     "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
+    "mahnob_experiments",
 )
 
 
@@ -361,10 +364,11 @@ def experiment(values: dict, **changes) -> ExperimentConfig:
     return ExperimentConfig.from_dict({**{k: v for k, v in values.items() if k in _CONFIG_FIELDS}, **changes})
 
 
-def cv_experiments(values: dict) -> list[tuple[str, str]]:
+def cv_experiments(values: dict, key: str = "cv_experiments") -> list[tuple[str, str]]:
     """The (model, target) experiments the cross-validation chapters run: the profile's
-    ``cv_experiments`` (e.g. ``["dnn valence", "cnn valence"]``), or all four when it is None."""
-    chosen = values.get("cv_experiments")
+    ``cv_experiments`` (e.g. ``["dnn valence", "cnn valence"]``), or all four when it is None
+    (``key``: another setting of the same kind, e.g. ``mahnob_experiments``)."""
+    chosen = values.get(key)
     return list(EXPERIMENTS) if chosen is None else [k for k in EXPERIMENTS if " ".join(k) in chosen]
 
 

@@ -67,13 +67,13 @@ def models_chapter(values: dict) -> dict:
             "pairs": {(m, target): pair for m, pair in shown.items()}}
 
 
-def kfold_runs(values: dict, data: Prepared) -> dict:
-    """The report's random k-fold of each of the :func:`~deap_lib.experiment.settings.cv_experiments`:
-    ``{(model, target): [fold records]}``."""
+def kfold_runs(values: dict, data: Prepared, experiments=None) -> dict:
+    """The report's random k-fold of each of the :func:`~deap_lib.experiment.settings.cv_experiments`
+    (or of ``experiments``): ``{(model, target): [fold records]}``."""
     return {(m, t): protocols.run_kfold(experiment(values, model=m, target=t, epochs=values["cv_epochs"]), data,
                                         n_folds=values["n_folds"], holdout=values["kfold_holdout"],
                                         **where(values), progress=False)
-            for m, t in cv_experiments(values)}
+            for m, t in (experiments or cv_experiments(values))}
 
 
 def loso_runs(values: dict, data: Prepared) -> dict:
@@ -176,11 +176,15 @@ def negative_control(values: dict, data: Prepared) -> dict | None:
 
 
 def mahnob_chapter(values: dict) -> dict:
-    """The same models on MAHNOB-HCI: the prepared sessions, the fixed split of every experiment
-    and the random k-fold of the :func:`~deap_lib.experiment.settings.cv_experiments`
-    (``{"data", "fixed", "kfold"}``). ``values["dataset"]`` must be "mahnob"."""
+    """The same models on MAHNOB-HCI: the prepared sessions, the fixed split of the profile's
+    ``mahnob_experiments`` (all four when None) and the random k-fold of those whose model
+    :func:`~deap_lib.experiment.settings.cv_experiments` cross-validates (``{"data", "fixed", "kfold"}``).
+    ``values["dataset"]`` must be "mahnob"."""
     if values.get("dataset") != "mahnob":
         raise ParameterError(f"this chapter runs on MAHNOB-HCI: dataset must be 'mahnob', got {values.get('dataset')!r}")
     data = prepared(values)
-    return {"data": data, "fixed": fixed_runs(values, data), "kfold": kfold_runs(values, data)}
+    chosen = cv_experiments(values, "mahnob_experiments")
+    cv_models = {m for m, _ in cv_experiments(values)}
+    fixed = fixed_runs(values, data, chosen)
+    return {"data": data, "fixed": fixed, "kfold": kfold_runs(values, data, [(m, t) for m, t in chosen if m in cv_models])}
 

@@ -234,6 +234,18 @@ def plot_test_curves(records: dict[str, dict], *, ax=None, title: str = ""):
     return fig
 
 
+def plot_test_curves_by_target(pairs: dict, *, prefix: str = ""):
+    """:func:`plot_test_curves` of the report's runs of ``pairs`` (``{(model, target): run_fixed
+    item}``), one panel per target, the models of each target together."""
+    targets = list(dict.fromkeys(t for _, t in pairs))
+    fig, axes = plt.subplots(len(targets), 1, figsize=(BOOK_WIDTH, 3.2 * len(targets)), layout="constrained",
+                             squeeze=False)
+    for ax, target in zip(axes[:, 0], targets):
+        plot_test_curves({m.upper(): pair["report"] for (m, t), pair in pairs.items() if t == target}, ax=ax,
+                         title=f"{prefix}{target}")
+    return fig
+
+
 def plot_fold_accuracies(groups: dict[str, list[float]], *, baselines: dict[str, float] | None = None,
                          reported: dict[str, float] | None = None, ax=None, title: str = ""):
     """One dot per fold for each group (a seaborn swarm), with the mean (bar), the majority
