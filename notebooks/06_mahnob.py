@@ -36,12 +36,11 @@ mahnob_dir = None  # the MAHNOB-HCI folder holding Sessions/<id>/; None: $MAHNOB
 participants = None  # subject ids (1-30); None: all
 twin_effect = None
 seed = None
-epochs = None  # fixed split (the report: 250)
+mahnob_epochs = None  # every run of this chapter, fixed split and folds (the report: 250)
 n_test = 86  # the report's fixed split: 460 training and 86 test sessions
 val_fraction = None  # held out of the training sessions in the honest run (0: no honest run)
 n_folds = 6  # the report's 6-fold cross-validation
 kfold_holdout = None  # train and test a seeded choice of this many of the folds (None: the profile's)
-cv_epochs = None  # epochs per fold
 nonfinite = None  # sessions with NaN/inf features: "error" (default), "drop" or "impute"
 n_jobs = None
 scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
@@ -111,7 +110,7 @@ pages.fixed_split_warning(pairs, profile=values["profile"])
 # %% tags=["remove-input"]
 pages.reduced_note(values, "folds", [r["split"]["name"] for r in next(iter(cv.values()))], range(values["n_folds"]),
                   f"Each is exactly one of the {values['n_folds']} folds (trained on all the others), run for "
-                  f"{values['cv_epochs']} epochs. The `paper` profile runs all of them.")
+                  f"{values['mahnob_epochs']} epochs. The `paper` profile runs all of them.")
 
 # %% tags=["remove-input"]
 pages.md_table(pages.cv_rows(cv, pages.mahnob_reported(cv)[1], heading=pages.mahnob_reported(cv)[0]))

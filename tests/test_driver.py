@@ -23,6 +23,9 @@ def test_stale_chapters_follow_profile_parameters_source_and_missing_files(tmp_p
     assert driver.stale_chapters(chapters, "quick") == []  # the recorded time does not matter
     assert driver.stale_chapters(chapters, "smoke") == list(driver.CHAPTERS)
     assert driver.stale_chapters(chapters, "quick", {"deap_dir": "/data"}) == list(driver.CHAPTERS)
+    assert driver.stale_chapters(chapters, "quick", {"mahnob_dir": "/m", "device": "cuda"}) == list(driver.CHAPTERS)
+    # where runs execute changes no result: a cluster's address never makes a chapter stale
+    assert driver.stale_chapters(chapters, "quick", {"scheduler": "tcp://10.0.0.1:8786"}) == []
     _fake_chapters(chapters, changes={"03_fixed_split": {"source": "edited"}})
     assert driver.stale_chapters(chapters, "quick") == ["03_fixed_split"]
     (chapters / "02_models.ipynb").unlink()

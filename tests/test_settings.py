@@ -51,6 +51,7 @@ CASES = [
     ("dataset", "mahnob", "mahnob", ["seed", 1]),
     ("device", "cuda", "cuda", ["gpu", 0]),
     ("mahnob_experiments", "[cnn arousal]", ["cnn arousal"], [["cnn dominance"], []]),
+    ("mahnob_epochs", "40", 40, [0, 2.5]),
 ]
 
 

@@ -10,7 +10,9 @@
 Every run is stored (:class:`deap_lib.store.Store`: a JSON record with the config, seeds, data
 identity, versions, history, split and test predictions, and the final weights), keyed by
 everything that determines it; an identical run is read instead of trained, a damaged or missing
-one is trained again. Independent runs go to ``n_jobs`` worker processes (joblib).
+one is trained again. Independent runs go to ``n_jobs`` local processes or to a Dask cluster
+(:mod:`deap_lib.experiment.executor`); their results come back here and only this process writes
+the store.
 """
 
 from __future__ import annotations
@@ -80,7 +82,10 @@ def _train(data: Prepared, config: ExperimentConfig, folds: list[splits.Split], 
            device: str | None, slot: int, stacked: bool | None, progress: bool) -> list[tuple[dict, bytes]]:
     """One task, wherever it runs: train ``config`` on ``folds`` (together when stacked) and return
     each run's record and weights (``torch.save`` bytes) to the caller, which stores them."""
-    where = torch.device(device) if device is not None else executor.task_device(kind, slot)
+    asked = None if device is None else torch.device(device)
+    # "cuda" without an index: each worker (or local slot) takes its own GPU
+    where = asked if asked is not None and (asked.type != "cuda" or asked.index is not None) \
+        else executor.task_device(kind, slot)
     out = []
     for record, state in train_runs(config, data, folds, scheme=scheme, device=where, progress=progress,
                                     stacked=stacked):

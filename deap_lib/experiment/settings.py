@@ -124,6 +124,8 @@ SETTINGS: dict[str, Setting] = {
     "control_effect": Setting(float, "twin effect of the negative control; None: not run", low=0, high=100, none=True),
     "mahnob_experiments": Setting("experiments", "experiments of the MAHNOB-HCI chapter's fixed split; None: all four",
                                   none=True),
+    "mahnob_epochs": Setting(int, "epochs of every run of the MAHNOB-HCI chapter (fixed split and folds)",
+                             low=1, high=100_000),
     # Where runs execute (chapters and the CLI; not in profiles): never changes a result beyond float tolerance.
     "scheduler": Setting(str, "a Dask scheduler's address; None: $DASK_SCHEDULER_ADDRESS, else this machine", none=True),
     "device": Setting(str, "None: CUDA where the runs execute has it, else the CPU", choices=("cpu", "cuda"), none=True),
@@ -325,7 +327,7 @@ def load_config(path_or_name: str | os.PathLike, **overrides) -> ExperimentConfi
 PROFILE_KEYS = (
     "profile", "participants", "n_test", "epochs", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
     "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
-    "mahnob_experiments",
+    "mahnob_experiments", "mahnob_epochs",
 )
 
 

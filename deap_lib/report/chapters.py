@@ -171,17 +171,20 @@ def negative_control(values: dict, data: Prepared) -> dict | None:
     null_data = experiment(values, twin_effect=values["control_effect"]).prepare(progress=False)
     null_runs = protocol_runs(values, null_data)
     loso = protocols.tested_splits(next(iter(null_runs["loso"].values())))
-    logreg = {t: baselines.run_baseline("logreg", null_data, t, loso, seed=values["seed"]) for t in TARGETS}
+    logreg = {t: baselines.run_baseline("logreg", null_data, t, loso, seed=values["seed"], **where(values, device=False))
+              for t in TARGETS}
     return summaries.judge_control(null_runs["summary"], logreg)
 
 
 def mahnob_chapter(values: dict) -> dict:
     """The same models on MAHNOB-HCI: the prepared sessions, the fixed split of the profile's
     ``mahnob_experiments`` (all four when None) and the random k-fold of those whose model
-    :func:`~deap_lib.experiment.settings.cv_experiments` cross-validates (``{"data", "fixed", "kfold"}``).
+    :func:`~deap_lib.experiment.settings.cv_experiments` cross-validates (``{"data", "fixed", "kfold"}``),
+    every run for ``mahnob_epochs`` epochs.
     ``values["dataset"]`` must be "mahnob"."""
     if values.get("dataset") != "mahnob":
         raise ParameterError(f"this chapter runs on MAHNOB-HCI: dataset must be 'mahnob', got {values.get('dataset')!r}")
+    values = {**values, "epochs": values["mahnob_epochs"], "cv_epochs": values["mahnob_epochs"]}
     data = prepared(values)
     chosen = cv_experiments(values, "mahnob_experiments")
     cv_models = {m for m, _ in cv_experiments(values)}
