@@ -21,7 +21,9 @@ def test_paper_profile_runs_follow_the_profile_and_the_split_functions():
     assert by_step["leave-one-subject-out"] == n_exp * 32
     assert by_step["fixed split, report's protocol"] == by_step["fixed split, validation run"] == n_exp
     assert by_step["5x2cv"] == 20
-    assert all(by_step[f"null-twin control: {s}"] == by_step[s] for s in by_step if not s.startswith(("null", "5x2")))
+    assert by_step["MAHNOB-HCI fixed split"] == 2 * n_exp and by_step["MAHNOB-HCI 6-fold"] == n_exp * 6
+    assert all(by_step[f"null-twin control: {s}"] == by_step[s] for s in by_step
+               if not s.startswith(("null", "5x2", "MAHNOB")))
     kfold = next(r for r in rows if r["step"] == "random k-fold")
     assert (kfold["fit"], kfold["test"], kfold["epochs"]) == (1240, 40, 250)
     honest = next(r for r in rows if r["step"] == "fixed split, validation run")
@@ -32,8 +34,11 @@ def test_paper_profile_runs_follow_the_profile_and_the_split_functions():
     assert sum(r["runs"] for r in costs.profile_runs(values, control=False)) == sum(r["runs"] for r in rows) - sum(
         v for s, v in by_step.items() if s.startswith("null"))
     quick = costs.profile_runs(profile("quick"))
-    assert {r["step"] for r in quick} == {"fixed split, report's protocol", "random k-fold", "leave-one-subject-out"}
-    assert sum(r["runs"] for r in quick if r["step"] != "fixed split, report's protocol") == 2 + 2
+    assert {r["step"] for r in quick} == {"fixed split, report's protocol", "random k-fold", "leave-one-subject-out",
+                                          "MAHNOB-HCI fixed split", "MAHNOB-HCI 6-fold"}
+    assert sum(r["runs"] for r in quick if r["step"] in ("random k-fold", "leave-one-subject-out")) == 2 + 2
+    # the quick MAHNOB chapter: both models on arousal, the DNN also on 2 of the 6 folds
+    assert [(r["model"], r["runs"]) for r in quick if r["step"].startswith("MAHNOB")] == [("dnn", 1), ("dnn", 2), ("cnn", 1)]
 
 
 def test_epoch_model_recovers_known_costs_and_projection_schedules_longest_first():

@@ -28,12 +28,14 @@ def _fit_rows(train: np.ndarray, val_fraction: float, seed: int, groups: np.ndar
     return len(fit), len(val)
 
 
-def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control: bool = True) -> list[dict]:
+def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control: bool = True,
+                 mahnob_sessions: int = 546) -> list[dict]:
     """Every training run of a book under ``values`` (a profile with the report's defaults), as
     ``{"step", "model", "target", "runs", "epochs", "fit", "val", "test"}`` rows (``runs`` alike).
 
     ``control``: count the null-twin negative control (it runs the fixed split, k-fold and LOSO
-    again) when the profile has one. The validation rows' sizes come from
+    again) when the profile has one. ``mahnob_sessions``: the usable sessions of the MAHNOB-HCI
+    chapter (its 86 test sessions and 6 folds, as the chapter's parameters; 0: not counted). The validation rows' sizes come from
     :func:`deap_lib.experiment.splits.validation_split` on the real layout (the exact seeds per
     run do not change a size by more than a trial).
     """
@@ -61,11 +63,34 @@ def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control:
                          epochs=values["loso_epochs"], fit=loso_fit, val=loso_val, test=len(loso[0].test)))
     if control and values.get("control_effect") is not None:
         rows += [{**row, "step": f"null-twin control: {row['step']}"} for row in list(rows)]
+    if mahnob_sessions:
+        rows += _mahnob_runs(values, mahnob_sessions, seed)
     if values.get("five_by_two_epochs") is not None:
         half = n // 2
         for model in ("dnn", "cnn"):
             rows.append(dict(step="5x2cv", model=model, target="valence", runs=10, epochs=values["five_by_two_epochs"],
                              fit=half, val=0, test=n - half))
+    return rows
+
+
+def _mahnob_runs(values: dict, n: int, seed: int, n_test: int = 86, n_folds: int = 6) -> list[dict]:
+    """The MAHNOB-HCI chapter's runs (:func:`deap_lib.report.chapters.mahnob_chapter`)."""
+    chosen = cv_experiments(values, "mahnob_experiments")
+    cv_models = {m for m, _ in cv_experiments(values)}
+    epochs = values["mahnob_epochs"]
+    fixed = splits.fixed_split(n, n_test=n_test, seed=seed)
+    folds = splits.seeded_subset(splits.kfold_splits(n, n_folds=n_folds, seed=seed), values["kfold_holdout"], seed=seed)
+    rows = []
+    for model, target in chosen:
+        rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=1, epochs=epochs,
+                         fit=len(fixed.train), val=0, test=len(fixed.test)))
+        if values["val_fraction"] > 0:
+            fit, val = _fit_rows(fixed.train, values["val_fraction"], seed)
+            rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=1, epochs=epochs,
+                             fit=fit, val=val, test=len(fixed.test)))
+        if model in cv_models:
+            rows.append(dict(step="MAHNOB-HCI 6-fold", model=model, target=target, runs=len(folds), epochs=epochs,
+                             fit=len(folds[0].train), val=0, test=len(folds[0].test)))
     return rows
 
 

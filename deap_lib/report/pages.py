@@ -193,8 +193,15 @@ def skipped_rows(data) -> list[dict]:
         by_kind.setdefault(kind, []).append((session, subject, reason))
     return [{"left out": kind, "sessions": len(items),
              "first of them": f"session {items[0][0]}" + (f" (subject {items[0][1]})" if items[0][1] else "")
-             + f": {items[0][2]}"}
+             + f": {_literal(items[0][2])}"}
             for kind, items in sorted(by_kind.items(), key=lambda kv: -len(kv[1]))]
+
+
+def _literal(text: str) -> str:
+    """``text`` shown as written in a Markdown table cell (a reader's message names files and tags)."""
+    for char, escaped in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("*", "\\*"), ("|", "\\|"), ("`", "\\`")):
+        text = text.replace(char, escaped)
+    return text
 
 
 def mahnob_numbers(values: dict, mahnob: dict) -> dict:
