@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from deap_lib.data.folders import resolve_folder
 from deap_lib.store import atomic_write_bytes
 
 __all__ = [
@@ -273,24 +274,7 @@ def resolve_deap_dir(root: str | os.PathLike | None = None, *, required: bool = 
     NotADirectoryError
         If the path exists but is not a folder.
     """
-    if root is not None and str(root) != "":
-        source = "the given folder"
-    else:
-        root = os.environ.get(DEAP_DIR_ENV) or None
-        if root is None and not required:
-            return None
-        if root is None:
-            raise FileNotFoundError(
-                f"no DEAP folder given: pass the folder holding s01.dat ... s32.dat "
-                f"(DEAP's data_preprocessed_python) or set the {DEAP_DIR_ENV} environment variable to it"
-            )
-        source = f"the {DEAP_DIR_ENV} environment variable"
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"DEAP folder {path} (from {source}) does not exist")
-    if not path.is_dir():
-        raise NotADirectoryError(f"DEAP folder {path} (from {source}) is not a folder")
-    return path
+    return resolve_folder(root, env=DEAP_DIR_ENV, dataset="DEAP", holding="s01.dat ... s32.dat (DEAP's data_preprocessed_python)", required=required)
 
 
 def _check_participants(participants: Iterable[int]) -> list[int]:

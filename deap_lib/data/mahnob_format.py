@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from deap_lib.data import deap_format
+from deap_lib.data.folders import resolve_folder
 
 __all__ = [
     "CHANNEL_NAMES",
@@ -192,24 +193,7 @@ def resolve_mahnob_dir(root: str | os.PathLike | None = None, *, required: bool 
     NotADirectoryError
         If the path exists but is not a folder.
     """
-    if root is not None and str(root) != "":
-        source = "the given folder"
-    else:
-        root = os.environ.get(MAHNOB_DIR_ENV) or None
-        if root is None and not required:
-            return None
-        if root is None:
-            raise FileNotFoundError(
-                f"no MAHNOB-HCI folder given: pass the folder holding Sessions/<id>/ "
-                f"or set the {MAHNOB_DIR_ENV} environment variable to it"
-            )
-        source = f"the {MAHNOB_DIR_ENV} environment variable"
-    path = Path(root).expanduser()
-    if not path.exists():
-        raise FileNotFoundError(f"MAHNOB-HCI folder {path} (from {source}) does not exist")
-    if not path.is_dir():
-        raise NotADirectoryError(f"MAHNOB-HCI folder {path} (from {source}) is not a folder")
-    return path
+    return resolve_folder(root, env=MAHNOB_DIR_ENV, dataset="MAHNOB-HCI", holding="Sessions/<id>/", required=required)
 
 
 def _session_folders(root: Path) -> list[tuple[int, Path]]:
