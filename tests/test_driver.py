@@ -30,6 +30,13 @@ def test_stale_chapters_follow_profile_parameters_source_and_missing_files(tmp_p
     assert driver.stale_chapters(chapters, "quick") == ["03_fixed_split"]
     (chapters / "02_models.ipynb").unlink()
     assert driver.stale_chapters(chapters, "quick") == ["02_models", "03_fixed_split"]
+    # an edited profile file makes every chapter stale, though its name is the same
+    mine = tmp_path / "mine.yml"
+    mine.write_text((driver.ROOT / "deap_lib/profiles/quick.yml").read_text())
+    _fake_chapters(chapters, profile=str(mine))
+    assert driver.stale_chapters(chapters, str(mine)) == []
+    mine.write_text(mine.read_text().replace("epochs: 60", "epochs: 61"))
+    assert driver.stale_chapters(chapters, str(mine)) == list(driver.CHAPTERS)
     (chapters / driver.STAMP).write_text("not json")
     assert driver.stale_chapters(chapters, "quick") == list(driver.CHAPTERS)
 

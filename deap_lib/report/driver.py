@@ -31,7 +31,7 @@ from pathlib import Path
 from deap_lib.data.deap_format import DEAP_DIR_ENV
 from deap_lib.data.mahnob_format import MAHNOB_DIR_ENV
 from deap_lib.experiment.settings import PROFILE_ENV, load_profile
-from deap_lib.store import atomic_write_text
+from deap_lib.store import atomic_write_text, stable_hash
 
 #: The chapters in reading order (notebooks/NN_topic.py).
 CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest", "06_mahnob")
@@ -52,8 +52,14 @@ WHERE_ONLY = ("scheduler",)
 
 
 def _wanted(profile: str, parameters: dict | None) -> dict:
+    """What a chapter's execution depends on: the profile (its name and its values: an edited
+    profile file makes the chapters stale) and the parameters that change results."""
     kept = {k: v for k, v in (parameters or {}).items() if k not in WHERE_ONLY}
-    return {"profile": str(profile), "parameters": dict(sorted(kept.items()))}
+    try:
+        values = stable_hash(load_profile(profile))
+    except (OSError, ValueError):  # a profile that cannot be read now: only its name is compared
+        values = None
+    return {"profile": str(profile), "profile_values": values, "parameters": dict(sorted(kept.items()))}
 
 
 def read_stamps(chapters_dir: Path) -> dict:
