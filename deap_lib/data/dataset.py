@@ -556,6 +556,46 @@ def prepare(
     )
 
 
+def _features_per_unit(
+    units: list, keys: dict, compute: Callable, store: Store, settle: dict, *, force: bool, progress: bool,
+    unit: str,
+) -> tuple[dict, dict, dict]:
+    """The features of each cache unit (a DEAP participant, a MAHNOB-HCI subject), read from the
+    cache or computed and stored, each checked by :func:`_settle`.
+
+    ``compute(u)`` gives ``(eeg (n, 32, n_samples), ratings (n, 4), trial (n,), extra)``: the
+    unit's EEG, ratings, each row's :attr:`Prepared.trial` and arrays stored with the features
+    (``extra``; a stored ``trial`` replaces ``0 .. n-1``). Cached entries hold the features as
+    computed (before the nonfinite policy), so each unit, cached or not, is checked here.
+
+    Returns ``parts`` (``{u: [features, ratings, trial]}``, kept rows, in the order of ``units``),
+    ``found`` (``{u: [(trial, channel, what)]}``) and ``stored`` (``{u: the entry's arrays}``).
+    """
+    parts, found, stored = {}, {}, {}
+
+    def settled(u, arrays, eeg_of):
+        trial = arrays.get("trial", np.arange(len(arrays["ratings"])))
+        feats, ratings, rows, places = _settle(arrays["features"], arrays["ratings"], eeg_of, **settle)
+        parts[u], stored[u] = [feats, ratings, trial[rows]], arrays
+        found[u] = [(int(trial[row]), c, what) for row, c, what in places]
+
+    for u in units:
+        arrays = None if force else store.read_arrays("features", keys[u])
+        if arrays is not None:
+            settled(u, arrays, lambda: compute(u)[0])
+    missing = [u for u in units if u not in parts]
+    for u in tqdm(missing, desc="preparing features", unit=unit, disable=not progress or not missing):
+        eeg, ratings, trial, extra = compute(u)
+        if len(eeg):
+            feats = features.extract_features(eeg, standardization=settle["standardization"], window=settle["window"])
+        else:
+            feats = np.empty((0, deap_format.N_EEG, features.N_FEATURES))
+        arrays = {"features": feats, "ratings": np.asarray(ratings, dtype=np.float64), **extra}
+        store.write_arrays("features", keys[u], **arrays)
+        settled(u, arrays, lambda: eeg)
+    return {u: parts[u] for u in units}, found, stored
+
+
 def _collect_deap(
     source: DataSource, params: dict, store: Store, settle: dict, *, force: bool, progress: bool, data_identity: str
 ) -> tuple[dict, dict, dict, dict, tuple]:
@@ -584,30 +624,14 @@ def _collect_deap(
         pids = source.participants or tuple(range(1, deap_format.N_PARTICIPANTS + 1))
         entries = [(pid, {"twin": source.key(), "pid": pid}, None) for pid in pids]
     keys = {pid: entry_key("features", [params, ident]) for pid, ident, _ in entries}
-
-    # Cached entries hold the features as computed (before the nonfinite policy), so each
-    # participant, cached or not, is checked before concatenation.
     who = {pid: f"s{pid:02d} ({raw})" if raw else f"s{pid:02d} of the twin" for pid, _, raw in entries}
-    parts, found = {}, {}  # pid -> (features, ratings, trial); pid -> _settle's found
-    for pid, _, _ in entries:
-        stored = None if force else store.read_arrays("features", keys[pid])
-        if stored is not None:
-            feats, ratings = stored["features"], stored["ratings"]
-            *kept, found[pid] = _settle(feats, ratings, lambda: raw_participant(source, pid)[0], **settle)
-            parts[pid] = kept
-    missing = [e for e in entries if e[0] not in parts]
-    for pid, _, _ in tqdm(
-        missing, desc="preparing features", unit="participant", disable=not progress or not missing
-    ):
+
+    def compute(pid):
         data, ratings = raw_participant(source, pid)
-        feats = features.extract_features(
-            data[:, : deap_format.N_EEG], standardization=settle["standardization"], window=settle["window"]
-        )
-        ratings = np.asarray(ratings, dtype=np.float64)
-        store.write_arrays("features", keys[pid], features=feats, ratings=ratings)
-        *kept, found[pid] = _settle(feats, ratings, lambda: data, **settle)
-        parts[pid] = kept
-    parts = {pid: parts[pid] for pid, _, _ in entries}
+        return data[:, : deap_format.N_EEG], ratings, np.arange(len(ratings), dtype=np.int64), {}
+
+    parts, found, _ = _features_per_unit([pid for pid, _, _ in entries], keys, compute, store, settle,
+                                         force=force, progress=progress, unit="participant")
     contents = {f"s{pid:02d}": ident for pid, ident, _ in entries}
     return parts, found, who, contents, ()
 
@@ -631,24 +655,17 @@ def _session_arrays(sessions) -> tuple[np.ndarray, np.ndarray]:
     return ratings, np.array([s.session_id for s in sessions], dtype=np.int64)
 
 
-def _mahnob_twin_subject(source: DataSource, subject: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, list]:
-    """One subject of the MAHNOB-HCI twin, written to a temporary folder and read back as real data.
-
-    Returns
-    -------
-    eeg : ndarray, shape (n_usable, 32, 16128)
-    ratings : ndarray, shape (n_usable, 4)
-    sessions : ndarray of int64, shape (n_usable,)
-        Session ids.
-    skipped : list of (session id, subject, kind, reason)
-    """
+def _mahnob_twin_subject(source: DataSource, subject: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict]:
+    """One subject of the MAHNOB-HCI twin, written to a temporary folder and read back as real data:
+    its EEG (n_usable, 32, 16128), ratings, session ids, and its skipped sessions as arrays."""
     with tempfile.TemporaryDirectory(prefix="deap_lib-mahnob-twin-") as tmp:
         synthetic.write_mahnob_twin(
             tmp, seed=source.twin_seed, effect=source.twin_effect, subjects=[subject], progress=False
         )
         scan = mahnob_format.scan_sessions(tmp, required=False)
         eeg = _read_sessions(scan.sessions)
-    return (eeg, *_session_arrays(scan.sessions), [(k.session_id, subject, k.kind, k.reason) for k in scan.skipped])
+    ratings, sessions = _session_arrays(scan.sessions)
+    return eeg, ratings, sessions, {"trial": sessions, **_skips_to_arrays(scan.skipped)}
 
 
 def _collect_mahnob(
@@ -675,7 +692,8 @@ def _collect_mahnob(
         skipped = [(k.session_id, k.subject, k.kind, k.reason) for k in scan.skipped]
 
         def compute(subject):
-            return (_read_sessions(by_subject[subject]), *_session_arrays(by_subject[subject]), [])
+            ratings, sessions = _session_arrays(by_subject[subject])
+            return _read_sessions(by_subject[subject]), ratings, sessions, {"trial": sessions}
     else:
         subjects = source.participants or tuple(range(1, mahnob_format.N_SUBJECTS + 1))
         idents = {subject: {"twin": source.key(), "subject": subject} for subject in subjects}
@@ -686,46 +704,31 @@ def _collect_mahnob(
             return _mahnob_twin_subject(source, subject)
 
     keys = {subject: entry_key("features", [params, ident]) for subject, ident in idents.items()}
-    parts, found = {}, {}  # subject -> (features, ratings, session ids); subject -> _settle's found
-
-    def settled(subject, feats, ratings, sessions, eeg_of):
-        feats, ratings, rows, places = _settle(feats, ratings, eeg_of, **settle)
-        parts[subject] = [feats, ratings, sessions[rows]]
-        found[subject] = [(int(sessions[row]), c, what) for row, c, what in places]
-
-    for subject in idents:
-        stored = None if force else store.read_arrays("features", keys[subject])
-        if stored is not None:
-            settled(subject, stored["features"], stored["ratings"], stored["trial"], lambda: compute(subject)[0])
-            skipped += _skips_from_arrays(subject, stored)
-    missing = [subject for subject in idents if subject not in parts]
-    for subject in tqdm(missing, desc="preparing features", unit="subject", disable=not progress or not missing):
-        eeg, ratings, sessions, skips = compute(subject)
-        if len(eeg):
-            feats = features.extract_features(eeg, standardization=settle["standardization"], window=settle["window"])
-        else:
-            feats = np.empty((0, mahnob_format.N_EEG, features.N_FEATURES))
-        store.write_arrays("features", keys[subject], features=feats, ratings=ratings, trial=sessions,
-                           **_skips_to_arrays(skips))
-        settled(subject, feats, ratings, sessions, lambda: eeg)
-        skipped += skips
+    subjects = sorted(idents)
+    parts, found, stored = _features_per_unit(subjects, keys, compute, store, settle, force=force,
+                                              progress=progress, unit="subject")
+    for subject in subjects:
+        skipped += _skips_from_arrays(subject, stored[subject])
     if not any(len(part[1]) for part in parts.values()):  # a real folder's scan has raised already
         raise mahnob_format.MAHNOBFormatError(f"{source.describe()}: no usable session")
-    parts = {subject: parts[subject] for subject in sorted(idents)}
-    contents = {f"subject {subject}": idents[subject] for subject in sorted(idents)}
+    contents = {f"subject {subject}": idents[subject] for subject in subjects}
     return parts, found, who, contents, tuple(sorted(skipped))
 
 
 def _skips_to_arrays(skips) -> dict[str, np.ndarray]:
-    """A subject's skipped sessions as arrays a cache entry can hold (never pickled)."""
+    """Skipped sessions (:class:`~deap_lib.data.mahnob_format.Skipped`) as arrays a cache entry can
+    hold (never pickled)."""
     return {
-        "skipped_session": np.array([s[0] for s in skips], dtype=np.int64),
-        "skipped_kind": np.array([s[2] for s in skips], dtype=str),
-        "skipped_reason": np.array([s[3] for s in skips], dtype=str),
+        "skipped_session": np.array([k.session_id for k in skips], dtype=np.int64),
+        "skipped_kind": np.array([k.kind for k in skips], dtype=str),
+        "skipped_reason": np.array([k.reason for k in skips], dtype=str),
     }
 
 
 def _skips_from_arrays(subject: int, stored: dict) -> list[tuple[int, int, str, str]]:
+    """The skipped sessions an entry holds (none for a real folder's: its scan lists them)."""
+    if "skipped_session" not in stored:
+        return []
     return [
         (int(sid), subject, str(kind), str(reason))
         for sid, kind, reason in zip(stored["skipped_session"], stored["skipped_kind"], stored["skipped_reason"])
