@@ -22,33 +22,16 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 import time
 
 import numpy as np
 import torch
+from bench_training import random_data  # this folder is on sys.path when run as a script
 
-from deap_lib.data.dataset import DataSource, Prepared
 from deap_lib.experiment import engine
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.experiment.splits import kfold_splits
-
-N_CHANNELS, N_FEATURES = 32, 99
-
-
-def random_data(n: int, seed: int = 0) -> Prepared:
-    """Random trials shaped like the task, as ``Prepared`` features."""
-    rng = np.random.default_rng(seed)
-    return Prepared(
-        features=rng.standard_normal((n, N_CHANNELS, N_FEATURES)).astype(np.float32),
-        ratings=rng.uniform(1, 9, size=(n, 4)),
-        participant=np.repeat(np.arange(1, 33), math.ceil(n / 32))[:n],
-        trial=np.tile(np.arange(40), math.ceil(n / 40))[:n],
-        source=DataSource(),
-        standardization="trial",
-        identity=f"bench-stacked-{n}-{seed}",
-    )
 
 
 def epoch_seconds(results: list, stacked: bool) -> float:
@@ -73,7 +56,7 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    data = random_data(args.rows)
+    data = random_data(args.rows, 0, dtype=np.float32, tag="bench-stacked")
     folds = kfold_splits(args.rows, n_folds=args.kfold, seed=12)[: args.folds]
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"{len(folds)} folds of a {args.kfold}-fold over {args.rows} random trials, {args.epochs} epochs, "

@@ -139,20 +139,24 @@ class _Squeeze(nn.Module):
         return self.body(x).squeeze(-1)  # (B,)
 
 
-def random_task(seed: int) -> tuple[Prepared, Split]:
-    """Random trials shaped like the task, as ``Prepared`` features, and their train/test split."""
+def random_data(n: int, seed: int, *, dtype=np.float64, tag: str = "bench-random") -> Prepared:
+    """``n`` random trials shaped like the task (32 x 99), as ``Prepared`` features."""
     rng = np.random.default_rng(seed)
-    n = N_TRAIN + N_TEST
-    data = Prepared(
-        features=rng.standard_normal((n, N_CHANNELS, N_FEATURES)),
+    return Prepared(
+        features=rng.standard_normal((n, N_CHANNELS, N_FEATURES)).astype(dtype, copy=False),
         ratings=rng.uniform(1, 9, size=(n, 4)),
         participant=np.repeat(np.arange(1, 33), math.ceil(n / 32))[:n],
         trial=np.tile(np.arange(40), math.ceil(n / 40))[:n],
         source=DataSource(),
         standardization="trial",
-        identity=f"bench-random-{seed}",
+        identity=f"{tag}-{n}-{seed}",
     )
-    return data, Split("bench", np.arange(N_TRAIN), np.arange(N_TRAIN, n))
+
+
+def random_task(seed: int) -> tuple[Prepared, Split]:
+    """Random trials shaped like the task, as ``Prepared`` features, and their train/test split."""
+    n = N_TRAIN + N_TEST
+    return random_data(n, seed), Split("bench", np.arange(N_TRAIN), np.arange(N_TRAIN, n))
 
 
 def _clock() -> tuple[float, float, int]:

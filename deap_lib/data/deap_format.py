@@ -252,29 +252,10 @@ def participant_path(root: str | os.PathLike, pid: int) -> Path:
 
 
 def resolve_deap_dir(root: str | os.PathLike | None = None, *, required: bool = True) -> Path | None:
-    """Return the folder holding DEAP's ``s01.dat`` ... ``s32.dat``.
-
-    Parameters
-    ----------
-    root : str or path-like, optional
-        The folder. If None, the ``DEAP_DIR`` environment variable (:data:`DEAP_DIR_ENV`) is used.
-    required : bool
-        Whether a folder must be named; with False, None is returned when neither ``root`` nor
-        ``DEAP_DIR`` names one (the caller then uses the synthetic twin).
-
-    Returns
-    -------
-    Path or None
-        The folder, with ``~`` expanded.
-
-    Raises
-    ------
-    FileNotFoundError
-        If neither ``root`` nor ``DEAP_DIR`` is given (and ``required``), or the folder does not exist.
-    NotADirectoryError
-        If the path exists but is not a folder.
-    """
-    return resolve_folder(root, env=DEAP_DIR_ENV, dataset="DEAP", holding="s01.dat ... s32.dat (DEAP's data_preprocessed_python)", required=required)
+    """The folder holding DEAP's ``s01.dat`` ... ``s32.dat``: ``root``, else ``$DEAP_DIR``; None with
+    ``required=False`` when neither names one (errors: :func:`deap_lib.data.folders.resolve_folder`)."""
+    return resolve_folder(root, env=DEAP_DIR_ENV, dataset="DEAP", required=required,
+                          holding="s01.dat ... s32.dat (DEAP's data_preprocessed_python)")
 
 
 def _check_participants(participants: Iterable[int]) -> list[int]:

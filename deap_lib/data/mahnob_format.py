@@ -171,28 +171,8 @@ def skip_summary(n_usable: int, n_subjects: int, counts: dict[str, int]) -> str:
 
 
 def resolve_mahnob_dir(root: str | os.PathLike | None = None, *, required: bool = True) -> Path | None:
-    """Return the MAHNOB-HCI folder (the one holding ``Sessions/``, or ``Sessions`` itself).
-
-    Parameters
-    ----------
-    root : str or path-like, optional
-        The folder. If None, the ``MAHNOB_DIR`` environment variable (:data:`MAHNOB_DIR_ENV`) is used.
-    required : bool
-        Whether a folder must be named; with False, None is returned when neither ``root`` nor
-        ``MAHNOB_DIR`` names one (the caller then uses the synthetic twin).
-
-    Returns
-    -------
-    Path or None
-        The folder, with ``~`` expanded.
-
-    Raises
-    ------
-    FileNotFoundError
-        If neither ``root`` nor ``MAHNOB_DIR`` is given (and ``required``), or the folder does not exist.
-    NotADirectoryError
-        If the path exists but is not a folder.
-    """
+    """The folder holding MAHNOB-HCI's ``Sessions/<id>/``: ``root``, else ``$MAHNOB_DIR``; None with
+    ``required=False`` when neither names one (errors: :func:`deap_lib.data.folders.resolve_folder`)."""
     return resolve_folder(root, env=MAHNOB_DIR_ENV, dataset="MAHNOB-HCI", holding="Sessions/<id>/", required=required)
 
 

@@ -71,6 +71,7 @@ def worker_facts() -> dict:
 
 _CLIENTS: dict[str, Any] = {}
 _SHARES: dict[str, dict] = {}  # scheduler address -> {worker address: torch threads per task}
+_FACTS: dict[str, dict] = {}  # scheduler address -> {worker address: worker_facts()} when connected
 
 
 def connect(address: str):
@@ -100,6 +101,7 @@ def connect(address: str):
         client.close()
         raise ClusterError(f"the Dask scheduler at {address!r} has no worker after {CONNECT_TIMEOUT_S} s") from None
     facts = _check_workers(client, address)
+    _FACTS[address] = facts
     workers = client.scheduler_info()["workers"]
     _SHARES[address] = _thread_shares(facts, client.nthreads(), {w: info["host"] for w, info in workers.items()})
     _CLIENTS[address] = client
@@ -126,8 +128,10 @@ def _check_workers(client, address: str) -> dict:
 
 
 def cluster_facts(address: str) -> dict[str, dict]:
-    """:func:`worker_facts` of every worker of the cluster at ``address``, by worker address."""
-    return connect(address).run(worker_facts)
+    """:func:`worker_facts` of every worker of the cluster at ``address``, by worker address (as
+    checked when connecting)."""
+    connect(address)
+    return _FACTS[address]
 
 
 def device_kind(device, scheduler: str | None) -> str:

@@ -27,13 +27,11 @@ from tqdm import tqdm
 
 from deap_lib.data.dataset import Prepared
 from deap_lib.evaluation import stats
-from deap_lib.experiment import splits
-from deap_lib.experiment import executor
-from deap_lib.experiment.engine import train_runs
+from deap_lib.experiment import executor, splits
+from deap_lib.experiment.engine import stack_groups, train_runs
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
 from deap_lib.store import Store, entry_key, stable_hash
-
 
 #: How the runs' arithmetic is done; part of every run's identity with the device's kind.
 DTYPE = "float32"
@@ -175,15 +173,16 @@ def run_jobs(
 
 
 def _groups(todo: list, stacked: bool, size: int) -> list[tuple[ExperimentConfig, str, list[tuple[str, splits.Split]]]]:
-    """The tasks: one per run, or (``stacked``) one per config and scheme whose splits have equal
-    sizes, at most ``size`` runs each (so that every worker gets a share), each as
+    """The tasks: one per run, or (``stacked``) runs of one config and scheme whose splits have equal
+    sizes together, at most ``size`` each (so that every worker gets a share), each as
     ``(config, scheme, [(run id, split), ...])``, in the order of ``todo``."""
-    groups: dict = {}
-    for (config, split, scheme), rid in todo:
-        shape = (len(split.train), len(split.test)) if stacked else rid
-        groups.setdefault((stable_hash(config.to_dict()), scheme, shape), (config, scheme, []))[2].append((rid, split))
-    return [(config, scheme, members[i:i + size]) for config, scheme, members in groups.values()
-            for i in range(0, len(members), size)]
+    keys = [(stable_hash(config.to_dict()), scheme, len(split.train), len(split.test)) if stacked else rid
+            for (config, split, scheme), rid in todo]
+    tasks = []
+    for group in stack_groups(keys, max_stack=size):
+        (config, _, scheme), _ = todo[group[0]]
+        tasks.append((config, scheme, [(todo[i][1], todo[i][0][1]) for i in group]))
+    return tasks
 
 
 #: What an epoch costs per training trial, relative to the DNN's (measured on 2-core CPUs: DNN 1.5 s,

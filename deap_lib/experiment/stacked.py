@@ -26,6 +26,7 @@ layer of another type raises :class:`TypeError`.
 
 from __future__ import annotations
 
+import itertools
 from typing import Iterable, NamedTuple
 
 import torch
@@ -245,7 +246,7 @@ class StackedModel(nn.Module):
         parts: list[list[torch.Tensor]] = [[] for _ in self._keys]
         generators: dict[str, list] = {name: [] for name, m in leaves.items() if _is_dropout(m)}
         self.k = 0
-        for model in _chain(template, iterator):
+        for model in itertools.chain([template], iterator):
             self.k += 1
             if _signature(model) != signature:
                 raise ValueError("the models to stack differ in architecture: "
@@ -291,11 +292,6 @@ class StackedModel(nn.Module):
             fold = param.unflatten(0, (self.k, -1))[k] if grouped else param[k]
             out[key] = fold.detach().to("cpu", copy=True)
         return out
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _is_dropout(m: nn.Module) -> bool:
