@@ -72,7 +72,7 @@ pages.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in cv], s
 fig = plotting.plot_kfold(cv, reported=paper.KFOLD32)
 
 # %% tags=["remove-input"]
-pages.md_table(pages.cv_rows(cv, paper.KFOLD32))
+pages.md_table(pages.cv_rows(cv))
 
 # %% [markdown]
 # The interval is a Student t interval over the folds. Folds of one cross-validation share most

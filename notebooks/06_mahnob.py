@@ -113,7 +113,7 @@ pages.reduced_note(values, "folds", [r["split"]["name"] for r in next(iter(cv.va
                   f"{values['mahnob_epochs']} epochs. The `paper` profile runs all of them.")
 
 # %% tags=["remove-input"]
-pages.md_table(pages.cv_rows(cv, pages.mahnob_reported(cv)[1], heading=pages.mahnob_reported(cv)[0]))
+pages.md_table(pages.cv_rows(cv, pages.mahnob_reported(cv)))
 
 # %% tags=["remove-input"]
 pages.folds_warning(cv, "last", profile=values["profile"])

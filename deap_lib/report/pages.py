@@ -475,23 +475,24 @@ def budget_warning(items: list[str | None], *, profile: str | None = None, conte
     )
 
 
-def cv_rows(records: dict, reported: dict | None = None, heading: str = "report, DEAP (32 folds)") -> list[dict]:
+def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
     """One row per (model, target) cross-validation: last-epoch mean over folds with its spread.
 
-    ``reported``: ``{(model, target): accuracy or text}`` for the last column (``heading``). The
-    report's DEAP arousal figures are marked "(a)": its arousal run used valence labels.
+    ``reported``: the last column's heading and ``{(model, target): text}``; default the report's
+    DEAP 32-fold figures, its arousal ones marked "(a)" (its arousal run used valence labels).
     """
+    if reported is None:
+        reported = ("report, DEAP (32 folds)", {key: _pct(v) + (" (a)" if key in paper.KFOLD32_CAVEAT else "")
+                                                for key, v in paper.KFOLD32.items()})
     rows = []
     for (model, target), recs in records.items():
         f = folds(recs, "last")
-        rep = (reported or {}).get((model, target))
-        caveat = " (a)" if (model, target) in paper.KFOLD32_CAVEAT and reported is paper.KFOLD32 else ""
         rows.append({
             "experiment": f"{model.upper()} {target}", "folds": f["n"],
             "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
             "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
             "majority": _pct(f["baseline"]),
-            heading: ((_pct(rep) if not isinstance(rep, str) else rep) + caveat) if rep is not None else "not reported",
+            reported[0]: reported[1].get((model, target), "not reported"),
         })
     return rows
 
