@@ -97,9 +97,9 @@ pages.fixed_split_warning(pairs, profile=values["profile"])
 
 # %% [markdown]
 # With {glue:text}`mahnob_n_test` test sessions a 95 % interval spans about
-# +/-{glue:text}`mahnob_ci_width:.1%`: wider than on DEAP's 100 test trials, and as wide as the
-# whole range the report stated. A figure inside 54-65 % says little on its own; beside its
-# majority baseline it says whether the model learned anything.
+# +/-{glue:text}`mahnob_ci_width:.1%` (at 60 % correct): wider than on DEAP's 100 test trials, and
+# about twice the width of the whole 54-65 % range the report stated. A figure inside that range
+# says little on its own; beside its majority baseline it says whether the model learned anything.
 #
 # ## Cross-validation
 #
