@@ -3,8 +3,10 @@
 An *entry* is one file, ``<cache>/store/<kind>/<key>``: a header line that records the payload's
 length and SHA-256, then the payload (an ``.npz`` archive, JSON text or a torch ``state_dict``).
 Entries are written atomically (a temporary file renamed over the target, with the user's umask)
-and verified on every read. A damaged entry (truncated, bit-flipped, undecodable) is reported in
-one log line naming its file, deleted, and read as missing, so its caller computes it again.
+and verified on every read. A damaged entry (truncated, bit-flipped, undecodable), or anything else
+at an entry's path (a directory, a symbolic link, a FIFO or another special file: never followed,
+never waited on), is reported in one log line naming its path, removed, and read as missing, so its
+caller computes it again. A full disk is one :class:`CacheFullError` naming the folder and the size.
 
 Keys are hashes of everything that determines an entry (:func:`entry_key`), including the version
 of the code that produces its kind (:data:`KINDS`): bumping one retires that kind's old entries.
@@ -13,12 +15,14 @@ Where the cache lives: ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib`` (:func:`c
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io as _bytesio
 import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +47,44 @@ _HEADER_MAX = 128
 _OLD_LAYOUT = ("features", "results")
 
 log = logging.getLogger("deap_lib.store")
+
+
+class CacheFullError(OSError):
+    """No space left (or quota exceeded) in the cache folder: one line naming it and the size."""
+
+
+class _NotAnEntry(Exception):
+    """Something other than a regular file at an entry's path (its message says what)."""
+
+
+_SPECIAL = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def _not_a_file(mode: int) -> str | None:
+    """What a non-regular file is (None for a regular file)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((f"{what}, not a file" for test, what in _SPECIAL if test(mode)), "not a regular file")
+
+
+def remove_path(path: str | os.PathLike) -> None:
+    """Remove whatever is at ``path`` (a file, a link itself, a special file, a directory tree);
+    nothing when missing (another process may have removed it first)."""
+    path = Path(path)
+    try:
+        is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
+    except FileNotFoundError:
+        return
+    if not is_dir:
+        path.unlink(missing_ok=True)
+        return
+
+    def gone_already_or_raise(function, name, exc_info):
+        if not isinstance(exc_info[1], FileNotFoundError):
+            raise exc_info[1]
+
+    shutil.rmtree(path, onerror=gone_already_or_raise)
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
@@ -86,7 +128,13 @@ def atomic_write_bytes(path: str | os.PathLike, write: Callable) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            if err.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            remove_path(path)  # a directory where the file goes: it is not the file, replace it
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -150,8 +198,28 @@ class Store:
             f.write(header)
             f.write(payload)
 
-        atomic_write_bytes(path, write)
+        try:
+            atomic_write_bytes(path, write)
+        except OSError as err:
+            if err.errno not in (errno.ENOSPC, errno.EDQUOT):
+                raise
+            raise CacheFullError(
+                f"no space left in the cache folder {self.root} ({err.strerror}): a {kind} entry needs "
+                f"{_size(len(header) + len(payload))}; free some space (python -m deap_lib cache --clear ...) "
+                f"or point ${CACHE_ENV} at another folder") from None
         return path
+
+    def _open(self, path: Path):
+        """``path`` opened for reading, only if it is a regular file: a symbolic link is never followed
+        and a FIFO never waited on. FileNotFoundError when missing, :class:`_NotAnEntry` otherwise."""
+        why = _not_a_file(os.lstat(path).st_mode)
+        if why is None:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            why = _not_a_file(os.fstat(fd).st_mode)  # swapped since the lstat: still no blocking read
+            if why is None:
+                return os.fdopen(fd, "rb")
+            os.close(fd)
+        raise _NotAnEntry(why)
 
     def _header(self, f) -> tuple[int, str] | str:
         """(length, sha256) from an entry's header line, or why it cannot be read."""
@@ -167,7 +235,7 @@ class Store:
         """The payload of ``(kind, key)``, verified; None when missing or damaged (then deleted)."""
         path = self.path(kind, key)
         try:
-            with open(path, "rb") as f:
+            with self._open(path) as f:
                 header = self._header(f)
                 if isinstance(header, str):
                     return self._discard(path, header)
@@ -175,6 +243,8 @@ class Store:
                 payload = f.read(length + 1)
         except FileNotFoundError:
             return None
+        except _NotAnEntry as err:
+            return self._discard(path, str(err))
         except OSError as err:
             return self._discard(path, f"cannot be read ({err.strerror or err})")
         if len(payload) != length:
@@ -198,11 +268,13 @@ class Store:
         cheap enough to ask of a 75 MB entry; :meth:`read` verifies the content)."""
         path = self.path(kind, key)
         try:
-            with open(path, "rb") as f:
+            with self._open(path) as f:
                 header = self._header(f)
                 size = os.fstat(f.fileno()).st_size - f.tell()
         except FileNotFoundError:
             return False
+        except (_NotAnEntry, OSError) as err:
+            header = str(err) if isinstance(err, _NotAnEntry) else f"cannot be read ({err.strerror or err})"
         if isinstance(header, str):
             self._discard(path, header)
             return False
@@ -212,11 +284,16 @@ class Store:
         return True
 
     def delete(self, kind: str, key: str) -> None:
-        self.path(kind, key).unlink(missing_ok=True)
+        remove_path(self.path(kind, key))
 
     def _discard(self, path: Path, why: str) -> None:
-        log.warning("cache entry %s is damaged (%s): deleted, it will be computed again", path, why)
-        path.unlink(missing_ok=True)
+        try:
+            remove_path(path)
+        except OSError as err:  # a read-only cache: the entry stays, and is computed again each time
+            log.warning("cache entry %s is damaged (%s) and cannot be removed (%s): it will be computed again",
+                        path, why, err.strerror or err)
+        else:
+            log.warning("cache entry %s is damaged (%s): deleted, it will be computed again", path, why)
         return None
 
     # -- typed payloads ------------------------------------------------------------------------
@@ -249,8 +326,8 @@ class Store:
         """``{kind: (number of entries, bytes)}``; ``"old layout"`` when files of deap_lib 0.1 remain."""
         out = {}
         for kind in KINDS:
-            files = [p for p in (self.root / kind).glob("*") if p.is_file()]
-            out[kind] = (len(files), sum(p.stat().st_size for p in files))
+            sizes = [st.st_size for st in map(_lstat, (self.root / kind).glob("*")) if st and stat.S_ISREG(st.st_mode)]
+            out[kind] = (len(sizes), sum(sizes))
         old = [p for name in _OLD_LAYOUT for p in (self.cache / name).rglob("*") if p.is_file()]
         if old:
             out["old layout"] = (len(old), sum(p.stat().st_size for p in old))
@@ -266,7 +343,7 @@ class Store:
         n = 0
         for kind in sorted(kinds - {"old layout"}):
             for p in list((self.root / kind).glob("*")):
-                p.unlink(missing_ok=True)
+                remove_path(p)  # whatever it is: a stray directory or link goes too
                 n += 1
         if "old layout" in kinds:
             for name in _OLD_LAYOUT:
@@ -274,3 +351,14 @@ class Store:
                 n += sum(1 for p in folder.rglob("*") if p.is_file())
                 shutil.rmtree(folder, ignore_errors=True)
         return n
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:  # removed by another process meanwhile
+        return None
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.1f} KiB" if n >= 2**10 else f"{n} bytes"

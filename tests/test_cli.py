@@ -55,3 +55,10 @@ def test_cache_command_shows_and_clears(tmp_path, capsys):
     assert main(["cache", "--cache", str(tmp_path), "--clear", "all"]) == 0
     out = capsys.readouterr().out
     assert "deleted 2 file(s)" in out and "old layout" not in out and not (tmp_path / "results").exists()
+
+
+def test_cache_clear_removes_what_is_not_an_entry(tmp_path, capsys):
+    (tmp_path / "store" / "features" / "k").mkdir(parents=True)  # a directory where an entry belongs
+    (tmp_path / "store" / "features" / "k" / "x").write_bytes(b"x")
+    assert main(["cache", "--cache", str(tmp_path), "--clear", "features"]) == 0
+    assert "deleted 1 file(s)" in capsys.readouterr().out and not (tmp_path / "store" / "features" / "k").exists()

@@ -97,3 +97,90 @@ def test_file_identity_follows_rewrites_that_restore_mtime(tmp_path):
     assert file_identity(path, "content") == {"sha256": hashlib.sha256(b"b" * 100).hexdigest()}
     with pytest.raises(ValueError, match="identity must be one of"):
         file_identity(path, "mtime")
+
+
+def _directory(path):
+    path.mkdir()
+    (path / "inside").write_bytes(b"x")
+
+
+@pytest.mark.parametrize("make, what", [
+    (_directory, "a directory"),
+    (lambda path: path.symlink_to("/etc/passwd"), "a symbolic link"),
+    (lambda path: os.mkfifo(path), "a FIFO"),  # never opened for a blocking read: the test would hang
+])
+def test_anything_but_an_entry_at_its_path_is_removed_and_computed_again(tmp_path, caplog, make, what):
+    store = Store(tmp_path)
+    path = store.path("features", "f")
+    path.parent.mkdir(parents=True)
+    make(path)
+    with caplog.at_level(logging.WARNING, logger="deap_lib.store"):
+        assert store.read_arrays("features", "f") is None
+    [line] = caplog.messages
+    assert str(path) in line and what in line and "computed again" in line
+    assert not os.path.lexists(path) and os.path.exists("/etc/passwd")
+    make(path)
+    assert not store.intact("features", "f") and not os.path.lexists(path)
+    make(path)
+    store.write_arrays("features", "f", x=np.ones(3))  # written over whatever is there
+    assert store.read_arrays("features", "f")["x"].tolist() == [1, 1, 1] and path.is_file() and not path.is_symlink()
+    make(store.path("features", "g"))
+    (store.path("records", "r").parent).mkdir()
+    make(store.path("records", "r"))
+    assert store.usage()["features"][0] == 1  # only real entries are counted
+    assert store.clear(["features", "records"]) == 3 and not any(store.root.rglob("*.*"))
+    assert [p for p in store.root.rglob("*") if not p.is_dir()] == []
+
+
+def test_a_full_disk_is_one_error_naming_the_folder_and_the_size(tmp_path, monkeypatch):
+    import errno
+
+    from deap_lib import store as store_module
+
+    store = Store(tmp_path)
+
+    def full(path, write):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store_module, "atomic_write_bytes", full)
+    with pytest.raises(store_module.CacheFullError) as err:
+        store.write("weights", "w", b"x" * 3 * 2**20)
+    message = str(err.value)
+    assert message.startswith(f"no space left in the cache folder {store.root}") and "3.0 MiB" in message
+    assert "DEAP_LIB_CACHE" in message and "\n" not in message and isinstance(err.value, OSError)
+
+
+def test_a_damaged_entry_in_a_read_only_cache_is_read_as_missing(tmp_path, caplog, monkeypatch):
+    from pathlib import Path
+
+    store = Store(tmp_path)
+    path = store.write("records", "r", b"{}")
+    path.write_bytes(b"garbage")
+
+    def refused(self, *args, **kwargs):  # chmod does not stop root: refuse the removal itself
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    assert store.read_json("records", "r") is None
+    assert "cannot be removed (Permission denied)" in caplog.text and path.exists()
+
+
+def _write_and_read(root, n):
+    store = Store(root)
+    payload = bytes(range(256)) * 400
+    for _ in range(n):
+        store.write("weights", "shared", payload)
+        assert store.read("weights", "shared") in (None, payload)  # None: the other one is replacing it
+
+
+def test_two_processes_on_one_cache(tmp_path):
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_and_read, args=(tmp_path, 40)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert Store(tmp_path).intact("weights", "shared") and Store(tmp_path).usage()["weights"][0] == 1
