@@ -231,7 +231,11 @@ def test_read_while_the_file_changes_size(tmp_path, valid, monkeypatch, change):
 
     path = deap_format.write_participant(tmp_path / "s01.dat", *valid)
     real_fstat = os.fstat
-    monkeypatch.setattr(deap_format.os, "fstat", lambda fd: types.SimpleNamespace(st_size=real_fstat(fd).st_size + change))
+    def stale(fd):
+        st = real_fstat(fd)
+        return types.SimpleNamespace(st_mode=st.st_mode, st_size=st.st_size + change)
+
+    monkeypatch.setattr(os, "fstat", stale)
     got_data, got_labels = deap_format.read_participant(path)
     np.testing.assert_array_equal(got_data, valid[0])
     np.testing.assert_array_equal(got_labels, valid[1])
@@ -353,16 +357,19 @@ def test_read_rejects_damaged_files(tmp_path, valid, damage):
 def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
         deap_format.read_participant(tmp_path / "s01.dat")
-    with pytest.raises(DEAPFormatError, match="is a directory"):
+    with pytest.raises(DEAPFormatError, match=r"is not a regular file \(a directory\); expected a DEAP"):
         deap_format.read_participant(tmp_path)
 
     path = tmp_path / "s02.dat"
     path.write_bytes(b"")
+    real_open = os.open
 
-    def denied(*args, **kwargs):  # chmod 000 does not stop root, so refuse the open itself
-        raise PermissionError(13, "Permission denied", str(path))
+    def denied(name, *args, **kwargs):  # chmod 000 does not stop root, so refuse the open itself
+        if os.fspath(name) == str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(name, *args, **kwargs)
 
-    monkeypatch.setattr(deap_format, "open", denied, raising=False)
+    monkeypatch.setattr(os, "open", denied)
     with pytest.raises(DEAPFormatError, match="cannot be opened.*Permission denied") as info:
         deap_format.read_participant(path)
     assert str(path) in str(info.value)
@@ -499,3 +506,85 @@ def test_written_files_follow_the_umask(tmp_path):
         assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o600
     finally:
         os.umask(old)
+
+
+# ---------------------------------------------------------------------------------------------
+# Files that are not regular files of a participant's size are refused before they are read
+# ---------------------------------------------------------------------------------------------
+
+
+def test_max_file_bytes_is_twice_a_float64_file():
+    float64_file = 8 * (40 * 40 * 8064 + 40 * 4)  # the samples and ratings of a real (float64) file
+    assert float64_file < deap_format.MAX_FILE_BYTES <= 2 * float64_file + 2**20
+
+
+def test_huge_sparse_file_is_refused_unread(tmp_path):
+    import time
+    import tracemalloc
+
+    path = tmp_path / "s01.dat"
+    with open(path, "wb") as f:
+        f.truncate(20 * 10**9)  # 20 GB, sparse: no disk used
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    try:
+        with pytest.raises(DEAPFormatError) as info:
+            deap_format.read_participant(path)
+        seconds = time.perf_counter() - t0
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(info.value) == (
+        f"{path}: is 20000000000 bytes, more than the {deap_format.MAX_FILE_BYTES} expected at most; expected a "
+        f"DEAP participant file (sNN.dat, a regular file of at most {deap_format.MAX_FILE_BYTES} bytes)"
+    )
+    assert seconds < 1 and peak < 10**6
+
+
+def test_file_growing_past_the_bound_while_read_is_refused(tmp_path, valid, monkeypatch):
+    """The bound holds for the bytes read, not only for the size at open."""
+    path = deap_format.write_participant(tmp_path / "s01.dat", *valid)
+    size = path.stat().st_size
+    real_fstat = os.fstat
+    monkeypatch.setattr(deap_format, "MAX_FILE_BYTES", size - 10)
+
+    def smaller(fd):  # the size at open said it fit
+        st = real_fstat(fd)
+        return os.stat_result((st.st_mode, *st[1:6], size - 100, *st[7:]))
+
+    monkeypatch.setattr(os, "fstat", smaller)
+    with pytest.raises(DEAPFormatError, match=rf"grew past {size - 10} bytes while read"):
+        deap_format.read_participant(path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "dev/zero"])
+def test_fifo_and_device_are_refused_without_blocking(tmp_path, kind):
+    path = tmp_path / "s01.dat"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+        what = "a FIFO"
+    else:
+        path.symlink_to("/dev/zero")  # reading it would never end
+        what = "a character device"
+    with pytest.raises(DEAPFormatError, match=rf"^{path}: is not a regular file \({what}\); expected a DEAP"):
+        deap_format.read_participant(path)
+    with pytest.raises(FileNotFoundError) as info:
+        deap_format.find_participants(tmp_path)
+    assert str(info.value) == (f"DEAP folder {tmp_path}: s01.dat is not a readable file "
+                               f"({what}, expected a regular file)")
+
+
+def test_broken_entries_are_each_named_with_what_they_are(tmp_path):
+    (tmp_path / "s01.dat").mkdir()
+    (tmp_path / "s02.dat").symlink_to(tmp_path / "gone")
+    (tmp_path / "s03.dat").symlink_to(tmp_path / "s03.dat")  # a link loop
+    with pytest.raises(FileNotFoundError) as info:
+        deap_format.find_participants(tmp_path)
+    assert str(info.value) == (
+        f"DEAP folder {tmp_path}: s01.dat is not a readable file (a directory, expected a regular file); "
+        "s02.dat is not a readable file (a dangling link, expected a regular file); "
+        "s03.dat is not a readable file (cannot be examined: Too many levels of symbolic links, "
+        "expected a regular file)"
+    )
+    with pytest.raises(DEAPFormatError, match=r"s03.dat: cannot be opened \(OSError: Too many levels"):
+        deap_format.read_participant(tmp_path / "s03.dat")

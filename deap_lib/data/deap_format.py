@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deap_lib.data.folders import resolve_folder
+from deap_lib.data.folders import NotABoundedFile, file_kind, open_regular, resolve_folder
 from deap_lib.store import atomic_write_bytes
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "DEAP_DIR_ENV",
     "EEG_CHANNELS",
     "LABELS_SHAPE",
+    "MAX_FILE_BYTES",
     "N_CHANNELS",
     "N_EEG",
     "N_PARTICIPANTS",
@@ -95,19 +96,24 @@ def _fail(path: Path, what: str) -> DEAPFormatError:
 _ALIGN = 64
 #: Bytes read first to find where the samples start (a DEAP file's header is about 200 bytes).
 _HEAD = 4096
+#: The largest participant file read: twice a float64 file's samples and ratings (a real DEAP
+#: file, Python 2 pickle of float64, is 103,222,000 bytes or so; a Python 3 protocol-2 pickle
+#: stores each byte >= 0x80 in two, so at most twice that), plus 1 MiB for the pickle's framing.
+#: Anything larger is refused before a byte is read.
+MAX_FILE_BYTES = 2 * 8 * (N_TRIALS * N_CHANNELS * N_SAMPLES + N_TRIALS * len(RATING_NAMES)) + 2**20
 
 
-def _read_aligned(f) -> np.ndarray:
-    """The whole file as a uint8 array, placed so that its first long array starts aligned.
+def _read_aligned(f, size: int) -> np.ndarray:
+    """The file (``size`` bytes at open) as a uint8 array, placed so that its first long array starts aligned.
 
     One ``readinto`` into one preallocated buffer: no intermediate ``bytes``, and the arrays
     :func:`deap_lib.data.pickle_reader.load_arrays` builds with ``copy=False`` are views of it. Read,
     not memory-mapped: a mapped file truncated by another process would kill this one (SIGBUS),
-    and mapping measured slower than reading here.
+    and mapping measured slower than reading here. A file that grew since it was opened is read
+    to its end, but never past :data:`MAX_FILE_BYTES`.
     """
     from deap_lib.data.pickle_reader import array_data_offset
 
-    size = os.fstat(f.fileno()).st_size
     head = f.read(min(size, _HEAD)) if size else b""
     start = array_data_offset(head)
     buf = np.empty(size + _ALIGN, dtype=np.uint8)  # numpy's allocator: huge pages where it can
@@ -120,7 +126,10 @@ def _read_aligned(f) -> np.ndarray:
         if not k:  # the file shrank since fstat: what was read is parsed (and found truncated)
             return buf[shift : shift + got]
         got += k
-    rest = f.read()
+    rest = f.read(1)  # (FileIO.read(n) allocates n bytes: first look for one more byte)
+    rest += f.read(MAX_FILE_BYTES - size) if rest else b""
+    if size + len(rest) > MAX_FILE_BYTES:
+        raise NotABoundedFile(f"grew past {MAX_FILE_BYTES} bytes while read, expected at most {MAX_FILE_BYTES}")
     if rest:  # the file grew since fstat: read it whole (copies, but stays correct)
         return np.concatenate([buf[shift : shift + size], np.frombuffer(rest, dtype=np.uint8)])
     return buf[shift : shift + size]
@@ -131,22 +140,27 @@ def _unpickle(path: Path) -> dict:
 
     Nothing of the file is executed: the opcode stream is interpreted, numpy's array
     reconstruction is recognised as data, and anything else raises :class:`DEAPFormatError`.
-    The file is read once into one buffer; arrays stored as numpy wants them (native byte order,
-    C order) are views of it, so a DEAP file's samples are never copied.
+    Only a regular file of at most :data:`MAX_FILE_BYTES` is read (checked on the open file,
+    before reading: a FIFO, a device or a huge sparse file is refused unread). The file is read
+    once into one buffer; arrays stored as numpy wants them (native byte order, C order) are
+    views of it, so a DEAP file's samples are never copied.
     """
     from deap_lib.data.pickle_reader import load_arrays  # here: pickle_reader imports DEAPFormatError from io
 
-    if path.is_dir():
-        raise _fail(path, "is a directory, expected a DEAP participant file (sNN.dat)")
+    expected = f"expected a DEAP participant file (sNN.dat, a regular file of at most {MAX_FILE_BYTES} bytes)"
     try:
-        f = open(path, "rb", buffering=0)
+        f, size = open_regular(path, MAX_FILE_BYTES)
     except FileNotFoundError:
         raise
+    except NotABoundedFile as exc:
+        raise _fail(path, f"{exc}; {expected}") from None
     except OSError as exc:
         raise _fail(path, f"cannot be opened ({type(exc).__name__}: {exc.strerror or exc})") from exc
     with f:
         try:
-            raw = _read_aligned(f)
+            raw = _read_aligned(f, size)
+        except NotABoundedFile as exc:
+            raise _fail(path, f"{exc}; {expected}") from None
         except OSError as exc:
             raise _fail(path, f"cannot be read ({type(exc).__name__}: {exc.strerror or exc})") from exc
     return load_arrays(raw, name=str(path), copy=False)
@@ -221,7 +235,8 @@ def read_participant(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     FileNotFoundError
         If ``path`` does not exist.
     DEAPFormatError
-        If ``path`` is a directory or unreadable, not a pickle or truncated, asks for any global a
+        If ``path`` is not a regular file (a directory, a FIFO, a device), is larger than
+        :data:`MAX_FILE_BYTES` (refused unread) or unreadable, not a pickle or truncated, asks for any global a
         dict of arrays does not need (no code from the file is run), is not a dict with ndarrays
         ``'data'`` and ``'labels'`` of the shapes above and a float dtype, has non-finite samples,
         or has ratings outside 1-9. The message names the file and what was wrong.
@@ -277,6 +292,16 @@ def _check_participants(participants: Iterable[int]) -> list[int]:
     return sorted(pids)
 
 
+def _kind(path: Path) -> str:
+    """What ``path`` is, in words, following links: "a directory", "a FIFO", "a dangling link" ..."""
+    try:
+        return file_kind(path.stat().st_mode)
+    except FileNotFoundError:
+        return "a dangling link"
+    except OSError as exc:  # a link loop, a folder that cannot be searched
+        return f"cannot be examined: {exc.strerror or exc}"
+
+
 def find_participants(
     root: str | os.PathLike | None, participants: Iterable[int] | None = None
 ) -> list[tuple[int, Path]]:
@@ -299,19 +324,21 @@ def find_participants(
     ------
     FileNotFoundError
         If the folder does not exist, if ``participants`` is None and no file is present, or if
-        ``participants`` names files that are missing (all are listed).
+        ``participants`` names files that are missing (all are listed), or if an ``sNN.dat`` is
+        there but not a regular file (each is named with what it is: a directory, a FIFO, a
+        character device, a dangling link).
     ValueError, TypeError
         If ``participants`` holds ids outside 1-32, duplicates, or non-integers.
     """
     folder = resolve_deap_dir(root)
     wanted = list(range(1, N_PARTICIPANTS + 1)) if participants is None else _check_participants(participants)
     paths = [(pid, participant_path(folder, pid)) for pid in wanted]
-    # a folder or a dangling link named sNN.dat is a broken copy, not a missing participant
-    broken = [p for _, p in paths if (p.exists() or p.is_symlink()) and not p.is_file()]
+    # a folder, a FIFO, a device or a dangling link named sNN.dat is a broken copy, not a missing participant
+    broken = [(p, _kind(p)) for _, p in paths if (p.exists() or p.is_symlink()) and not p.is_file()]
     if broken:
         raise FileNotFoundError(
-            f"DEAP folder {folder}: {', '.join(p.name for p in broken)} "
-            f"{'is' if len(broken) == 1 else 'are'} not a readable file (a folder or a dangling link)"
+            f"DEAP folder {folder}: "
+            + "; ".join(f"{p.name} is not a readable file ({kind}, expected a regular file)" for p, kind in broken)
         )
     present = [(pid, p) for pid, p in paths if p.is_file()]
     missing = [p.name for _, p in paths if not p.is_file()]

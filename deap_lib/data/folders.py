@@ -1,8 +1,11 @@
-"""A licensed dataset's folder, named by an argument or an environment variable, never assumed."""
+"""A licensed dataset's folder, named by an argument or an environment variable, never assumed; and
+its files opened only when they are regular files of a bounded size (never a FIFO or a device)."""
 
 from __future__ import annotations
 
+import io
 import os
+import stat
 from pathlib import Path
 
 
@@ -42,3 +45,74 @@ def resolve_folder(root: str | os.PathLike | None, *, env: str, dataset: str, ho
     if not path.is_dir():
         raise NotADirectoryError(f"{dataset} folder {path} (from {source}) is not a folder")
     return path
+
+
+class NotABoundedFile(ValueError):
+    """A path that :func:`open_regular` refuses: not a regular file, or larger than allowed.
+
+    The message says what was found and expected, without the path (the caller names it).
+    """
+
+
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def file_kind(mode: int) -> str:
+    """What a file of ``st_mode`` ``mode`` is, in words: "a regular file", "a FIFO", "a directory" ..."""
+    if stat.S_ISREG(mode):
+        return "a regular file"
+    return next((name for test, name in _KINDS if test(mode)), "not a regular file")
+
+
+def open_regular(path: str | os.PathLike, max_bytes: int) -> tuple[io.FileIO, int]:
+    """Open ``path`` for reading, refusing anything but a regular file of at most ``max_bytes``.
+
+    The path is opened with ``O_NONBLOCK`` (a FIFO opens at once instead of waiting for a
+    writer), then the open descriptor is checked with ``fstat`` (no race between the check and
+    the read), then put back in blocking mode. Symbolic links are followed: a link to
+    ``/dev/zero`` is refused as a character device.
+
+    Returns
+    -------
+    file : io.FileIO
+        Unbuffered, positioned at the start; the caller closes it.
+    size : int
+        The file's size at open (``st_size``); a reader should still read at most ``max_bytes``.
+
+    Raises
+    ------
+    FileNotFoundError, OSError
+        As ``os.open`` (missing file, dangling link, link loop, permission).
+    NotABoundedFile
+        If it is not a regular file ("is not a regular file (a FIFO)") or is larger than ``max_bytes``.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise NotABoundedFile(f"is not a regular file ({file_kind(st.st_mode)})")
+        if st.st_size > max_bytes:
+            raise NotABoundedFile(f"is {st.st_size} bytes, more than the {max_bytes} expected at most")
+        os.set_blocking(fd, True)
+        f = os.fdopen(fd, "rb", buffering=0)
+    except BaseException:
+        os.close(fd)
+        raise
+    return f, st.st_size
+
+
+def read_regular(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """The bytes of the regular file ``path``, refused (:class:`NotABoundedFile`) beyond ``max_bytes``.
+
+    Opened as :func:`open_regular`; at most ``max_bytes + 1`` bytes are read, so a file that grows
+    after the check is refused too, never read whole.
+    """
+    f, _ = open_regular(path, max_bytes)
+    raw = bytearray()
+    with f:
+        while len(raw) <= max_bytes and (chunk := f.read(min(max_bytes + 1 - len(raw), 1 << 16))):
+            raw += chunk
+    if len(raw) > max_bytes:
+        raise NotABoundedFile(f"grew past {max_bytes} bytes while read, expected at most {max_bytes}")
+    return bytes(raw)
