@@ -72,9 +72,9 @@ def dropout_noise(
 
     Returns
     -------
-    noise : Tensor, shape ``shape``
-        Zeros and ``1 / (1 - p)`` (the value ``nn.Dropout`` uses: ``1.0`` divided by ``1 - p`` in
-        the activation's dtype).
+    noise : Tensor, shape ``shape``, the activation's dtype
+        Zeros and ``1 / (1 - p)`` (the value ``nn.Dropout`` uses: ``1.0`` divided by ``1 - p``,
+        in float32, then rounded to the activation's dtype).
 
     Notes
     -----
@@ -83,8 +83,11 @@ def dropout_noise(
     within 2**-24 otherwise.
     """
     keep = 1.0 - p
-    noise = torch.empty(shape, dtype=like.dtype, device=like.device).uniform_(generator=generator)
-    return noise.lt_(keep).div_(keep)
+    # Drawn in float32 whatever the activation's dtype: a bfloat16 run gets the masks of the
+    # float32 run with the same generator (and bf16 ``uniform_`` is several times slower).
+    noise = torch.empty(shape, dtype=torch.float32, device=like.device).uniform_(generator=generator)
+    noise = noise.lt_(keep).div_(keep)
+    return noise if noise.dtype == like.dtype else noise.to(like.dtype)
 
 
 def _check_probability(name: str, p: float) -> None:

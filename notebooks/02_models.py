@@ -44,6 +44,7 @@ nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "
 n_jobs = None  # parallel processes; with 2 or more both models also train on the other target alongside
 scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
 device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
+precision = None  # float32 (the report's), bfloat16, or auto (bf16 where the hardware does it natively); None: the profile's
 
 # %% tags=["remove-input"]
 from deap_lib.experiment import settings

@@ -39,6 +39,7 @@ n_permutations = None
 n_jobs = None
 scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
 device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
+precision = None  # float32 (the report's), bfloat16, or auto (bf16 where the hardware does it natively); None: the profile's
 control_effect = None  # effect size of the negative-control twin (0: null); None: no control
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 

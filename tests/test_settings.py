@@ -50,6 +50,7 @@ CASES = [
     ("control_effect", "0.0", 0.0, [-0.5]),
     ("dataset", "mahnob", "mahnob", ["seed", 1]),
     ("device", "cuda", "cuda", ["gpu", 0]),
+    ("precision", "bfloat16", "bfloat16", ["float16", "fp32", 16]),
     ("mahnob_experiments", "[cnn arousal]", ["cnn arousal"], [["cnn dominance"], []]),
     ("mahnob_epochs", "40", 40, [0, 2.5]),
 ]

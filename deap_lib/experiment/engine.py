@@ -46,6 +46,81 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+#: CPU flags (Linux ``/proc/cpuinfo``) of native bf16 matmuls: AMX tiles, or AVX-512's bf16 dot products.
+_BF16_CPU_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})
+
+
+def _cpu_flags(path: str = "/proc/cpuinfo") -> frozenset:
+    """The first CPU's feature flags; empty where they cannot be read (not Linux)."""
+    try:
+        with open(path, "rb") as f:
+            text = f.read(1 << 20).decode("ascii", "replace")
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        name, _, value = line.partition(":")
+        if name.strip() == "flags":
+            return frozenset(value.split())
+    return frozenset()
+
+
+def native_bf16(device: str | torch.device) -> bool:
+    """Whether ``device`` does bfloat16 matmuls natively: CUDA's own answer (emulation excluded), or
+    on a CPU the flags :data:`_BF16_CPU_FLAGS` (never guessed from the processor's name). Elsewhere
+    bf16 still runs, emulated and slower, which is why ``auto`` then means float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    return device.type == "cpu" and bool(_cpu_flags() & _BF16_CPU_FLAGS)
+
+
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``"float32"`` or ``"bfloat16"``: ``precision`` itself, or for ``"auto"`` bfloat16 where
+    :func:`native_bf16` holds on ``device`` (its kind: ``"cpu"``, ``"cuda"``), else float32."""
+    if precision == "auto":
+        return "bfloat16" if native_bf16(device) else "float32"
+    if precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be float32, bfloat16 or auto, got {precision!r}")
+    return precision
+
+
+class _Weights:
+    """A model's weights and its optimizer, in the run's arithmetic.
+
+    float32: the optimizer updates the model's own parameters. bfloat16: the model holds bf16
+    weights and computes in bf16 (activations and gradients too); the optimizer keeps float32
+    master weights, updates them from the bf16 gradients, and refreshes the bf16 weights once per
+    step (instead of casting float32 weights in every forward pass, as autocast does). Initial
+    weights are drawn in float32, so both arithmetics start from the same values.
+    """
+
+    def __init__(self, config: ExperimentConfig, model: torch.nn.Module, dtype: torch.dtype):
+        self.model, self.dtype = model, dtype
+        if dtype == torch.float32:
+            self.master = None
+            self.optimizer = _make_optimizer(config, model.parameters())
+            return
+        self.master = [p.detach().clone() for p in model.parameters()]  # float32, before the cast
+        for m in self.master:
+            m.grad = torch.zeros_like(m)
+        model.to(dtype)
+        self.low = list(model.parameters())
+        self.optimizer = _make_optimizer(config, self.master)
+
+    def step(self) -> None:
+        """One optimizer step from the gradients of the last backward pass; clears them."""
+        if self.master is None:
+            self.optimizer.step()
+        else:
+            with torch.no_grad():
+                for m, p in zip(self.master, self.low):
+                    m.grad.copy_(p.grad)
+                self.optimizer.step()
+                for m, p in zip(self.master, self.low):
+                    p.copy_(m)
+        self.model.zero_grad(set_to_none=True)
+
+
 def versions() -> dict:
     import sklearn
 
@@ -92,6 +167,7 @@ class _Run:
     scheme: str
     device: torch.device
     y: np.ndarray  # labels of every row of data
+    dtype: torch.dtype  # the arithmetic (resolve_precision of the config's precision on the device)
     run_seed: int
     fit: np.ndarray
     val: np.ndarray
@@ -134,7 +210,8 @@ def _start_run(config: ExperimentConfig, data: Prepared, split: splits.Split, sc
         )
     else:
         fit, val = split.train, np.empty(0, dtype=np.int64)
-    return _Run(config, data, split, scheme, device, y, run_seed, fit, val,
+    dtype = getattr(torch, resolve_precision(config.precision, device))
+    return _Run(config, data, split, scheme, device, y, dtype, run_seed, fit, val,
                 g_shuffle=torch.Generator().manual_seed(run_seed + 1))
 
 
@@ -186,6 +263,7 @@ def _record(run: _Run, test_logits: np.ndarray, *, stack_size: int) -> dict:
         "data": run.data.describe(),
         "versions": versions(),
         "device": str(run.device),
+        "precision": str(run.dtype).removeprefix("torch."),
         # Stacked runs share each epoch's wall time (epoch_seconds: the whole stack's epoch).
         "stacked": stack_size > 1,
         "stack_size": stack_size,
@@ -221,16 +299,17 @@ def train_run(
 def _train_plain(run: _Run, *, progress: bool) -> tuple[dict, dict]:
     config, data, device = run.config, run.data, run.device
 
-    def tensor(rows, dtype=torch.float32):
-        return torch.as_tensor(np.ascontiguousarray(data.features[rows]), dtype=dtype, device=device)
+    def tensor(rows):
+        return torch.as_tensor(np.ascontiguousarray(data.features[rows]), dtype=torch.float32, device=device)
 
     x_fit, x_val, x_test = tensor(run.fit), tensor(run.val), tensor(run.split.test)
     x_of = {"training": x_fit, "validation": x_val, "test": x_test}
     _check_finite(run, lambda name, rows: bool(torch.isfinite(x_of[name]).all()))
+    x_fit, x_val, x_test = x_fit.to(run.dtype), x_val.to(run.dtype), x_test.to(run.dtype)
     y_fit = torch.as_tensor(run.y[run.fit], dtype=torch.float32, device=device)
 
     model = run.new_model().to(device)
-    optimizer = _make_optimizer(config, model.parameters())
+    weights = _Weights(config, model, run.dtype)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     bar = tqdm(range(config.epochs), desc=run.name, disable=not progress, leave=False)
     for epoch in bar:
@@ -242,11 +321,10 @@ def _train_plain(run: _Run, *, progress: bool) -> tuple[dict, dict]:
         for start in range(0, len(run.fit), config.batch_size):
             idx = order[start : start + config.batch_size]
             xb, yb = x_fit[idx], y_fit[idx]
-            optimizer.zero_grad(set_to_none=True)
-            logits = model(xb)
+            logits = model(xb).float()  # the loss in float32 whatever the arithmetic
             loss = loss_fn(logits, yb)
             loss.backward()
-            optimizer.step()
+            weights.step()
             loss_sum += loss.detach() * len(idx)
             correct += ((logits.detach() >= 0) == (yb >= 0.5)).sum()
         _end_epoch(run, epoch, loss_sum=loss_sum.item(), correct=correct.item(),
@@ -254,8 +332,9 @@ def _train_plain(run: _Run, *, progress: bool) -> tuple[dict, dict]:
                    val_logits=predict_logits(model, x_val), test_logits=predict_logits(model, x_test))
         run.seconds.append(time.perf_counter() - start_time)
         _show(bar, run)
-    test_logits = predict_logits(model, x_test).cpu().numpy()
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    test_logits = predict_logits(model, x_test).float().cpu().numpy()
+    # The weights that made the predictions, as float32 (bf16 values are exact in float32).
+    state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
     return _record(run, test_logits, stack_size=1), state
 
 
@@ -338,6 +417,7 @@ def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict
     config, data, device, k = first.config, first.data, first.device, len(runs)
     x_all = torch.as_tensor(np.ascontiguousarray(data.features), dtype=torch.float32, device=device)
     finite_rows = torch.isfinite(x_all).flatten(1).all(1).cpu().numpy()
+    x_all = x_all.to(first.dtype)
     for run in runs:
         _check_finite(run, lambda name, rows: bool(finite_rows[rows].all()))
 
@@ -348,7 +428,7 @@ def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict
     y_fit = torch.as_tensor(np.stack([run.y[run.fit] for run in runs]), dtype=torch.float32, device=device)
 
     net = stacked_.StackedModel((run.new_model() for run in runs), sample_shape=tuple(x_all.shape[1:]), device=device)
-    optimizer = _make_optimizer(config, net.parameters())
+    weights = _Weights(config, net, first.dtype)
     n_fit = len(first.fit)
     bar = tqdm(range(config.epochs), desc=f"{config.model} {config.target} {k} runs stacked ({first.split.name}, ...)",
                disable=not progress, leave=False)
@@ -362,12 +442,11 @@ def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict
         for start in range(0, n_fit, config.batch_size):
             xb = x_all[rows[:, start : start + config.batch_size]]  # (K, B, C, F)
             yb = y_order[:, start : start + config.batch_size]  # (K, B)
-            optimizer.zero_grad(set_to_none=True)
-            logits = net(xb)  # (K, B)
+            logits = net(xb).float()  # (K, B), the loss in float32 whatever the arithmetic
             # Each run's own mean loss; their sum gives each run's weights exactly that run's gradient.
             losses = F.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=1)  # (K,)
             losses.sum().backward()
-            optimizer.step()
+            weights.step()
             loss_sum += losses.detach() * yb.shape[1]
             correct += ((logits.detach() >= 0) == (yb >= 0.5)).sum(dim=1)
         fit_logits = stacked_.predict_logits(net, x_all, fit_rows) if config.train_accuracy == "eval" else None
@@ -381,8 +460,9 @@ def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict
         for run in runs:
             run.seconds.append(seconds)
         _show(bar, first)
-    test_logits = stacked_.predict_logits(net, x_all, test_rows).cpu().numpy()
-    return [(_record(run, test_logits[i], stack_size=k), net.fold_state_dict(i)) for i, run in enumerate(runs)]
+    test_logits = stacked_.predict_logits(net, x_all, test_rows).float().cpu().numpy()
+    return [(_record(run, test_logits[i], stack_size=k), {key: v.float() for key, v in net.fold_state_dict(i).items()})
+            for i, run in enumerate(runs)]
 
 
 def summarize(history: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:

@@ -28,27 +28,27 @@ from tqdm import tqdm
 from deap_lib.data.dataset import Prepared
 from deap_lib.evaluation import stats
 from deap_lib.experiment import executor, splits
-from deap_lib.experiment.engine import stack_groups, train_runs
+from deap_lib.experiment.engine import resolve_precision, stack_groups, train_runs
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.models import build_model
 from deap_lib.store import Store, entry_key, stable_hash
 
-#: How the runs' arithmetic is done; part of every run's identity with the device's kind.
-DTYPE = "float32"
-
 
 def run_id(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str, device: str = "cpu") -> str:
-    """Key of a run: the result-changing config, the data's identity, the scheme, the split, and
-    the kind of device with the dtype ("cpu" / "cuda"; runs on the two differ within float
-    tolerance, so their records never mix)."""
+    """Key of a run: the result-changing config, the data's identity, the scheme, the split, the
+    kind of device ("cpu" / "cuda") and the arithmetic (``config.precision`` resolved on that kind:
+    ``auto`` and the precision it stands for share their runs). Runs on two kinds or in two
+    precisions differ beyond float tolerance, so their records never mix."""
+    key = config.run_key()
+    key["precision"] = resolve_precision(config.precision, device)
     return entry_key(
         "records",
         {
-            "config": config.run_key(),
+            "config": key,
             "data": data.identity,
             "scheme": scheme,
             "split": [split.name, stable_hash([split.train.tolist(), split.test.tolist()])],
-            "device": [str(device), DTYPE],
+            "device": str(device),
         },
     )
 
@@ -152,7 +152,9 @@ def run_jobs(
     groups = _groups(todo, stacked if stacked is not None else kind == "cuda", -(-len(todo) // capacity))
     slots = executor.parallelism(n_jobs, scheduler, len(groups))
     inner_progress = progress and len(todo) == 1 and scheduler is None
-    tasks = [(config, [split for _, split in members], scheme, kind, None if device is None else str(device), i,
+    # "auto" decided here, on the kind of device the runs use, as in their keys (not again by each worker).
+    tasks = [(config.replace(precision=resolve_precision(config.precision, kind)), [split for _, split in members],
+              scheme, kind, None if device is None else str(device), i,
               stacked, inner_progress) for i, (config, scheme, members) in enumerate(groups)]
     if desc is None:
         config, _, scheme = todo[0][0]

@@ -39,6 +39,8 @@ PROFILE_DIR = Path(__file__).parents[1] / "profiles"
 PROFILE_ENV = "DEAP_LIB_PROFILE"
 
 _ALL_TRIALS = N_PARTICIPANTS * N_TRIALS  # 1280 in DEAP
+#: The arithmetic a run may train in (:func:`deap_lib.experiment.engine.resolve_precision` decides ``auto``).
+PRECISIONS = ("float32", "bfloat16", "auto")
 #: The (model, target) experiments of the report, in the book's order.
 EXPERIMENTS = (("dnn", "valence"), ("cnn", "valence"), ("dnn", "arousal"), ("cnn", "arousal"))
 
@@ -99,6 +101,9 @@ SETTINGS: dict[str, Setting] = {
     "train_accuracy": Setting(str, "running: the batches' own predictions; eval: re-evaluated (the report)",
                               choices=("running", "eval")),
     "model_kwargs": Setting(dict, "keyword arguments of the model's constructor (sizes, dropout)"),
+    "precision": Setting(str, "arithmetic of training: float32 (the report's), bfloat16 (fp32 master weights), "
+                              "or auto (bfloat16 where the device does bf16 matmuls natively, else float32)",
+                         choices=PRECISIONS),
     "deap_dir": Setting(str, "DEAP's data_preprocessed_python folder; None: $DEAP_DIR, else the twin", none=True),
     "dataset": Setting(str, "deap, or mahnob (MAHNOB-HCI's sessions through the same pipeline)", choices=DATASETS),
     "mahnob_dir": Setting(str, "MAHNOB-HCI folder (holding Sessions/); None: $MAHNOB_DIR, else its twin", none=True),
@@ -239,6 +244,7 @@ class ExperimentConfig:
     val_fraction: float = 0.1
     train_accuracy: str = "running"
     model_kwargs: dict = field(default_factory=dict)
+    precision: str = "float32"  # the report's arithmetic; "bfloat16" or "auto" (see engine.resolve_precision)
     # Data: real DEAP when deap_dir (or $DEAP_DIR) is set, else the twin.
     deap_dir: str | None = None
     dataset: str = "deap"  # "mahnob": MAHNOB-HCI from mahnob_dir (or $MAHNOB_DIR), else its twin
@@ -325,7 +331,7 @@ def load_config(path_or_name: str | os.PathLike, **overrides) -> ExperimentConfi
 
 #: The parameters a profile may set (anything else in a profile file is an error).
 PROFILE_KEYS = (
-    "profile", "participants", "n_test", "epochs", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
+    "profile", "participants", "n_test", "epochs", "precision", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
     "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
     "mahnob_experiments", "mahnob_epochs",
 )

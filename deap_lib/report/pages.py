@@ -20,7 +20,7 @@ from deap_lib.data import deap_format, features
 from deap_lib.evaluation import stats
 from deap_lib.evaluation.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
 from deap_lib.experiment import splits
-from deap_lib.experiment.engine import versions
+from deap_lib.experiment.engine import resolve_precision, versions
 from deap_lib.experiment.protocols import test_predictions, tested_splits
 from deap_lib.report import paper
 
@@ -38,6 +38,17 @@ def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "Mar
         return None
     return Markdown(f":::{{admonition}} Reduced: {len(ran)} of the {len(of)} {what}\n:class: note\n"
                     f"The `{values['profile']}` profile runs {', '.join(map(str, ran))}. {why}\n:::")
+
+
+def arithmetic(values: dict) -> str:
+    """The precision a chapter's runs train in, on the device they use, said for its header."""
+    device = values.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    asked = values.get("precision", "float32")
+    resolved = resolve_precision(asked, device)
+    how = {"float32": "float32, the report's arithmetic",
+           "bfloat16": "bfloat16 (float32 master weights and loss; see [How to reproduce](../reproduce))"}[resolved]
+    return f"{how}, {'on a CUDA GPU' if device == 'cuda' else 'on the CPU'}" + \
+        (f" (precision `auto`: {'native' if resolved == 'bfloat16' else 'no native'} bf16 here)." if asked == "auto" else ".")
 
 
 def page_header(values: dict, data) -> "Markdown":
@@ -61,6 +72,7 @@ def page_header(values: dict, data) -> "Markdown":
     return Markdown(
         f":::{{note}}\n**Data:** {describe}; {len(data.features)} {rows}, "
         f"identity `{data.identity}`.{used}{nonfinite}\n\n**Profile:** `{profile}`.{reduced}\n\n"
+        f"**Arithmetic:** {arithmetic(values)}\n\n"
         f"**Versions:** deap_lib {v['deap_lib']}, torch {v['torch']}, numpy {v['numpy']}, "
         f"scikit-learn {v['scikit-learn']}, Python {v['python']}.\n:::"
     )
