@@ -9,7 +9,7 @@ For DEAP's 8064 samples the windows are nine of 807 samples and a last one of 80
 The computation is vectorized over trials and channels and processed in chunks, on a pool of
 threads (numpy releases the GIL), so that all of DEAP (1280 trials x 32 channels x 8064 samples)
 takes a few seconds and little extra memory. Medians, the costly part, are selected among the
-few samples near each window's middle, found by counting, and are exact. The result equals the
+few samples near each channel's window middles, found by counting in one pass, and are exact. The result equals the
 plain per-channel loop (``np.median``, ``np.std``, ``scipy.stats.skew`` ... on each window) to
 about 1e-12 relative; ``tests/test_features.py`` holds that loop and checks it.
 
@@ -128,8 +128,8 @@ def _with_progress(items: Iterable, total: int, progress: bool, desc: str) -> It
     return tqdm(items, total=total, desc=desc, unit="chunk")
 
 
-def _median(part: np.ndarray, is_nan: np.ndarray) -> np.ndarray:
-    """Median along the last axis, partitioning ``part`` in place.
+def _median(part: np.ndarray) -> np.ndarray:
+    """Median along the last axis, partitioning ``part`` in place (the fallback of :func:`_medians`).
 
     ``np.median`` along an axis partitions at two positions for even lengths; one partition at
     the middle plus a max over the left half is several times faster and gives the same value.
@@ -139,94 +139,91 @@ def _median(part: np.ndarray, is_nan: np.ndarray) -> np.ndarray:
     part.partition(k, axis=-1)
     upper = part[..., k].astype(np.float64)
     if m % 2:
-        median = upper
-    else:
-        lower = part[..., :k].max(axis=-1).astype(np.float64)
-        median = (lower + upper) / 2
-    # np.median returns nan for a lane holding nan, which a partition only moves to the end.
-    median[is_nan] = np.nan
-    return median
+        return upper
+    return (part[..., :k].max(axis=-1).astype(np.float64) + upper) / 2
 
 
 #: Half-width, in standard deviations, of the range where a window's median is looked for first
 #: (around Pearson's estimate mean - skew * std / 6): about 8 % of a normal window's samples.
-#: On EEG-like windows the median lies outside it for fewer than 1 in 1000 windows, which are
-#: then partitioned whole.
+#: Each channel is searched in the union of its windows' ranges, which holds their medians and
+#: so its own; on EEG-like data the median lies outside for fewer than 1 in 1000 windows, which
+#: are then partitioned whole.
 _MEDIAN_HALF_WIDTH = 0.1
 
 
-def _count(mask: np.ndarray) -> np.ndarray:
-    """True values along the last axis, as int64 (summing bytes is several times faster than
-    ``np.count_nonzero`` along an axis)."""
-    dtype = np.uint16 if mask.shape[-1] < 2**16 else np.int64
-    return np.add.reduce(mask.view(np.uint8), axis=-1, dtype=dtype).astype(np.int64)
+def _middles(values: np.ndarray, counts: np.ndarray, ranks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``ranks[i]``-th smallest of group ``i`` of ``values`` and the value just below it.
+
+    The groups are consecutive runs of ``counts`` values. They are placed in the rows of one
+    array after ``col - ranks[i]`` low pads, so that every rank sits at column ``col`` and one
+    partition selects them all; the largest value left of ``col`` is the next smaller one.
+    """
+    dtype = values.dtype
+    low, high = (-np.inf, np.inf) if np.issubdtype(dtype, np.floating) else (np.iinfo(dtype).min, np.iinfo(dtype).max)
+    col = int(ranks.max(initial=0)) + 1  # at least one pad left of col
+    pad = col - ranks
+    width = int((pad + counts).max(initial=col + 1))
+    cand = np.full((counts.size, width), high, dtype=dtype)
+    cand[np.arange(width) < pad[:, None]] = low
+    first = np.arange(counts.size) * width + pad - (np.cumsum(counts) - counts)
+    cand.reshape(-1)[np.repeat(first, counts) + np.arange(values.size)] = values
+    cand.partition(col, axis=-1)
+    return cand[:, col].astype(np.float64), cand[:, :col].max(axis=-1).astype(np.float64)
 
 
-def _median_between(
-    rows: np.ndarray, start: int, k: int, m: int, lo: np.ndarray, hi: np.ndarray, skip: np.ndarray
-) -> np.ndarray:
-    """Median of ``k`` consecutive windows of ``m`` samples, selected among the samples in ``[lo, hi]``.
+def _medians(rows: np.ndarray, window: int, lo: np.ndarray, hi: np.ndarray, skip: np.ndarray) -> np.ndarray:
+    """Medians of the ten windows and of the whole of each row, selected among its samples in ``[lo, hi]``.
 
-    The samples below ``lo`` are counted, which gives the ranks of the middle samples among those
-    in ``[lo, hi]``; only those are partitioned, padded so that the middle sits at one column for
-    every window. The counts prove the ranks, so any bounds give the exact median: a window whose
-    middle they do not place inside its range is partitioned whole. The result equals
-    :func:`_median`'s to the bit; only the time depends on the bounds.
+    One pass: the samples in a row's range and the counts below it, per window, give the ranks
+    of every window's middle samples among those candidates, and summed over the windows the
+    ranks of the row's; only the candidates are partitioned. The counts prove the ranks, so any
+    bounds give the exact median: a window (or row) whose middle they do not place inside the
+    range is partitioned whole. The result equals ``np.median``'s to the bit; only the time
+    depends on the bounds.
 
     Parameters
     ----------
     rows : ndarray, shape (r, n), C-contiguous
-        Samples, not modified; the windows are ``rows[:, start : start + k * m]``.
-    start, k, m : int
-        Where the first window starts, how many windows, their length.
-    lo, hi : ndarray of float64, shape (r, k)
-        Bounds of the range looked in, per window.
-    skip : ndarray of bool, shape (r, k)
-        Windows holding a nan: their median is nan.
+        Samples, not modified; window ``w < 9`` is ``rows[:, w * window : (w + 1) * window]``,
+        the tenth holds the rest.
+    window : int
+    lo, hi : ndarray of float64, shape (r,)
+        Bounds of the range looked in, per row.
+    skip : ndarray of bool, shape (r, 11)
+        Windows (then the whole row) holding a nan: their median is nan.
 
     Returns
     -------
-    median : ndarray of float64, shape (r, k)
+    median : ndarray of float64, shape (r, 11)
     """
     r, n = rows.shape
-    lanes = rows[:, start : start + k * m].reshape(r, k, m)
-    mid = m // 2  # rank of the upper middle sample; the lower one is mid - 1 for even m, else mid
-    lower_rank = mid - 1 if m % 2 == 0 else mid
-    inside = lanes >= lo[..., None]
-    below = m - _count(inside)
-    np.logical_and(inside, lanes <= hi[..., None], out=inside)
-    count = _count(inside)
-    ok = (below <= lower_rank) & (mid < below + count) & ~skip
-    median = np.full((r, k), np.nan)
-    if ok.any():
-        inside[~ok] = False
-        count = count[ok]  # per window whose middle is among its candidates, in row-major order
-        # Window i's candidates are placed after pad[i] low values, so that its upper middle, the
-        # (mid - below[i])-th smallest candidate, sits at the same column for every window.
-        target = mid - below[ok]
-        col = int(target.max())
-        pad = col - target
-        width = int((pad + count).max())
-        if np.issubdtype(rows.dtype, np.floating):
-            low, high = -np.inf, np.inf
-        else:
-            low, high = np.iinfo(rows.dtype).min, np.iinfo(rows.dtype).max
-        cand = np.full((count.size, width), high, dtype=rows.dtype)
-        cand[np.arange(width) < pad[:, None]] = low
-        # The candidates in row-major order (flat indices into ``inside``, then into ``rows``),
-        # and where each goes in ``cand``, flattened: window i's run starts at column pad[i].
-        at = np.flatnonzero(inside)
-        at += (at // (k * m)) * (n - k * m) + start
-        first = np.arange(count.size) * width + pad - (np.cumsum(count) - count)
-        cand.reshape(-1)[np.repeat(first, count) + np.arange(at.size)] = rows.reshape(-1).take(at)
-        cand.partition(col, axis=-1)
-        middle = cand[:, col].astype(np.float64)
-        if m % 2 == 0:
-            middle = (cand[:, :col].max(axis=-1).astype(np.float64) + middle) / 2
-        median[ok] = middle
+    starts = np.arange(N_WINDOWS + 1) * window
+    starts[-1] = 0  # the whole row
+    sizes = np.append(np.diff(starts[:-1], append=n), n)
+    if np.issubdtype(rows.dtype, np.floating):  # compared in the samples' dtype: several times faster
+        lo, hi = lo.astype(rows.dtype), hi.astype(rows.dtype)
+    inside = rows >= lo[:, None]
+    dtype = np.uint16 if n < 2**16 else np.int64  # summing bytes beats np.count_nonzero
+    below = np.empty((r, N_WINDOWS + 1), dtype=np.int64)
+    below[:, :-1] = sizes[:-1] - np.add.reduceat(inside.view(np.uint8), starts[:-1], axis=-1, dtype=dtype)
+    np.logical_and(inside, rows <= hi[:, None], out=inside)
+    count = np.empty_like(below)
+    count[:, :-1] = np.add.reduceat(inside.view(np.uint8), starts[:-1], axis=-1, dtype=dtype)
+    below[:, -1], count[:, -1] = below[:, :-1].sum(axis=-1), count[:, :-1].sum(axis=-1)
+    upper = sizes // 2 - below  # ranks of the middle samples among the candidates
+    lower = (sizes - 1) // 2 - below
+    ok = (lower >= 0) & (upper < count) & ~skip
+    ranks = np.where(ok, upper, 0)
+    values = np.compress(inside.reshape(-1), rows)  # row by row, window by window; rows[inside] is slower
+    median = np.full((r, N_WINDOWS + 1), np.nan)
+    for cols, counts in ((slice(0, N_WINDOWS), count[:, :-1]), (slice(N_WINDOWS, None), count[:, -1:])):
+        top, below_top = _middles(values, counts.ravel(), ranks[:, cols].ravel())
+        with np.errstate(invalid="ignore"):  # -inf + inf in groups that are not ok
+            both = np.where((upper == lower)[:, cols].ravel(), top, (below_top + top) / 2)
+        median[:, cols] = np.where(ok[:, cols], both.reshape(r, -1), np.nan)
     rest = ~ok & ~skip
-    if rest.any():
-        median[rest] = _median(lanes[rest], np.zeros(int(rest.sum()), dtype=bool))
+    for j in np.flatnonzero(rest.any(axis=0)):
+        median[rest[:, j], j] = _median(rows[rest[:, j], starts[j] : starts[j] + sizes[j]])
     return median
 
 
@@ -272,7 +269,11 @@ def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray, scratch: _Scrat
     head = (N_WINDOWS - 1) * window
     # Per row, one column per window and a last one for the whole channel.
     counts = np.array([window] * (N_WINDOWS - 1) + [n - head, n], dtype=np.float64)  # (11,)
-    sums, median, vmax, vmin, c2, c3, c4 = np.empty((7, r, N_WINDOWS + 1))  # c2: sum of d**2 ...
+    sums, vmax, vmin, c2, c3, c4 = np.empty((6, r, N_WINDOWS + 1))  # c2: sum of d**2 ...
+    starts = np.arange(N_WINDOWS) * window
+    w = slice(0, N_WINDOWS)
+    vmax[:, w] = np.maximum.reduceat(rows, starts, axis=-1)
+    vmin[:, w] = np.minimum.reduceat(rows, starts, axis=-1)
 
     # Nine equal windows as one (r, 9, window) block, then the last window as an (r, 1, m) block.
     for first, k, start, stop in ((0, N_WINDOWS - 1, 0, head), (N_WINDOWS - 1, 1, head, n)):
@@ -289,22 +290,11 @@ def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray, scratch: _Scrat
             c2[sub, cols] = np.vecdot(d, d)
             c3[sub, cols] = np.vecdot(d2, d)
             c4[sub, cols] = np.vecdot(d2, d2)
-            vmax[sub, cols] = block.max(axis=-1)
-            vmin[sub, cols] = block.min(axis=-1)
-        # The median is looked for near Pearson's estimate mean - skew * std / 6, where
-        # skew * std = c3 / c2; a constant window is looked for at its mean.
-        mean = sums[:, cols] / m
-        with np.errstate(divide="ignore", invalid="ignore"):
-            centre = mean - np.where(c2[:, cols] > 0, c3[:, cols] / (6 * c2[:, cols]), 0.0)
-        half = _MEDIAN_HALF_WIDTH * np.sqrt(c2[:, cols] / m)
-        is_nan = np.isnan(vmax[:, cols])
-        median[:, cols] = _median_between(rows, start, k, m, centre - half, centre + half, is_nan)
 
     # Whole channel. Sum, max and min combine exactly from the windows. Its central moments
     # follow from each window's central moments and the shift delta = window mean - channel
     # mean (the exact pairwise update of Chan, Golub & LeVeque; Pebay): no raw power sums, so
     # no cancellation, and no second pass over the samples.
-    w = slice(0, N_WINDOWS)
     sums[:, N_WINDOWS] = sums[:, w].sum(axis=-1)
     mean = sums / counts
     delta = mean[:, w] - mean[:, N_WINDOWS : N_WINDOWS + 1]
@@ -316,11 +306,14 @@ def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray, scratch: _Scrat
     c2[:, N_WINDOWS] = (c2w + size * delta2).sum(axis=-1)
     vmax[:, N_WINDOWS] = vmax[:, w].max(axis=-1)
     vmin[:, N_WINDOWS] = vmin[:, w].min(axis=-1)
-    # At least half of a channel's samples are <= its largest window median and at least half
-    # are >= its smallest, so its middle lies between the two (for odd window lengths always):
-    # for EEG, among a few percent of the samples.
-    lo, hi = median[:, w].min(axis=-1, keepdims=True), median[:, w].max(axis=-1, keepdims=True)
-    median[:, N_WINDOWS:] = _median_between(rows, 0, 1, n, lo, hi, np.isnan(vmax[:, N_WINDOWS:]))
+    # Each window's median is looked for near Pearson's estimate mean - skew * std / 6, where
+    # skew * std = c3 / c2 (a constant window at its mean), the channel's in the union of its
+    # windows' ranges (nan windows left out).
+    with np.errstate(divide="ignore", invalid="ignore"):
+        centre = mean[:, w] - np.where(c2[:, w] > 0, c3[:, w] / (6 * c2[:, w]), 0.0)
+    half = _MEDIAN_HALF_WIDTH * np.sqrt(c2[:, w] / size)
+    lo, hi = np.fmin.reduce(centre - half, axis=-1), np.fmax.reduce(centre + half, axis=-1)
+    median = _medians(rows, window, lo, hi, np.isnan(vmax))
     out3 = out.reshape(r, N_WINDOWS + 1, _N_STATS)
     _fill(out3, mean, median, vmax, vmin, c2 / counts, c3 / counts, c4 / counts)
 
