@@ -8,8 +8,9 @@ at an entry's path (a directory, a symbolic link, a FIFO or another special file
 never waited on), is reported in one log line naming its path, removed, and read as missing, so its
 caller computes it again. A full disk is one :class:`CacheFullError` naming the folder and the size.
 
-Keys are hashes of everything that determines an entry (:func:`entry_key`), including the version
-of the code that produces its kind (:data:`KINDS`): bumping one retires that kind's old entries.
+Keys are hashes of everything that determines an entry (:func:`entry_key`), including the
+fingerprint of the code that produces its kind (:mod:`deap_lib.fingerprint`): an edit of that code
+retires the kind's old entries, an edit elsewhere (the report's pages) keeps them.
 Where the cache lives: ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib`` (:func:`cache_dir`).
 """
 
@@ -30,13 +31,16 @@ from typing import Any
 
 import numpy as np
 
+from deap_lib import fingerprint
+
 CACHE_ENV = "DEAP_LIB_CACHE"
-#: Kinds of entry and the version of the code producing each (part of every key of that kind).
+#: Kinds of entry and what each holds. The fingerprint of the code producing a kind
+#: (:data:`deap_lib.fingerprint.PRODUCERS`) is part of every key of that kind.
 KINDS = {
-    "features": 2,  # one participant's prepared features and ratings (.npz)
-    "records": 2,  # one run's record: config, history, split, predictions (JSON)
-    "weights": 2,  # one run's final weights (torch state_dict; 75 MB for a DNN, 16 MB for a CNN)
-    "baselines": 2,  # one classical baseline over a list of splits (JSON)
+    "features": "one participant's prepared features and ratings (.npz)",
+    "records": "one run's record: config, history, split, predictions (JSON)",
+    "weights": "one run's final weights (torch state_dict; 75 MB for a DNN, 16 MB for a CNN)",
+    "baselines": "one classical baseline over a list of splits (JSON)",
 }
 #: What a file's identity is made of (see :func:`file_identity`).
 IDENTITIES = ("stat", "content")
@@ -104,7 +108,7 @@ def stable_hash(obj: Any, *, length: int = 16) -> str:
 
 def entry_key(kind: str, parts: Any) -> str:
     """Key of an entry of ``kind`` determined by ``parts`` (any JSON-able value)."""
-    return stable_hash({"kind": kind, "version": KINDS[kind], "parts": parts}, length=24)
+    return stable_hash({"kind": kind, "code": fingerprint.code_of(kind), "parts": parts}, length=24)
 
 
 def _umask() -> int:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1] / "deap_lib"
 #: Layer of each package or top-level module; a module may import its own layer and those below.
-LAYERS = {"models": 0, "store": 0, "data": 1, "evaluation": 2, "experiment": 3, "report": 4, "cli": 4,
+LAYERS = {"models": 0, "store": 0, "fingerprint": 0, "data": 1, "evaluation": 2, "experiment": 3, "report": 4, "cli": 4,
           "__main__": 5, "__init__": 0}
 
 

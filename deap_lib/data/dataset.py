@@ -95,7 +95,8 @@ class DataSource:
         )
 
     def key(self) -> dict:
-        """What identifies the data for caching (the data files' own identity is added per file)."""
+        """What identifies the data for caching (the data files' own identity is added per file;
+        the twins' generative model is in the code fingerprint of every features key)."""
         if self.kind in ("deap", "mahnob"):
             return {"kind": self.kind}
         if self.kind == "mahnob-twin":
@@ -103,13 +104,11 @@ class DataSource:
                 "kind": "mahnob-twin",
                 "seed": self.twin_seed,
                 "effect": self.twin_effect,
-                "mahnob_twin_version": synthetic.MAHNOB_TWIN_VERSION,
             }
         return {
             "kind": "twin",
             "seed": self.twin_seed,
             "effect": self.twin_effect,
-            "twin_version": synthetic.TWIN_VERSION,
         }
 
 

@@ -48,8 +48,6 @@ from tqdm import tqdm
 
 from deap_lib.data import deap_format, mahnob_format
 
-#: Bump when the generative model changes: it is part of every cache key built on the twin.
-TWIN_VERSION = 2
 #: Effect size calibrated so that a simple classifier sits in a DEAP-like regime (see README).
 DEFAULT_EFFECT = 1.0
 DEFAULT_SEED = 12
@@ -293,8 +291,6 @@ def write_twin(
 # The MAHNOB-HCI twin
 # --------------------------------------------------------------------------------------------
 
-#: Bump when the MAHNOB twin's model or layout changes: it is part of every cache key built on it.
-MAHNOB_TWIN_VERSION = 1
 MAHNOB_SESSIONS_PER_SUBJECT = 20
 #: Third entropy word of the MAHNOB twin's streams, so they never coincide with the DEAP twin's.
 _MAHNOB_STREAM = 0x4D4148

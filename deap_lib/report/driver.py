@@ -28,6 +28,7 @@ import threading
 import time
 from pathlib import Path
 
+from deap_lib import fingerprint
 from deap_lib.data.deap_format import DEAP_DIR_ENV
 from deap_lib.data.mahnob_format import MAHNOB_DIR_ENV
 from deap_lib.experiment.settings import PROFILE_ENV, load_profile
@@ -53,13 +54,16 @@ WHERE_ONLY = ("scheduler",)
 
 def _wanted(profile: str, parameters: dict | None) -> dict:
     """What a chapter's execution depends on: the profile (its name and its values: an edited
-    profile file makes the chapters stale) and the parameters that change results."""
+    profile file makes the chapters stale), the parameters that change results, and the code of
+    all of deap_lib (an edit of the pages re-executes the chapters; their runs are read from the
+    store unless the code that trains them changed)."""
     kept = {k: v for k, v in (parameters or {}).items() if k not in WHERE_ONLY}
     try:
         values = stable_hash(load_profile(profile))
     except (OSError, ValueError):  # a profile that cannot be read now: only its name is compared
         values = None
-    return {"profile": str(profile), "profile_values": values, "parameters": dict(sorted(kept.items()))}
+    return {"profile": str(profile), "profile_values": values, "parameters": dict(sorted(kept.items())),
+            "code": fingerprint.package()}
 
 
 def read_stamps(chapters_dir: Path) -> dict:
