@@ -535,7 +535,7 @@ def test_huge_sparse_file_is_refused_unread(tmp_path):
     finally:
         tracemalloc.stop()
     assert str(info.value) == (
-        f"{path}: is 20000000000 bytes, more than the {deap_format.MAX_FILE_BYTES} expected at most; expected a "
+        f"{path}: is 20000000000 bytes, more than {deap_format.MAX_FILE_BYTES}; expected a "
         f"DEAP participant file (sNN.dat, a regular file of at most {deap_format.MAX_FILE_BYTES} bytes)"
     )
     assert seconds < 1 and peak < 10**6

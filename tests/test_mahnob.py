@@ -1,7 +1,10 @@
 """MAHNOB-HCI through the same pipeline: the reader, the twin in the real format, prepare and its cache."""
 
+import contextlib
 import hashlib
 import logging
+import os
+import signal
 import xml.etree.ElementTree as ET
 
 import edfio
@@ -382,3 +385,259 @@ def test_settings_and_command_line(cache, independent, tmp_path, capsys):
     assert (config.dataset, config.mahnob_dir, config.participants) == ("mahnob", str(root), (2,))
     args = cli.build_parser().parse_args(["train", "--config", "deap_dnn_valence"])
     assert cli._config(args).dataset == "deap"
+
+
+# --------------------------------------------------------------------------------------------
+# Every input bounded before it is read: FIFOs, devices, huge or degenerate BDF headers, XML
+
+
+@pytest.fixture(scope="module")
+def one_session(tmp_path_factory):
+    """A valid session's files (64 s, the 32 EEG channels and Status): (BDF bytes, session.xml bytes)."""
+    folder = tmp_path_factory.mktemp("one_session")
+    rng = np.random.default_rng(3)
+    data = np.round(rng.normal(0, 20, (33, 64 * 256)) / STEP) * STEP
+    data[-1] = 0
+    names = list(deap_format.EEG_CHANNELS) + ["Status"]
+    bdf = mahnob_format.write_recording(folder / "x.bdf", data, names).read_bytes()
+    xml = mahnob_format.write_session_xml(folder / "session.xml", {"feltVlnc": 7, "feltArsl": 2, "feltCtrl": 5,
+                                                                   "feltPred": 5}, 3).read_bytes()
+    return bdf, xml
+
+
+def _session(root, bdf, xml, session_id=5):
+    """Write ``Sessions/<id>/`` with the recording ``bdf`` and ``xml`` (bytes, or None to leave it out)."""
+    folder = root / "Sessions" / str(session_id)
+    folder.mkdir(parents=True)
+    if bdf is not None:
+        (folder / "Part_3_S_Trial2_emotion.bdf").write_bytes(bdf)
+    if xml is not None:
+        (folder / "session.xml").write_bytes(xml)
+    return folder
+
+
+@contextlib.contextmanager
+def _within(seconds):
+    """Fail (TimeoutError) instead of hanging when the block blocks, e.g. opening a FIFO."""
+    def hang(*_):
+        raise TimeoutError(f"blocked for more than {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, hang)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _only_skip(root):
+    with _within(10):
+        scan = mahnob_format.scan_sessions(root, required=False)
+    assert scan.sessions == () and len(scan.skipped) == 1
+    return scan.skipped[0]
+
+
+def test_the_fixture_session_is_usable(tmp_path, one_session):
+    _session(tmp_path, *one_session)
+    scan = mahnob_format.scan_sessions(tmp_path)
+    assert [(s.subject, s.session_id, s.ratings) for s in scan.sessions] == [(3, 5, (7, 2, 5, 5))]
+    assert mahnob_format.read_eeg(scan.sessions[0].path).shape == (32, 16128)
+
+
+@pytest.mark.parametrize("which", ["session.xml", "recording"])
+@pytest.mark.parametrize("kind", ["fifo", "dev/zero"])
+def test_fifo_or_device_is_skipped_without_blocking(tmp_path, one_session, which, kind):
+    bdf, xml = one_session
+    folder = _session(tmp_path, None if which == "recording" else bdf, None if which == "session.xml" else xml)
+    path = folder / ("session.xml" if which == "session.xml" else "Part_3_S_Trial2_emotion.bdf")
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it for reading would wait for a writer forever
+        what = "a FIFO"
+    else:
+        path.symlink_to("/dev/zero")  # reading it would never end
+        what = "a character device"
+    skip = _only_skip(tmp_path)
+    assert skip.subject == 3  # from the XML, else from the recording's name: neither opens the FIFO again
+    if which == "session.xml":
+        assert skip.kind == "malformed session.xml"
+        assert skip.reason == (f"session.xml: is not a regular file ({what}); expected a session.xml, a regular file "
+                               f"of at most {mahnob_format.MAX_XML_BYTES} bytes")
+    else:
+        assert skip.kind == "unreadable recording"
+        assert skip.reason.startswith(f"Part_3_S_Trial2_emotion.bdf: is not a regular file ({what}); expected a BDF")
+
+
+def test_session_xml_over_the_bound_is_refused_unread(tmp_path, one_session):
+    assert mahnob_format.MAX_XML_BYTES == 2**20
+    bdf, xml = one_session
+    big = xml + b" " * (2**20 + 1 - len(xml))  # well-formed, one byte too many
+    _session(tmp_path, bdf, big)
+    skip = _only_skip(tmp_path)
+    assert (skip.kind, skip.reason) == ("malformed session.xml", "session.xml: is 1048577 bytes, more than 1048576; "
+                                        "expected a session.xml, a regular file of at most 1048576 bytes")
+    assert skip.subject == 3  # told by the recording's name
+
+
+def _header_case(bdf, change):
+    """The recording ``bdf`` with one header change, and (kind, fragment of the reason) expected."""
+    from test_mahnob_fuzz import set_field
+
+    raw = bytearray(bdf)
+    fz = deap_format.EEG_CHANNELS.index("Fz")
+    if change == "zero samples per record":
+        return set_field(raw, "samples_per_record", 0, fz), ("unreadable recording",
+                                                             "signal 'Fz' declares 0 samples per record, expected a positive")
+    if change == "negative samples per record":
+        return set_field(raw, "samples_per_record", -256, fz), ("unreadable recording", "declares -256 samples per record")
+    if change == "zero records":
+        return set_field(raw, "n_records", 0), ("unreadable recording", "declares 0 data records, expected a positive")
+    if change == "records still being written":
+        return set_field(raw, "n_records", -1), ("unreadable recording", "declares -1 data records")
+    if change == "zero duration":
+        return set_field(raw, "duration", 0), ("unreadable recording", "declares records of 0 s, expected more than 0")
+    if change == "negative duration":
+        return set_field(raw, "duration", -1), ("unreadable recording", "declares records of -1 s")
+    if change == "nan duration":
+        return set_field(raw, "duration", "nan"), ("unreadable recording", "declares records of nan s")
+    if change == "digital min == max":
+        set_field(raw, "digital_min", 8388607, fz)
+        return raw, ("unreadable recording", "signal 'Fz' declares digital range 8388607..8388607")
+    if change == "physical min == max":
+        set_field(raw, "physical_min", 5, fz)
+        return set_field(raw, "physical_max", 5, fz), ("unreadable recording", "physical range 5..5, expected digital")
+    if change == "wrong header size":
+        return set_field(raw, "header_bytes", 256), ("unreadable recording", "declares a 256-byte header, expected 256 x")
+    if change == "no signal":
+        return set_field(raw, "n_signals", 0), ("unreadable recording", "declares 0 signals, expected 1-256")
+    if change == "huge count in a small file":
+        return set_field(raw, "n_records", 99999999), ("unreadable recording", "is truncated")
+    if change == "one EEG channel at 128 Hz":
+        n = int(raw[236:244])
+        set_field(raw, "samples_per_record", 128, fz)
+        size = 256 * 34 + 3 * (33 * 256 - 128) * n  # the file shortened to match: MNE would resample Fz
+        return raw[:size], ("wrong sampling rate", "channel Fz sampled at 128 Hz, expected 256 Hz")
+    if change == "millivolts":
+        return _set_unit(raw, 0, "mV"), ("unreadable recording", "EEG channel Fp1 is in 'mV', expected microvolts ('uV')")
+    raise AssertionError(change)
+
+
+def _set_unit(raw, signal, unit):
+    n = int(raw[252:256])
+    raw[256 + 96 * n + 8 * signal : 256 + 96 * n + 8 * (signal + 1)] = unit.encode().ljust(8)
+    return raw
+
+
+HEADER_CHANGES = ["zero samples per record", "negative samples per record", "zero records",
+                  "records still being written", "zero duration", "negative duration", "nan duration",
+                  "digital min == max", "physical min == max", "wrong header size", "no signal",
+                  "huge count in a small file", "one EEG channel at 128 Hz", "millivolts"]
+
+
+@pytest.mark.parametrize("change", HEADER_CHANGES)
+def test_bad_header_fields_skip_the_session_with_the_reason(tmp_path, one_session, change):
+    bdf, xml = one_session
+    raw, (kind, fragment) = _header_case(bdf, change)
+    _session(tmp_path, bytes(raw), xml)
+    skip = _only_skip(tmp_path)
+    assert skip.kind == kind and skip.reason.startswith("Part_3_S_Trial2_emotion.bdf: ") and fragment in skip.reason
+    assert skip.subject == 3
+
+
+def test_huge_record_is_refused_before_mne_reads_it(tmp_path, one_session):
+    """One 0.4 GB record would make MNE read all of it to get the middle samples (1 GB resident)."""
+    from test_mahnob_fuzz import set_field
+
+    bdf, xml = one_session
+    seconds = 12_000
+    raw = set_field(set_field(bytearray(bdf[: 256 * 34]), "n_records", 1), "duration", seconds)
+    for i in range(33):
+        set_field(raw, "samples_per_record", 256 * seconds, i)
+    folder = _session(tmp_path, bytes(raw), xml)
+    with open(folder / "Part_3_S_Trial2_emotion.bdf", "r+b") as f:
+        f.truncate(256 * 34 + 3 * 33 * 256 * seconds)  # sparse: complete as far as the header says
+    skip = _only_skip(tmp_path)
+    assert skip.reason.endswith(f"declares records of {seconds} s, expected more than 0 and at most 60 s")
+    assert mahnob_format.MAX_RECORD_SECONDS == 60 and mahnob_format.MAX_RECORD_BYTES == 4 * 2**20
+    # within the duration bound, the record's size is bounded too
+    raw = set_field(raw, "duration", 60)
+    for i in range(33):
+        set_field(raw, "samples_per_record", 256 * 60 * 10, i)
+    (folder / "Part_3_S_Trial2_emotion.bdf").write_bytes(bytes(raw))
+    assert _only_skip(tmp_path).reason.endswith(f"declares data records of {3 * 33 * 256 * 600} bytes, expected at "
+                                                f"most {4 * 2**20}")
+
+
+def test_reading_the_middle_reads_a_few_records(tmp_path, one_session, monkeypatch):
+    """read_eeg asks MNE for the middle samples of the EEG channels only, not the whole recording."""
+    bdf, _ = one_session
+    path = tmp_path / "x.bdf"
+    path.write_bytes(bdf)
+    asked = []
+    real = mne.io.BaseRaw.get_data
+
+    def spy(self, picks=None, start=0, stop=None, **kwargs):
+        asked.append((list(picks), start, stop))
+        return real(self, picks=picks, start=start, stop=stop, **kwargs)
+
+    monkeypatch.setattr(mne.io.BaseRaw, "get_data", spy)
+    mahnob_format.read_eeg(path)
+    assert asked == [(list(range(32)), (64 * 256 - 16128) // 2, (64 * 256 - 16128) // 2 + 16128)]
+
+
+def _xml_text(attack=True, declaration="utf-16"):
+    entity = '<!DOCTYPE session [<!ENTITY v "9">]>\n' if attack else ""
+    value = "&v;" if attack else "9"
+    return (f'<?xml version="1.0" encoding="{declaration}"?>\n{entity}'
+            f'<session feltVlnc="{value}" feltArsl="5" feltCtrl="5" feltPred="5"><subject id="3"/></session>\n')
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-16"])
+def test_utf16_doctype_is_refused_with_or_without_bom(tmp_path, codec):
+    path = tmp_path / "session.xml"
+    path.write_bytes(_xml_text().encode(codec))
+    with pytest.raises(MAHNOBFormatError, match=r"declares <!DOCTYPE \(refused") as err:
+        mahnob_format.read_session_xml(path)
+    assert err.value.kind == "malformed session.xml" and str(path) in str(err.value)
+    path.write_bytes(_xml_text(attack=False).encode(codec))  # the same file without DTD is read
+    assert mahnob_format.read_session_xml(path)[1]["feltVlnc"] == "9"
+
+
+@pytest.mark.parametrize("content", [
+    _xml_text(attack=False).encode("utf-16")[:-1],  # odd length, with a BOM
+    _xml_text(attack=False).encode("utf-16-le")[:-1],  # odd length, without
+    b"\xff\xfe<\x00s\x00",  # cut short
+    _xml_text(attack=False, declaration="no-such-codec").encode(),
+    _xml_text(attack=False, declaration="utf-32").encode("utf-32"),
+    '<session feltVlnc="5"><subject id="²"/></session>'.encode(),  # a digit int() refuses
+])
+def test_undecodable_session_xml_skips_that_session_only(tmp_path, one_session, content):
+    bdf, xml = one_session
+    _session(tmp_path, bdf, content, session_id=5)
+    _session(tmp_path, bdf, xml, session_id=6)
+    scan = mahnob_format.scan_sessions(tmp_path)
+    assert [s.session_id for s in scan.sessions] == [6]
+    (skip,) = scan.skipped
+    assert skip.session_id == 5 and skip.kind == "malformed session.xml" and skip.reason.startswith("session.xml: ")
+
+
+def test_prepared_describe_summarises_many_skipped_sessions(cache, tmp_path, one_session):
+    """20,000 bad sessions: the description counts them by kind and lists the first 5, not all."""
+    import json
+    import time
+
+    bdf, xml = one_session
+    _session(tmp_path, bdf, xml, session_id=1)
+    sessions = tmp_path / "Sessions"
+    for sid in range(2, 20_002):
+        (sessions / str(sid)).mkdir()
+    t0 = time.perf_counter()
+    data = prepare(resolve_source(dataset="mahnob", mahnob_dir=tmp_path), progress=False)
+    seconds = time.perf_counter() - t0
+    described = data.describe()["skipped"]
+    assert described["n_sessions"] == 20_000 and described["counts"] == {"no session.xml": 20_000}
+    assert [s["session"] for s in described["first_sessions"]] == [2, 3, 4, 5, 6]
+    assert described["note"] == "1 usable session of 1 subject, 20000 skipped: 20000 no session.xml"
+    assert data.data_note() == described["note"] and len(data.skipped) == 20_000
+    assert len(json.dumps(data.describe())) < 10_000
+    assert seconds < 30  # about 3.5 s measured on 2 cores

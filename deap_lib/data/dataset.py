@@ -42,6 +42,10 @@ DATASETS = ("deap", "mahnob")
 SOURCE_KINDS = {"twin": "deap", "deap": "deap", "mahnob": "mahnob", "mahnob-twin": "mahnob"}
 
 
+#: Skipped MAHNOB-HCI sessions listed in :meth:`Prepared.describe` (all are counted by kind).
+SKIPPED_DESCRIBED = 5
+
+
 class NonFiniteFeaturesError(ValueError):
     """Some trials' features are NaN or inf (``prepare(..., nonfinite="error")``, the default).
 
@@ -224,7 +228,12 @@ class Prepared:
         return binarize(self.ratings, target)
 
     def describe(self) -> dict:
-        """JSON-ready description stored with every result computed on these features."""
+        """JSON-ready description stored with every result computed on these features.
+
+        MAHNOB-HCI's skipped sessions are summarised (``"skipped"``): their number, counts by kind,
+        the first :data:`SKIPPED_DESCRIBED` by session id and the :meth:`data_note` line; the
+        whole list stays in :attr:`skipped`.
+        """
         described = {
             "source": asdict(self.source),
             "description": self.source.describe(),
@@ -239,12 +248,12 @@ class Prepared:
                 "where": [{"participant": p, "trial": t, "channel": c} for p, t, c in self.nonfinite],
             },
         }
-        if self.source.dataset == "mahnob":
+        if self.source.dataset == "mahnob":  # counts and the first few: a folder may hold 1000s of bad sessions
             described["skipped"] = {
                 "n_sessions": len(self.skipped),
                 "counts": mahnob_format.skip_counts(kind for *_, kind, _ in self.skipped),
-                "sessions": [{"session": sid, "subject": subject, "kind": kind, "reason": reason}
-                             for sid, subject, kind, reason in self.skipped],
+                "first_sessions": [{"session": sid, "subject": subject, "kind": kind, "reason": reason}
+                                   for sid, subject, kind, reason in self.skipped[:SKIPPED_DESCRIBED]],
                 "note": self.data_note(),
             }
         return described

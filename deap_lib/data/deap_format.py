@@ -129,7 +129,7 @@ def _read_aligned(f, size: int) -> np.ndarray:
     rest = f.read(1)  # (FileIO.read(n) allocates n bytes: first look for one more byte)
     rest += f.read(MAX_FILE_BYTES - size) if rest else b""
     if size + len(rest) > MAX_FILE_BYTES:
-        raise NotABoundedFile(f"grew past {MAX_FILE_BYTES} bytes while read, expected at most {MAX_FILE_BYTES}")
+        raise NotABoundedFile(f"grew past {MAX_FILE_BYTES} bytes while read")
     if rest:  # the file grew since fstat: read it whole (copies, but stays correct)
         return np.concatenate([buf[shift : shift + size], np.frombuffer(rest, dtype=np.uint8)])
     return buf[shift : shift + size]

@@ -85,7 +85,8 @@ def open_regular(path: str | os.PathLike, max_bytes: int) -> tuple[io.FileIO, in
     FileNotFoundError, OSError
         As ``os.open`` (missing file, dangling link, link loop, permission).
     NotABoundedFile
-        If it is not a regular file ("is not a regular file (a FIFO)") or is larger than ``max_bytes``.
+        If it is not a regular file ("is not a regular file (a FIFO)") or is larger than ``max_bytes``
+        ("is 20000000000 bytes, more than 207489536").
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
@@ -93,7 +94,7 @@ def open_regular(path: str | os.PathLike, max_bytes: int) -> tuple[io.FileIO, in
         if not stat.S_ISREG(st.st_mode):
             raise NotABoundedFile(f"is not a regular file ({file_kind(st.st_mode)})")
         if st.st_size > max_bytes:
-            raise NotABoundedFile(f"is {st.st_size} bytes, more than the {max_bytes} expected at most")
+            raise NotABoundedFile(f"is {st.st_size} bytes, more than {max_bytes}")
         os.set_blocking(fd, True)
         f = os.fdopen(fd, "rb", buffering=0)
     except BaseException:
@@ -114,5 +115,5 @@ def read_regular(path: str | os.PathLike, max_bytes: int) -> bytes:
         while len(raw) <= max_bytes and (chunk := f.read(min(max_bytes + 1 - len(raw), 1 << 16))):
             raw += chunk
     if len(raw) > max_bytes:
-        raise NotABoundedFile(f"grew past {max_bytes} bytes while read, expected at most {max_bytes}")
+        raise NotABoundedFile(f"grew past {max_bytes} bytes while read")
     return bytes(raw)

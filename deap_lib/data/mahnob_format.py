@@ -17,8 +17,16 @@ EEG channels. :func:`scan_sessions` lists the usable sessions and says why each 
 out (one log line each on the ``deap_lib.data.mahnob`` logger, at INFO, and a summary).
 
 The recordings are read with MNE (``mne.io.read_raw_bdf``, header only, then just the EEG channels'
-middle samples) and ``session.xml`` with :mod:`xml.etree.ElementTree`, after refusing any
-DOCTYPE or ENTITY declaration (ElementTree has no switch against entity expansion).
+middle samples) and ``session.xml`` with :mod:`defusedxml.ElementTree` (``forbid_dtd=True``: any
+DOCTYPE, hence any entity, is refused whatever the file's encoding). Every file is bounded before
+it is read: only a regular file is opened (never a FIFO or a device, and without blocking:
+:func:`deap_lib.data.folders.open_regular`), a ``session.xml`` of at most :data:`MAX_XML_BYTES`
+(1 MiB; MAHNOB-HCI's are under 1 kB), a BDF of at most :data:`MAX_BDF_BYTES` whose header is
+checked field by field first: 1-:data:`MAX_SIGNALS` signals, a positive number of records of
+positive duration up to :data:`MAX_RECORD_SECONDS`, positive samples per record summing to at most
+:data:`MAX_RECORD_BYTES` per record (so reading the middle samples reads a few MB at most),
+non-degenerate digital and physical ranges, the EEG channels at 256 Hz, and the file as long as
+the header says.
 """
 
 from __future__ import annotations
@@ -26,21 +34,28 @@ from __future__ import annotations
 import logging
 import os
 import re
+import math
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
 from deap_lib.data import deap_format
-from deap_lib.data.folders import resolve_folder
+from deap_lib.data.folders import NotABoundedFile, open_regular, read_regular, resolve_folder
 
 __all__ = [
     "CHANNEL_NAMES",
     "EEG_CHANNELS",
     "MAHNOBFormatError",
     "MAHNOB_DIR_ENV",
+    "MAX_BDF_BYTES",
+    "MAX_RECORD_BYTES",
+    "MAX_RECORD_SECONDS",
+    "MAX_SIGNALS",
+    "MAX_XML_BYTES",
     "N_EEG",
     "N_SUBJECTS",
     "N_USED",
@@ -79,6 +94,18 @@ XML_NAME = "session.xml"
 #: Biosemi's ranges: 24-bit samples, 1/32 uV each.
 PHYSICAL_RANGE = (-262144.0, 262143.0)
 DIGITAL_RANGE = (-8388608, 8388607)
+#: The largest ``session.xml`` read (MAHNOB-HCI's are under 1 kB); larger ones are refused unread.
+MAX_XML_BYTES = 2**20
+#: The largest recording opened: about 200 times a MAHNOB-HCI session (47 channels at 256 Hz, 24
+#: bits, a few minutes: 5 MB or so). Only the middle samples are read, so this bounds no memory.
+MAX_BDF_BYTES = 2**30
+#: Signals a BDF header may declare (MAHNOB-HCI's have 47).
+MAX_SIGNALS = 256
+#: The longest data record accepted (Biosemi writes 1 s records).
+MAX_RECORD_SECONDS = 60
+#: The largest data record accepted: 47 channels x 256 Hz x 3 bytes x 60 s is 2.2 MB. MNE reads
+#: whole records, so this bounds what reading the middle 16128 samples costs.
+MAX_RECORD_BYTES = 4 * 2**20
 #: Why a session is left out, in the order the checks run (the first failing check names it).
 SKIP_KINDS = (
     "no session.xml",
@@ -104,9 +131,10 @@ class MAHNOBFormatError(ValueError):
     :data:`SKIP_KINDS` when the error is about one session, else None.
     """
 
-    def __init__(self, message: str, kind: str | None = None):
+    def __init__(self, message: str, kind: str | None = None, subject: int | None = None):
         super().__init__(message)
         self.kind = kind
+        self.subject = subject  # the session's subject, when its session.xml told it
 
 
 @dataclass(frozen=True)
@@ -193,13 +221,6 @@ def recording_name(subject: int, trial: int) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-def _declares(raw: bytes) -> str | None:
-    """The DOCTYPE or ENTITY declaration ``raw`` holds, if any (in UTF-8/ASCII or UTF-16 text)."""
-    text = raw.decode("utf-16") if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else raw.decode("latin-1")
-    upper = text.upper()
-    return next((d for d in ("<!DOCTYPE", "<!ENTITY") if d in upper), None)
-
-
 def read_session_xml(path: str | os.PathLike) -> tuple[int, dict[str, str]]:
     """Read a ``session.xml``: its subject id and the root element's attributes.
 
@@ -219,34 +240,42 @@ def read_session_xml(path: str | os.PathLike) -> tuple[int, dict[str, str]]:
     FileNotFoundError
         If the file does not exist.
     MAHNOBFormatError
-        (kind ``"malformed session.xml"``) If it cannot be read, declares a DOCTYPE or ENTITY
-        (refused, never expanded), is not well-formed XML, its root is not ``session``, or it has no
-        ``<subject id="...">`` with an integer id.
+        (kind ``"malformed session.xml"``) If it is not a regular file (a FIFO, a device), is
+        larger than :data:`MAX_XML_BYTES` or cannot be read, declares a DOCTYPE (refused with
+        defusedxml, whatever the encoding, so no entity is ever expanded), cannot be decoded or is
+        not well-formed XML, its root is not ``session``, or it has no ``<subject id="...">`` with
+        an integer id.
     """
+    import defusedxml.ElementTree as DET  # here: only MAHNOB users need it
+    from defusedxml import DefusedXmlException
+
     path = Path(path)
 
     def fail(what: str) -> MAHNOBFormatError:
         return MAHNOBFormatError(f"{path}: {what}", "malformed session.xml")
 
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path, MAX_XML_BYTES)
     except FileNotFoundError:
         raise
+    except NotABoundedFile as err:
+        raise fail(f"{err}; expected a session.xml, a regular file of at most {MAX_XML_BYTES} bytes") from None
     except OSError as err:
         raise fail(f"cannot be read ({type(err).__name__}: {err.strerror or err})") from None
 
-    declared = _declares(raw)
-    if declared:
-        raise fail(f"declares {declared} (refused: expected a plain <session> element without DTD or entities)")
     try:
-        root = ET.fromstring(raw)
+        root = DET.fromstring(raw, forbid_dtd=True)
+    except DefusedXmlException:
+        raise fail("declares <!DOCTYPE (refused: expected a plain <session> element without DTD or entities)") from None
     except ET.ParseError as err:
         raise fail(f"is not well-formed XML ({err}); expected a <session> element") from None
+    except (ValueError, LookupError) as err:  # an encoding expat cannot decode, or one it does not know
+        raise fail(f"cannot be decoded ({type(err).__name__}: {err}); expected a <session> element") from None
     if root.tag != "session":
         raise fail(f"root element is <{root.tag}>, expected <session>")
     subject = root.find("subject")
     sid = None if subject is None else subject.get("id", "").strip()
-    if not sid or not sid.isdigit():
+    if not sid or not re.fullmatch(r"[0-9]{1,9}", sid):
         raise fail(f"has no <subject id=\"...\"> with an integer id (found {sid!r})")
     return int(sid), dict(root.attrib)
 
@@ -275,42 +304,89 @@ def _ratings(path: Path, attributes: dict[str, str]) -> tuple[float, ...]:
 # --------------------------------------------------------------------------------------------
 
 
-def _check_size(path: Path) -> None:
-    """Refuse a BDF shorter than its header declares.
+def _numbers(fields: bytes, n: int, width: int, kind: type) -> list:
+    """``n`` numbers of ``kind`` from ``fields``, ``width`` ASCII characters each (ValueError if not)."""
+    return [kind(fields[width * i : width * (i + 1)].decode("ascii")) for i in range(n)]
 
-    MNE and edfio both read a truncated recording as a shorter one (its last records missing),
-    which would shift "the middle samples": only the header's own numbers tell.
+
+class _Header(NamedTuple):
+    """What :func:`_check_header` read: per signal (in the file's order) and the record duration."""
+
+    per_record: list[int]  # samples per data record
+    units: list[str]  # physical dimension ("uV")
+    duration: float  # seconds per data record
+
+
+def _check_header(path: Path) -> _Header:
+    """Check a BDF's header against what a MAHNOB-HCI recording can hold, before MNE reads it.
+
+    Returns the signals' samples per record and units, and the record duration. MNE and
+    edfio both read a truncated recording as a shorter one (its last records missing), which
+    would shift "the middle samples", and read a header with degenerate or negative fields into
+    wrong samples or huge reads: only the header's own numbers, checked here, tell.
     """
 
     def fail(what: str) -> MAHNOBFormatError:
         return MAHNOBFormatError(f"{path}: {what}", "unreadable recording")
 
     try:
-        with open(path, "rb") as f:
+        f, size = open_regular(path, MAX_BDF_BYTES)
+    except NotABoundedFile as err:
+        raise fail(f"{err}; expected a BDF recording, a regular file of at most {MAX_BDF_BYTES} bytes") from None
+    except OSError as err:
+        raise fail(f"cannot be opened ({type(err).__name__}: {err.strerror or err})") from None
+    try:
+        with f:
             head = f.read(256)
-            # the fixed header's numbers, then each signal's "samples per record" (8 bytes each);
-            # int(b"") fails for a file cut inside its header
-            header_bytes, n_records, n_signals = int(head[184:192]), int(head[236:244]), int(head[252:256])
-            if n_signals < 1:
-                raise ValueError("no signal")
-            f.seek(256 + 216 * n_signals)
-            fields = f.read(8 * n_signals)
-            per_record = [int(fields[8 * i : 8 * i + 8]) for i in range(n_signals)]
-            size = os.fstat(f.fileno()).st_size
-    except ValueError:
+            header_bytes, n_records, n_signals = (int(head[i : i + n].decode("ascii")) for i, n in
+                                                  ((184, 8), (236, 8), (252, 4)))
+            duration = float(head[244:252].decode("ascii"))
+            fields = f.read(256 * n_signals) if 1 <= n_signals <= MAX_SIGNALS else b""
+    except ValueError:  # a field that is no number (or no ASCII), or a file cut inside its header
         raise fail("has no valid BDF header (expected a Biosemi 24-bit BDF file)") from None
     except OSError as err:
         raise fail(f"cannot be read ({type(err).__name__}: {err.strerror or err})") from None
-    expected = header_bytes + 3 * n_records * sum(per_record)
-    if n_records >= 0 and size < expected:  # -1: a recording still being written, size unknown
+    if not 1 <= n_signals <= MAX_SIGNALS:
+        raise fail(f"declares {n_signals} signals, expected 1-{MAX_SIGNALS}")
+    if len(fields) < 256 * n_signals:
+        raise fail(f"is truncated inside its header ({size} bytes, the header declares {n_signals} signals)")
+    try:
+        labels, units = ([fields[k * n_signals + w * i : k * n_signals + w * (i + 1)].decode("latin-1").strip()
+                          for i in range(n_signals)] for k, w in ((0, 16), (96, 8)))
+        p_min, p_max = (_numbers(fields[k * n_signals :], n_signals, 8, float) for k in (104, 112))
+        d_min, d_max = (_numbers(fields[k * n_signals :], n_signals, 8, int) for k in (120, 128))
+        per_record = _numbers(fields[216 * n_signals :], n_signals, 8, int)
+    except ValueError:
+        raise fail("has no valid BDF header (expected a Biosemi 24-bit BDF file)") from None
+
+    if header_bytes != 256 * (n_signals + 1):
+        raise fail(f"declares a {header_bytes}-byte header, expected 256 x (1 + {n_signals} signals)")
+    if n_records < 1:
+        raise fail(f"declares {n_records} data records, expected a positive number")
+    if not 0 < duration <= MAX_RECORD_SECONDS:  # NaN fails too
+        raise fail(f"declares records of {duration:g} s, expected more than 0 and at most {MAX_RECORD_SECONDS} s")
+    bad = next((i for i, n in enumerate(per_record) if n < 1), None)
+    if bad is not None:
+        raise fail(f"signal {labels[bad]!r} declares {per_record[bad]} samples per record, expected a positive number")
+    record_bytes = 3 * sum(per_record)
+    if record_bytes > MAX_RECORD_BYTES:
+        raise fail(f"declares data records of {record_bytes} bytes, expected at most {MAX_RECORD_BYTES}")
+    for i, label in enumerate(labels):
+        if d_min[i] >= d_max[i] or not (math.isfinite(p_min[i]) and math.isfinite(p_max[i])) or p_min[i] == p_max[i]:
+            raise fail(f"signal {label!r} declares digital range {d_min[i]}..{d_max[i]} and physical range "
+                       f"{p_min[i]:g}..{p_max[i]:g}, expected digital minimum < maximum and distinct finite "
+                       "physical bounds")
+    expected = header_bytes + record_bytes * n_records
+    if size < expected:
         raise fail(f"is truncated: {size} bytes, its header declares {expected} ({n_records} records)")
+    return _Header(per_record, units, duration)
 
 
 def _open(path: Path):
     """The recording's MNE Raw (header only) and the indices of :data:`EEG_CHANNELS` in it."""
     import mne  # here: only MAHNOB users pay for importing MNE
 
-    _check_size(path)
+    header = _check_header(path)
     try:
         raw = mne.io.read_raw_bdf(path, preload=False, verbose="error")
     except Exception as err:  # noqa: BLE001 - MNE raises many types on a damaged header
@@ -319,15 +395,24 @@ def _open(path: Path):
     missing = [name for name in EEG_CHANNELS if name not in raw.ch_names]
     if missing:
         raise MAHNOBFormatError(f"{path}: lacks EEG channel(s) {', '.join(missing)}", "missing EEG channels")
-    if raw.info["sfreq"] != SFREQ:
-        raise MAHNOBFormatError(f"{path}: sampled at {raw.info['sfreq']:g} Hz, expected {SFREQ} Hz",
-                                "wrong sampling rate")
+    picks = np.array([raw.ch_names.index(name) for name in EEG_CHANNELS])  # MNE keeps the file's order
+    wrong = [(name, header.units[i]) for name, i in zip(EEG_CHANNELS, picks) if header.units[i] != "uV"]
+    if wrong:
+        raise MAHNOBFormatError(f"{path}: EEG channel {wrong[0][0]} is in {wrong[0][1]!r}, expected microvolts ('uV')",
+                                "unreadable recording")
+    # MNE resamples a channel slower than the fastest one: an EEG channel must be at 256 Hz itself
+    rates = {name: header.per_record[i] / header.duration for name, i in zip(EEG_CHANNELS, picks)}
+    slow = next((name for name, rate in rates.items() if rate != SFREQ), None)
+    if raw.info["sfreq"] != SFREQ or slow is not None:
+        rate = raw.info["sfreq"] if slow is None else rates[slow]
+        raise MAHNOBFormatError(f"{path}: {'' if slow is None else f'channel {slow} '}sampled at {rate:g} Hz, "
+                                f"expected {SFREQ} Hz", "wrong sampling rate")
     if raw.n_times < N_USED:
         raise MAHNOBFormatError(
             f"{path}: {raw.n_times} samples ({raw.n_times / SFREQ:.1f} s), expected at least {N_USED} "
             f"({N_USED / SFREQ:g} s at {SFREQ} Hz)", "too short",
         )
-    return raw, np.array([raw.ch_names.index(name) for name in EEG_CHANNELS])
+    return raw, picks
 
 
 def read_eeg(path: str | os.PathLike) -> np.ndarray:
@@ -366,30 +451,37 @@ def read_eeg(path: str | os.PathLike) -> np.ndarray:
 
 
 def _check_session(session_id: int, folder: Path) -> Session:
-    """The usable session in ``folder``, or the first :class:`MAHNOBFormatError` (kind in :data:`SKIP_KINDS`)."""
+    """The usable session in ``folder``, or the first :class:`MAHNOBFormatError` (kind in :data:`SKIP_KINDS`;
+    its :attr:`~MAHNOBFormatError.subject` set once ``session.xml`` told it)."""
     xml = folder / XML_NAME
-    if not xml.is_file():
-        raise MAHNOBFormatError(f"{folder}: no {XML_NAME}, expected the session's ratings there", "no session.xml")
-    subject, attributes = read_session_xml(xml)
-    ratings = _ratings(xml, attributes)
-    bdfs = sorted(p for p in folder.iterdir() if _BDF_PATTERN.fullmatch(p.name))
-    if not bdfs:
-        raise MAHNOBFormatError(f"{folder}: no recording Part_<p>_S_Trial<t>_emotion.bdf", "no recording")
-    if len(bdfs) > 1:
-        raise MAHNOBFormatError(f"{folder}: {len(bdfs)} recordings ({', '.join(p.name for p in bdfs)}), expected one",
-                                "several recordings")
-    _open(bdfs[0])
+    try:
+        subject, attributes = read_session_xml(xml)
+    except FileNotFoundError:  # also a dangling link
+        raise MAHNOBFormatError(f"{folder}: no {XML_NAME}, expected the session's ratings there",
+                                "no session.xml") from None
+    try:
+        ratings = _ratings(xml, attributes)
+        bdfs = sorted(p for p in folder.iterdir() if _BDF_PATTERN.fullmatch(p.name))
+        if not bdfs:
+            raise MAHNOBFormatError(f"{folder}: no recording Part_<p>_S_Trial<t>_emotion.bdf", "no recording")
+        if len(bdfs) > 1:
+            raise MAHNOBFormatError(f"{folder}: {len(bdfs)} recordings ({', '.join(p.name for p in bdfs)}), "
+                                    "expected one", "several recordings")
+        _open(bdfs[0])
+    except MAHNOBFormatError as err:
+        err.subject = subject
+        raise
     trial = int(_BDF_PATTERN.fullmatch(bdfs[0].name).group(2))
     return Session(session_id, subject, trial, bdfs[0], xml, ratings)
 
 
-def _subject_hint(folder: Path) -> int | None:
-    """The subject of a session whose ``session.xml`` is unusable, from its recording's name."""
-    try:
-        return read_session_xml(folder / XML_NAME)[0]
-    except (OSError, MAHNOBFormatError):
-        names = [m for p in folder.iterdir() if (m := _BDF_PATTERN.fullmatch(p.name))]
-        return int(names[0].group(1)) if len(names) == 1 else None
+def _subject_hint(folder: Path, err: MAHNOBFormatError) -> int | None:
+    """The subject of a skipped session: from its ``session.xml`` when it was read, else from
+    its recording's name (nothing is opened again)."""
+    if err.subject is not None:
+        return err.subject
+    names = [m for p in folder.iterdir() if (m := _BDF_PATTERN.fullmatch(p.name))]
+    return int(names[0].group(1)) if len(names) == 1 else None
 
 
 def scan_sessions(
@@ -435,7 +527,7 @@ def scan_sessions(
         try:
             session = _check_session(session_id, session_folder)
         except MAHNOBFormatError as err:
-            subject = _subject_hint(session_folder)
+            subject = _subject_hint(session_folder, err)
             if wanted is not None and subject is not None and subject not in wanted:
                 continue
             reason = str(err).removeprefix(f"{session_folder}: ").removeprefix(f"{session_folder}{os.sep}")
