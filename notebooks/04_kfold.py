@@ -36,6 +36,8 @@ five_by_two_epochs = None  # the report: 150
 n_jobs = None  # folds trained in parallel
 scheduler = None  # a Dask scheduler's address (tcp://host:8786): runs go to that cluster; None: $DASK_SCHEDULER_ADDRESS, else here
 device = None  # "cpu" or "cuda"; None: CUDA where the runs execute has it
+train_seeds = None  # training seeds per fixed-split experiment, all on its one split (the report: 1)
+fold_seeds = None  # training seeds per fold of the cross-validations
 precision = None  # float32 (the report's), bfloat16, or auto (bf16 where the hardware does it natively); None: the profile's
 nonfinite = None  # trials with NaN/inf features: "error" (default), "drop" or "impute"
 

@@ -51,6 +51,9 @@ CASES = [
     ("dataset", "mahnob", "mahnob", ["seed", 1]),
     ("device", "cuda", "cuda", ["gpu", 0]),
     ("precision", "bfloat16", "bfloat16", ["float16", "fp32", 16]),
+    ("train_seed", "3", 3, [-1, 1.5]),
+    ("train_seeds", "5", 5, [0, 1001, "x"]),
+    ("fold_seeds", "3", 3, [0, 2.5]),
     ("mahnob_experiments", "[cnn arousal]", ["cnn arousal"], [["cnn dominance"], []]),
     ("mahnob_epochs", "40", 40, [0, 2.5]),
 ]

@@ -151,9 +151,10 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int =
     return out
 
 
-def _run_seed(seed: int, split_name: str) -> int:
-    """Seed of one run: the experiment seed and the split's name, so folds differ reproducibly."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(split_name.encode())]).generate_state(1)[0])
+def _run_seed(seed: int, split_name: str, train_seed: int) -> int:
+    """Seed of one run's training draw (initial weights, order, dropout masks, validation rows):
+    the experiment's seed, the split's name (so folds differ reproducibly) and the training seed."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(split_name.encode()), train_seed]).generate_state(1)[0])
 
 
 @dataclass(eq=False)
@@ -198,7 +199,7 @@ def _start_run(config: ExperimentConfig, data: Prepared, split: splits.Split, sc
     """The rows of a run: the validation rows come from ``split.train`` only (whole participants
     under LOSO)."""
     y = data.labels(config.target)
-    run_seed = _run_seed(config.seed, split.name)
+    run_seed = _run_seed(config.seed, split.name, config.train_seed)
     if config.val_fraction > 0:
         train_rows = split.train
         fit, val = splits.validation_split(
@@ -259,7 +260,7 @@ def _record(run: _Run, test_logits: np.ndarray, *, stack_size: int) -> dict:
         "config": run.config.to_dict(),
         "scheme": run.scheme,
         "split": {**split.to_dict(), "fit": run.fit.tolist(), "val": run.val.tolist()},
-        "seed": {"experiment": run.config.seed, "run": run.run_seed},
+        "seed": {"experiment": run.config.seed, "train": run.config.train_seed, "run": run.run_seed},
         "data": run.data.describe(),
         "versions": versions(),
         "device": str(run.device),
@@ -465,15 +466,23 @@ def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict
             for i, run in enumerate(runs)]
 
 
+#: Epochs averaged by a run's ``last_k`` figure (fewer when the run is shorter).
+LAST_K = 10
+
+
 def summarize(history: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:
-    """The three test figures of a run, the majority baseline, and the test size."""
+    """The test figures of a run, the majority baseline, and the test size: ``as_reported`` (best
+    on test: optimistic), ``last``, ``last_k`` (the mean test accuracy of the last :data:`LAST_K`
+    epochs: nothing is chosen, and one epoch's luck weighs a k-th) and ``val_chosen``."""
     test = np.asarray(history["test_acc"])
     best = int(np.argmax(test))  # first epoch reaching the maximum
+    k = min(LAST_K, len(test))
     out = {
         "n_test": int(len(y_test)),
         "majority_baseline": stats.majority_baseline(y_train, y_test),
         "as_reported": {"accuracy": float(test[best]), "epoch": best + 1, "note": "epoch chosen on the test set (optimistic)"},
         "last": {"accuracy": float(test[-1]), "epoch": len(test)},
+        "last_k": {"accuracy": float(test[-k:].mean()), "epoch": len(test), "k": k},
         "val_chosen": None,
     }
     if history["val_acc"] and history["val_acc"][0] is not None:

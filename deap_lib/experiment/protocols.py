@@ -287,8 +287,10 @@ def run_loso(config: ExperimentConfig, data: Prepared, *, holdout: int | None = 
 
 
 def tested_splits(records: list[dict]) -> list[splits.Split]:
-    """The splits stored runs were tested on, so that anything else can use exactly those."""
-    return [splits.Split.from_dict(r["split"]) for r in records]
+    """The splits stored runs were tested on (each once, in order: runs of several training seeds
+    share their split), so that anything else can use exactly those."""
+    unique = {r["split"]["name"]: r["split"] for r in records}
+    return [splits.Split.from_dict(split) for split in unique.values()]
 
 
 def test_predictions(record: dict, which: str = "last") -> np.ndarray:

@@ -89,7 +89,9 @@ _INT_MAX = 2**32 - 1
 SETTINGS: dict[str, Setting] = {
     "model": Setting(str, "dnn or cnn", choices=tuple(MODELS)),
     "target": Setting(str, "the rating to classify (high >= 5)", choices=tuple(TARGETS)),
-    "seed": Setting(int, "drives every split, initialisation and shuffle", low=0, high=_INT_MAX),
+    "seed": Setting(int, "chooses the split (with train_seed, also seeds each run's training draw)", low=0, high=_INT_MAX),
+    "train_seed": Setting(int, "a run's training draw: initialisation, order, dropout masks (0: the first)",
+                          low=0, high=_INT_MAX),
     "epochs": Setting(int, "training epochs of a fixed-split run", low=1, high=100_000),
     "batch_size": Setting(int, "None: the report's (DNN 310, CNN 50)", low=1, high=_ALL_TRIALS, none=True),
     "optimizer": Setting(str, "None: the report's (DNN rmsprop, CNN sgd)", choices=("rmsprop", "sgd", "adam"), none=True),
@@ -122,6 +124,9 @@ SETTINGS: dict[str, Setting] = {
     "kfold_holdout": Setting(int, "a seeded choice of this many folds is run; None: all", low=1, high=_ALL_TRIALS, none=True),
     "five_by_two_epochs": Setting(int, "epochs of each 5x2cv run; None: not run", low=1, high=100_000, none=True),
     "n_jobs": Setting(int, "runs trained in parallel", low=1, high=1024),
+    "train_seeds": Setting(int, "training seeds (0, 1, ...) of each fixed-split experiment on its one split "
+                                "(the report: 1)", low=1, high=1000),
+    "fold_seeds": Setting(int, "training seeds of each fold of the k-fold, LOSO and MAHNOB-HCI CV runs", low=1, high=1000),
     "loso_epochs": Setting(int, "epochs per leave-one-subject-out fold", low=1, high=100_000),
     "loso_holdout": Setting(int, "a seeded choice of this many held-out participants; None: all",
                             low=1, high=N_PARTICIPANTS, none=True),
@@ -235,6 +240,7 @@ class ExperimentConfig:
     model: str = "dnn"
     target: str = "valence"
     seed: int = 12
+    train_seed: int = 0  # the training draw on the split that seed chose (train_seeds runs 0, 1, ...)
     epochs: int = 250
     batch_size: int | None = None
     optimizer: str | None = None
@@ -331,7 +337,7 @@ def load_config(path_or_name: str | os.PathLike, **overrides) -> ExperimentConfi
 
 #: The parameters a profile may set (anything else in a profile file is an error).
 PROFILE_KEYS = (
-    "profile", "participants", "n_test", "epochs", "precision", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
+    "profile", "participants", "n_test", "epochs", "precision", "train_seeds", "fold_seeds", "val_fraction", "cv_experiments", "cv_epochs", "n_folds", "kfold_holdout",
     "five_by_two_epochs", "n_jobs", "loso_epochs", "loso_holdout", "n_permutations", "control_effect",
     "mahnob_experiments", "mahnob_epochs",
 )

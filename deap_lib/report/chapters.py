@@ -32,11 +32,25 @@ def prepared(values: dict) -> Prepared:
 
 
 def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
-    """The fixed split of each (model, target) experiment (:func:`deap_lib.experiment.protocols.run_fixed`):
-    ``{(model, target): pair}``."""
-    pairs = protocols.run_fixed([experiment(values, model=m, target=t) for m, t in experiments], data,
-                                **where(values), progress=False)
-    return dict(zip(experiments, pairs))
+    """The fixed split of each (model, target) experiment (:func:`deap_lib.experiment.protocols.run_fixed`)
+    with each of the profile's ``train_seeds`` training seeds (0, 1, ...), all on the one split that
+    ``seed`` chooses: ``{(model, target): pair}``, the pair of training seed 0 (the report's one
+    run) holding every seed's pair, in order, under ``"seeds"``."""
+    n = values.get("train_seeds", 1)
+    configs = [experiment(values, model=m, target=t, train_seed=i) for m, t in experiments for i in range(n)]
+    pairs = protocols.run_fixed(configs, data, **where(values), progress=False)
+    out = {}
+    for j, key in enumerate(experiments):
+        seeds = pairs[j * n : (j + 1) * n]
+        out[key] = {**seeds[0], "seeds": seeds}
+    return out
+
+
+def _seeded(run, values: dict, config, data: Prepared, **kwargs) -> list[dict]:
+    """``run`` (a protocol of :mod:`deap_lib.experiment.protocols`) with each of the profile's
+    ``fold_seeds`` training seeds on the same folds: every fold record, seed after seed."""
+    return [r for i in range(values.get("fold_seeds", 1))
+            for r in run(config.replace(train_seed=i), data, **kwargs, **where(values), progress=False)]
 
 
 def models_chapter(values: dict) -> dict:
@@ -69,18 +83,17 @@ def models_chapter(values: dict) -> dict:
 
 def kfold_runs(values: dict, data: Prepared, experiments=None) -> dict:
     """The report's random k-fold of each of the :func:`~deap_lib.experiment.settings.cv_experiments`
-    (or of ``experiments``): ``{(model, target): [fold records]}``."""
-    return {(m, t): protocols.run_kfold(experiment(values, model=m, target=t, epochs=values["cv_epochs"]), data,
-                                        n_folds=values["n_folds"], holdout=values["kfold_holdout"],
-                                        **where(values), progress=False)
+    (or of ``experiments``), each fold with the profile's ``fold_seeds``: ``{(model, target): [fold records]}``."""
+    return {(m, t): _seeded(protocols.run_kfold, values, experiment(values, model=m, target=t, epochs=values["cv_epochs"]),
+                            data, n_folds=values["n_folds"], holdout=values["kfold_holdout"])
             for m, t in (experiments or cv_experiments(values))}
 
 
 def loso_runs(values: dict, data: Prepared) -> dict:
-    """Leave-one-subject-out of each of the :func:`~deap_lib.experiment.settings.cv_experiments`:
-    ``{(model, target): [fold records]}``."""
-    return {(m, t): protocols.run_loso(experiment(values, model=m, target=t, epochs=values["loso_epochs"]), data,
-                                       holdout=values["loso_holdout"], **where(values), progress=False)
+    """Leave-one-subject-out of each of the :func:`~deap_lib.experiment.settings.cv_experiments`, each
+    fold with the profile's ``fold_seeds``: ``{(model, target): [fold records]}``."""
+    return {(m, t): _seeded(protocols.run_loso, values, experiment(values, model=m, target=t, epochs=values["loso_epochs"]),
+                            data, holdout=values["loso_holdout"])
             for m, t in cv_experiments(values)}
 
 

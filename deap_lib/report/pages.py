@@ -18,11 +18,13 @@ from myst_nb import glue
 
 from deap_lib.data import deap_format, features
 from deap_lib.evaluation import stats
-from deap_lib.evaluation.summaries import HONEST_EPOCH, PROTOCOLS, at_chance, folds
+from deap_lib.evaluation.summaries import (HONEST_EPOCH, PROTOCOLS, SEED_FIGURES, above_chance, at_chance,
+                                           compare_over_seeds, folds, seed_figures, steadier)
 from deap_lib.experiment import splits
 from deap_lib.experiment.engine import resolve_precision, versions
 from deap_lib.experiment.protocols import test_predictions, tested_splits
 from deap_lib.report import paper
+from deap_lib.report.plotting import SEED_FIGURE_LABELS
 
 
 def glue_all(numbers: dict) -> None:
@@ -165,6 +167,11 @@ def headline_fixed(pairs: dict) -> str:
         lines.append(f"{model.upper()} {target}, fixed split, {pair['config'].epochs} epochs: best on test "
                      f"{s['as_reported']['accuracy']:.1%} (epoch {s['as_reported']['epoch']}; optimistic), last epoch "
                      f"{s['last']['accuracy']:.1%}, validation-chosen {vc}, majority baseline {s['majority_baseline']:.1%}")
+    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:
+        seeds = seed_figures(pairs)
+        w = seed_headline(seeds)
+        lines += [f"{m.upper()} {t}, over {v[w]['n']} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
+                  f"{_seed_clause(v[w])}" for (m, t), v in seeds.items()]
     return "\n".join(lines)
 
 
@@ -420,7 +427,16 @@ def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, e
 
 
 def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "Markdown":
-    """:func:`budget_warning` for the honest figures (last, validation-chosen) of fixed-split pairs."""
+    """:func:`budget_warning` for the honest figures of fixed-split pairs: over their training seeds
+    when they hold several (the headline honest figure of :func:`seed_headline`), else the one
+    run's last and validation-chosen epochs."""
+    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:
+        seeds = seed_figures(pairs)
+        w = seed_headline(seeds)
+        items = [None if above_chance(v[w]) else
+                 f"{m.upper()} {t}: {SEED_FIGURE_LABELS[w]} {_pm(v[w])} over {v[w]['n']} training seeds against a "
+                 f"baseline of {v[w]['baseline']:.1%}, after {v[w]['epochs']} epochs" for (m, t), v in seeds.items()]
+        return budget_warning(items, profile=profile)
     items = []
     for (model, target), pair in pairs.items():
         s = pair["summary"]
@@ -578,3 +594,99 @@ def five_by_two_section(values: dict, five: dict | None) -> "Markdown":
     )
 
 
+
+
+# --------------------------------------------------------------------------------------------
+# Figures over training seeds
+# --------------------------------------------------------------------------------------------
+
+def seed_headline(seeds: dict) -> str:
+    """The headline honest figure: of the last epoch and the mean of the last k epochs, the one
+    whose spread over seeds is smaller here (:func:`deap_lib.evaluation.summaries.steadier`)."""
+    return steadier(seeds)["choice"]
+
+
+def _pm(v: dict) -> str:
+    sd = "" if math.isnan(v["sd"]) else f" +/- {v['sd']:.1%}"
+    return f"{v['mean']:.1%}{sd} ({v['min']:.1%}-{v['max']:.1%})"
+
+
+def _seed_clause(v: dict) -> str:
+    """"3 of 5 seeds above the baseline's interval; the t-interval over seeds (55-66 %) includes
+    the baseline 53.0 %"."""
+    clause = f"{v['n_above']} of {v['n']} seeds above the majority baseline's 95 % interval (> {v['baseline_high']:.1%})"
+    if v["n"] < 2:
+        return clause
+    side = "excludes" if v["low"] > v["baseline"] else "includes"
+    return clause + (f"; the t-interval of the mean over seeds ({v['low']:.1%}-{v['high']:.1%}) {side} the "
+                     f"baseline {v['baseline']:.1%}")
+
+
+def seed_rows(seeds: dict) -> list[dict]:
+    """One row per fixed-split experiment over its training seeds: each figure's mean +/- sd
+    (range), the baseline, how many seeds beat its interval, and the verdict on the headline figure."""
+    w = seed_headline(seeds)
+    other = "last" if w == "last_k" else "last_k"
+    rows = []
+    for (m, t), v in seeds.items():
+        h = v[w]
+        rows.append({
+            "experiment": f"{m.upper()} {t}",
+            "seeds": str(h["n"]),
+            f"{SEED_FIGURE_LABELS[w]} (headline)": _pm(h),
+            SEED_FIGURE_LABELS[other]: _pm(v[other]),
+            "best on test (optimistic)": _pm(v["as_reported"]),
+            "majority (95 % upper)": f"{h['baseline']:.1%} ({h['baseline_high']:.1%})",
+            "seeds above": f"{h['n_above']} of {h['n']}",
+            "t-interval over seeds": "-" if h["n"] < 2 else f"{h['low']:.1%}-{h['high']:.1%}",
+            "verdict": "above chance" if above_chance(h) else "not told from chance",
+        })
+    return rows
+
+
+def seed_numbers(seeds: dict) -> dict:
+    """The numbers the seeds section quotes: the number of seeds, k, both honest figures' spreads
+    (root mean of the experiments' seed variances), the headline choice, and the best-on-test spread."""
+    choice = steadier(seeds)
+    first = next(iter(seeds.values()))
+    best_sd = float(np.sqrt(np.mean([v["as_reported"]["sd"] ** 2 for v in seeds.values()])))
+    return {"n_seeds": first["last"]["n"], "last_k": engine_last_k(seeds), "sd_last": choice["sd"]["last"],
+            "sd_last_k": choice["sd"]["last_k"], "sd_best": best_sd, "headline_figure": SEED_FIGURE_LABELS[choice["choice"]],
+            "other_figure": SEED_FIGURE_LABELS["last" if choice["choice"] == "last_k" else "last_k"]}
+
+
+def engine_last_k(seeds: dict) -> int:
+    """The k of the runs' ``last_k`` figure (at most :data:`deap_lib.experiment.engine.LAST_K`; fewer for short runs)."""
+    from deap_lib.experiment.engine import LAST_K
+
+    return min(LAST_K, next(iter(seeds.values()))["last"]["epochs"])
+
+
+def seed_verdicts(seeds: dict) -> "Markdown":
+    """One line per experiment, computed from the distribution over seeds of the headline figure."""
+    w = seed_headline(seeds)
+    lines = [f"- **{m.upper()} {t}**: {'above chance' if above_chance(v[w]) else 'not told from chance'}: "
+             f"{_seed_clause(v[w])}." for (m, t), v in seeds.items()]
+    return Markdown(f":::{{admonition}} Verdicts over training seeds ({SEED_FIGURE_LABELS[w]})\n:class: note\n"
+                    + "\n".join(lines) + "\n:::")
+
+
+def model_comparison_rows(seeds: dict) -> list[dict]:
+    """DNN against CNN per target over training seeds, on the headline honest figure: both means,
+    their difference beside one model's seed spread, Welch's t-test and the share of seed pairs
+    the DNN wins."""
+    w = seed_headline(seeds)
+    rows = []
+    for t in dict.fromkeys(t for _, t in seeds):
+        if ("dnn", t) not in seeds or ("cnn", t) not in seeds:
+            continue
+        a, b = seeds["dnn", t][w], seeds["cnn", t][w]
+        c = compare_over_seeds(a["values"], b["values"])
+        rows.append({
+            "target": t, "DNN mean": f"{a['mean']:.1%}", "CNN mean": f"{b['mean']:.1%}",
+            "DNN - CNN": f"{100 * c['difference']:+.1f} points",
+            "seed sd (DNN / CNN)": f"{100 * c['sd_a']:.1f} / {100 * c['sd_b']:.1f} points",
+            "Welch's t (p)": "-" if math.isnan(c["t"]) else f"{c['t']:.2f} ({c['p_value']:.2f})",
+            "seed pairs the DNN wins": f"{c['share_a_wins']:.0%}",
+        })
+    return rows

@@ -467,3 +467,51 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
     cbar.ax.tick_params(labelsize=SMALL_FONT)
     ax.set_title(title)
     return fig
+
+
+#: How the seed figures are named in figures and tables (``summaries.SEED_FIGURES``).
+SEED_FIGURE_LABELS = {"as_reported": "best on test (optimistic)", "last": "last epoch", "last_k": "mean of last k epochs"}
+
+
+def plot_seed_spread(seeds: dict, *, ax=None, title: str = ""):
+    """Each training seed's figures for each fixed-split experiment: ``seeds`` is ``{(model,
+    target): {figure: over_seeds(...)}}``. One dot per seed and figure (seaborn strip, dodged by
+    figure), the mean over seeds (bar), the majority baseline (dotted) and the upper end of its
+    Wilson 95 % interval (dashed)."""
+    import seaborn as sns
+
+    keys = list(seeds)
+    labels = [f"{m.upper()} {t}" for m, t in keys]
+    figures = [w for w in ("as_reported", "last", "last_k") if w in next(iter(seeds.values()))]
+    fig, ax = _ax(ax, (BOOK_WIDTH, 3.8))
+    x, y, hue = [], [], []
+    for label, key in zip(labels, keys):
+        for w in figures:
+            for v in seeds[key][w]["values"]:
+                x.append(label), y.append(v), hue.append(SEED_FIGURE_LABELS[w])
+    hue_order = [SEED_FIGURE_LABELS[w] for w in figures]
+    palette = dict(zip(hue_order, ("0.6", "tab:blue", "tab:green")))
+    sns.stripplot(x=x, y=y, hue=hue, order=labels, hue_order=hue_order, palette=palette, dodge=True, jitter=0.12,
+                  size=5, alpha=0.85, edgecolor="white", linewidth=0.4, ax=ax, zorder=2)
+    width = 0.8 / len(figures)
+    for i, key in enumerate(keys):
+        for j, w in enumerate(figures):
+            centre = i - 0.4 + width * (j + 0.5)
+            ax.hlines(seeds[key][w]["mean"], centre - width * 0.4, centre + width * 0.4, color="k", lw=2, zorder=3)
+        first = seeds[key][figures[0]]
+        ax.hlines(first["baseline"], i - 0.45, i + 0.45, color="k", ls=":", lw=1.4, zorder=1)
+        ax.hlines(first["baseline_high"], i - 0.45, i + 0.45, color="0.35", ls="--", lw=1.0, zorder=1)
+    handles, _ = ax.get_legend_handles_labels()
+    handles = handles[: len(figures)] + [
+        Line2D([], [], color="k", lw=2, label="mean over seeds"),
+        Line2D([], [], color="k", ls=":", lw=1.4, label="majority baseline"),
+        Line2D([], [], color="0.35", ls="--", lw=1.0, label="its 95 % upper end"),
+    ]
+    ax.legend_.remove() if ax.legend_ else None
+    low = min(min(min(v[w]["values"]) for w in figures) for v in seeds.values())
+    ax.set_ylim(max(0.0, min(low, min(v[figures[0]]["baseline"] for v in seeds.values())) - 0.05), 1.0)
+    ax.set(xlabel="", ylabel="test accuracy (one dot per seed)", title=title)
+    ax.grid(axis="y", color="0.9", lw=0.8, zorder=0)
+    ax.set_axisbelow(True)
+    _legend_outside(ax, handles=handles)
+    return fig
