@@ -499,7 +499,10 @@ def _header_case(bdf, change):
     if change == "negative duration":
         return set_field(raw, "duration", -1), ("unreadable recording", "declares records of -1 s")
     if change == "nan duration":
-        return set_field(raw, "duration", "nan"), ("unreadable recording", "declares records of nan s")
+        return set_field(raw, "duration", "nan"), ("unreadable recording", "has no valid BDF header (record duration "
+                                                                           "'nan     ' is not a number; expected a Biosemi")
+    if change == "underscore in a number":  # Python's int() reads 1_0 as 10; MNE does not
+        return set_field(raw, "n_records", "1_0"), ("unreadable recording", "(number of records '1_0     ' is not an")
     if change == "digital min == max":
         set_field(raw, "digital_min", 8388607, fz)
         return raw, ("unreadable recording", "signal 'Fz' declares digital range 8388607..8388607")
@@ -529,7 +532,7 @@ def _set_unit(raw, signal, unit):
 
 
 HEADER_CHANGES = ["zero samples per record", "negative samples per record", "zero records",
-                  "records still being written", "zero duration", "negative duration", "nan duration",
+                  "records still being written", "zero duration", "negative duration", "nan duration", "underscore in a number",
                   "digital min == max", "physical min == max", "wrong header size", "no signal",
                   "huge count in a small file", "one EEG channel at 128 Hz", "millivolts"]
 

@@ -304,9 +304,21 @@ def _ratings(path: Path, attributes: dict[str, str]) -> tuple[float, ...]:
 # --------------------------------------------------------------------------------------------
 
 
-def _numbers(fields: bytes, n: int, width: int, kind: type) -> list:
-    """``n`` numbers of ``kind`` from ``fields``, ``width`` ASCII characters each (ValueError if not)."""
-    return [kind(fields[width * i : width * (i + 1)].decode("ascii")) for i in range(n)]
+_INTEGER = re.compile(rb" *[+-]?[0-9]+ *")
+_DECIMAL = re.compile(rb" *[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)? *")
+
+
+def _number(field: bytes, kind: type, name: str):
+    """The ``int`` or ``float`` a header field writes in plain ASCII digits (ValueError otherwise:
+    no "nan", "1_0" or non-ASCII digits, which Python would read and another reader might not)."""
+    if not (_INTEGER if kind is int else _DECIMAL).fullmatch(field):
+        raise ValueError(f"{name} {field.decode('latin-1')!r} is not {'an integer' if kind is int else 'a number'}")
+    return kind(field.decode("ascii"))
+
+
+def _numbers(fields: bytes, n: int, width: int, kind: type, name: str) -> list:
+    """``n`` numbers of ``kind`` from ``fields``, ``width`` characters each (ValueError if one is not)."""
+    return [_number(fields[width * i : width * (i + 1)], kind, f"signal {i + 1}'s {name}") for i in range(n)]
 
 
 class _Header(NamedTuple):
@@ -315,6 +327,7 @@ class _Header(NamedTuple):
     per_record: list[int]  # samples per data record
     units: list[str]  # physical dimension ("uV")
     duration: float  # seconds per data record
+    n_records: int
 
 
 def _check_header(path: Path) -> _Header:
@@ -338,12 +351,13 @@ def _check_header(path: Path) -> _Header:
     try:
         with f:
             head = f.read(256)
-            header_bytes, n_records, n_signals = (int(head[i : i + n].decode("ascii")) for i, n in
-                                                  ((184, 8), (236, 8), (252, 4)))
-            duration = float(head[244:252].decode("ascii"))
+            header_bytes, n_records, n_signals = (_number(head[i : i + n], int, name) for i, n, name in
+                                                  ((184, 8, "header size"), (236, 8, "number of records"),
+                                                   (252, 4, "number of signals")))
+            duration = _number(head[244:252], float, "record duration")
             fields = f.read(256 * n_signals) if 1 <= n_signals <= MAX_SIGNALS else b""
-    except ValueError:  # a field that is no number (or no ASCII), or a file cut inside its header
-        raise fail("has no valid BDF header (expected a Biosemi 24-bit BDF file)") from None
+    except ValueError as err:  # a field that is no number, or a file cut inside its header
+        raise fail(f"has no valid BDF header ({err}; expected a Biosemi 24-bit BDF file)") from None
     except OSError as err:
         raise fail(f"cannot be read ({type(err).__name__}: {err.strerror or err})") from None
     if not 1 <= n_signals <= MAX_SIGNALS:
@@ -353,17 +367,19 @@ def _check_header(path: Path) -> _Header:
     try:
         labels, units = ([fields[k * n_signals + w * i : k * n_signals + w * (i + 1)].decode("latin-1").strip()
                           for i in range(n_signals)] for k, w in ((0, 16), (96, 8)))
-        p_min, p_max = (_numbers(fields[k * n_signals :], n_signals, 8, float) for k in (104, 112))
-        d_min, d_max = (_numbers(fields[k * n_signals :], n_signals, 8, int) for k in (120, 128))
-        per_record = _numbers(fields[216 * n_signals :], n_signals, 8, int)
-    except ValueError:
-        raise fail("has no valid BDF header (expected a Biosemi 24-bit BDF file)") from None
+        p_min, p_max = (_numbers(fields[k * n_signals :], n_signals, 8, float, name)
+                        for k, name in ((104, "physical minimum"), (112, "physical maximum")))
+        d_min, d_max = (_numbers(fields[k * n_signals :], n_signals, 8, int, name)
+                        for k, name in ((120, "digital minimum"), (128, "digital maximum")))
+        per_record = _numbers(fields[216 * n_signals :], n_signals, 8, int, "samples per record")
+    except ValueError as err:
+        raise fail(f"has no valid BDF header ({err}; expected a Biosemi 24-bit BDF file)") from None
 
     if header_bytes != 256 * (n_signals + 1):
         raise fail(f"declares a {header_bytes}-byte header, expected 256 x (1 + {n_signals} signals)")
     if n_records < 1:
         raise fail(f"declares {n_records} data records, expected a positive number")
-    if not 0 < duration <= MAX_RECORD_SECONDS:  # NaN fails too
+    if not 0 < duration <= MAX_RECORD_SECONDS:
         raise fail(f"declares records of {duration:g} s, expected more than 0 and at most {MAX_RECORD_SECONDS} s")
     bad = next((i for i, n in enumerate(per_record) if n < 1), None)
     if bad is not None:
@@ -379,7 +395,7 @@ def _check_header(path: Path) -> _Header:
     expected = header_bytes + record_bytes * n_records
     if size < expected:
         raise fail(f"is truncated: {size} bytes, its header declares {expected} ({n_records} records)")
-    return _Header(per_record, units, duration)
+    return _Header(per_record, units, duration, n_records)
 
 
 def _open(path: Path):
@@ -407,6 +423,10 @@ def _open(path: Path):
         rate = raw.info["sfreq"] if slow is None else rates[slow]
         raise MAHNOBFormatError(f"{path}: {'' if slow is None else f'channel {slow} '}sampled at {rate:g} Hz, "
                                 f"expected {SFREQ} Hz", "wrong sampling rate")
+    declared = header.n_records * header.per_record[picks[0]]
+    if raw.n_times != declared:  # MNE read the header otherwise than checked here
+        raise MAHNOBFormatError(f"{path}: MNE reads {raw.n_times} samples per channel, its header declares "
+                                f"{declared}", "unreadable recording")
     if raw.n_times < N_USED:
         raise MAHNOBFormatError(
             f"{path}: {raw.n_times} samples ({raw.n_times / SFREQ:.1f} s), expected at least {N_USED} "
