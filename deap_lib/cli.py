@@ -214,6 +214,16 @@ def _add_where_args(p: argparse.ArgumentParser) -> None:
                    help="train on this device (default: CUDA where the runs execute has it, else the CPU)")
 
 
+def _check_where(args) -> None:
+    """Before any work: a device this machine lacks, or a cluster that cannot run the tasks, is one line."""
+    if not hasattr(args, "device"):  # commands without --device and --scheduler
+        return
+    executor.check_device(args.device, args.scheduler)
+    scheduler = executor.resolve_scheduler(args.scheduler)
+    if scheduler is not None:
+        executor.connect(scheduler)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m deap_lib", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -279,7 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        _check_where(args)
         return args.func(args)
     except (ValueError, OSError, executor.ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:  # one line, not the tracebacks of every layer it went through
+        print(f"interrupted: {err or 'every run and feature finished so far is stored; run the same command again to resume'}",
+              file=sys.stderr)
+        return 130

@@ -176,9 +176,18 @@ def test_workers_of_another_version_are_refused(cluster, monkeypatch):
         executor.connect(address)
 
 
-def test_an_unreachable_scheduler_is_one_clear_error(monkeypatch):
-    monkeypatch.setattr(executor, "CONNECT_TIMEOUT_S", 1)
-    with pytest.raises(executor.ClusterError, match="cannot reach the Dask scheduler at 'tcp://127.0.0.1:9'"):
+def test_an_unreachable_scheduler_is_one_clear_error_in_a_few_seconds(monkeypatch):
+    assert executor.connect_timeout() == executor.CONNECT_TIMEOUT_S <= 5
+    monkeypatch.setenv(executor.TIMEOUT_ENV, "1.5")
+    start = time.perf_counter()
+    with pytest.raises(executor.ClusterError) as err:
+        executor.connect("tcp://127.0.0.1:9")
+    assert time.perf_counter() - start < 5
+    message = str(err.value)
+    assert message.startswith("cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1.5 s") and "\n" not in message
+    assert executor.TIMEOUT_ENV in message
+    monkeypatch.setenv(executor.TIMEOUT_ENV, "soon")
+    with pytest.raises(ValueError, match=f"{executor.TIMEOUT_ENV} must be a number of seconds > 0, got 'soon'"):
         executor.connect("tcp://127.0.0.1:9")
 
 

@@ -22,7 +22,10 @@ import contextlib
 import hashlib
 import os
 import platform
+import signal
 import sys
+import threading
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,12 +35,49 @@ import deap_lib
 
 #: Dask's own environment variable for the scheduler's address (``dask.config``'s ``scheduler-address``).
 SCHEDULER_ENV = "DASK_SCHEDULER_ADDRESS"
-#: How long :func:`connect` waits for the scheduler and for at least one worker.
-CONNECT_TIMEOUT_S = 30
+#: How long :func:`connect` waits for the scheduler and for at least one worker, in seconds
+#: (``$DEAP_LIB_SCHEDULER_TIMEOUT`` overrides it).
+CONNECT_TIMEOUT_S = 5
+TIMEOUT_ENV = "DEAP_LIB_SCHEDULER_TIMEOUT"
 
 
 class ClusterError(RuntimeError):
     """The Dask cluster cannot run this project's tasks (unreachable, no workers, wrong environment)."""
+
+
+def check_device(name: str | None, scheduler: str | None = None) -> None:
+    """Refuse, before any work, a device this machine cannot train on (``"cuda"`` without CUDA).
+
+    With a Dask scheduler (an argument or ``$DASK_SCHEDULER_ADDRESS``) the runs execute on its
+    workers, not here: nothing is checked (:func:`device_kind` asks them).
+    """
+    if name is None or resolve_scheduler(scheduler) is not None:
+        return
+    import torch
+
+    device = torch.device(name)
+    if device.type != "cuda":
+        return
+    if not torch.cuda.is_available():
+        raise ValueError(f"device {name!r} asked for, but this torch has no CUDA (torch.cuda.is_available() is False); "
+                         "use --device cpu (papermill: -p device cpu)")
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
+
+
+def connect_timeout() -> float:
+    """Seconds to wait for a scheduler and its first worker: ``$DEAP_LIB_SCHEDULER_TIMEOUT``, else
+    :data:`CONNECT_TIMEOUT_S`."""
+    text = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not text:
+        return CONNECT_TIMEOUT_S
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"${TIMEOUT_ENV} must be a number of seconds > 0, got {text!r}")
+    return value
 
 
 def resolve_scheduler(address: str | None = None) -> str | None:
@@ -80,7 +120,7 @@ def connect(address: str):
     Raises
     ------
     ClusterError
-        When the scheduler cannot be reached, has no worker within :data:`CONNECT_TIMEOUT_S`,
+        When the scheduler cannot be reached, has no worker within :func:`connect_timeout`,
         or a worker cannot import ``deap_lib`` or runs other sources, Python or torch than here.
     """
     client = _CLIENTS.get(address)
@@ -90,22 +130,30 @@ def connect(address: str):
         from distributed import Client
     except ImportError:  # pragma: no cover - distributed is in requirements.txt
         raise ClusterError("a Dask scheduler was given but the 'distributed' package is not installed") from None
+    timeout = connect_timeout()
     try:
-        client = Client(address, timeout=CONNECT_TIMEOUT_S, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as err:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address!r} "
-                           f"(argument or ${SCHEDULER_ENV}): {err}") from None
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except Exception as err:  # noqa: BLE001 - refused, timed out, or something else answering there
+        raise ClusterError(f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s "
+                           f"(argument or ${SCHEDULER_ENV}; wait longer with ${TIMEOUT_ENV}=SECONDS): "
+                           f"{_first_line(err)}") from None
     try:
-        client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        client.wait_for_workers(1, timeout=timeout)
     except TimeoutError:
         client.close()
-        raise ClusterError(f"the Dask scheduler at {address!r} has no worker after {CONNECT_TIMEOUT_S} s") from None
+        raise ClusterError(f"the Dask scheduler at {address!r} has no worker after {timeout:g} s "
+                           f"(wait longer with ${TIMEOUT_ENV}=SECONDS)") from None
     facts = _check_workers(client, address)
     _FACTS[address] = facts
     workers = client.scheduler_info()["workers"]
     _SHARES[address] = _thread_shares(facts, client.nthreads(), {w: info["host"] for w, info in workers.items()})
     _CLIENTS[address] = client
     return client
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
 
 
 def _check_workers(client, address: str) -> dict:
@@ -200,6 +248,25 @@ def _call(index: int, fn: Callable, shared: Any, args: tuple, threads: int | dic
     return index, fn(shared, *args)
 
 
+_WATCHED: list = []  # the parent this worker process watches (set once, by its first task)
+
+
+def _call_in_worker(parent: int, index: int, fn: Callable, shared: Any, args: tuple, threads: int):
+    """:func:`_call` in a local worker process, which ends with the process ``parent`` that started
+    it, however that one ends (even SIGKILL), and leaves Ctrl-C to it (it stops the workers)."""
+    if not _WATCHED and os.getpid() != parent:
+        _WATCHED.append(parent)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_end_with, args=(parent,), daemon=True, name="deap_lib-parent-watch").start()
+    return _call(index, fn, shared, args, threads)
+
+
+def _end_with(parent: int, every_s: float = 0.5) -> None:
+    while os.getppid() == parent:  # a parent that dies leaves this process to another (init, a subreaper)
+        time.sleep(every_s)
+    os._exit(1)
+
+
 def _thread_shares(facts: dict, nthreads: dict, hosts: dict) -> dict:
     """Torch threads per task on each worker: its host's cores shared by every task slot there."""
     slots: dict = {}
@@ -238,7 +305,7 @@ def run_tasks(
     from joblib import Parallel, delayed
 
     threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    calls = (delayed(_call)(i, fn, shared, args, threads) for i, args in enumerate(tasks))
+    calls = (delayed(_call_in_worker)(os.getpid(), i, fn, shared, args, threads) for i, args in enumerate(tasks))
     yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
 
 

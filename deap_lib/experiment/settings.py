@@ -30,6 +30,7 @@ from deap_lib.data.dataset import DATASETS, NONFINITE_POLICIES, DataSource, Prep
 from deap_lib.data.deap_format import N_PARTICIPANTS, N_TRIALS
 from deap_lib.data.features import STANDARDIZATIONS
 from deap_lib.data.labels import TARGETS
+from deap_lib.experiment.executor import check_device
 from deap_lib.models import MODELS
 from deap_lib.store import IDENTITIES
 
@@ -274,6 +275,7 @@ class ExperimentConfig:
         if unknown:
             raise ParameterError(f"model_kwargs has {unknown}, which the {self.model.upper()} does not take; "
                                         f"allowed: {sorted(known)}")
+        check_model_kwargs(self)
 
     @classmethod
     def from_dict(cls, values: dict) -> "ExperimentConfig":
@@ -368,6 +370,7 @@ def chapter_settings(namespace: dict) -> dict:
             if f.default is not dataclasses.MISSING and f.default is not None:
                 values.setdefault(f.name, f.default)
         experiment(values)  # the experiment's own checks (model_kwargs against the model)
+        check_device(values.get("device"), values.get("scheduler"))  # where the runs execute has it
     except (ValueError, FileNotFoundError) as err:
         raise ParameterError(f"{err} (chapter parameters: see the notebook's parameters cell)") from None
     return values
@@ -402,3 +405,23 @@ def _one_line_errors() -> None:
         return [text]
 
     shell.set_custom_exc((ParameterError,), one_line)
+
+
+_BUILT: set = set()  # (model, model_kwargs) that build: checked once per process
+
+
+def check_model_kwargs(config: ExperimentConfig) -> None:
+    """Build ``config``'s model once (a private generator: the global one draws nothing) so that
+    ``model_kwargs`` the constructor refuses (``hidden: [-5]``) are one :class:`ParameterError`
+    before any work, not a traceback from the first training run."""
+    import torch
+
+    key = (config.model, repr(sorted(config.model_kwargs.items())))
+    if key in _BUILT:
+        return
+    try:
+        MODELS[config.model](**config.model_kwargs, generator=torch.Generator())
+    except Exception as err:  # noqa: BLE001 - whatever the constructor refuses, said in one line
+        text = " ".join(str(err).split()) or type(err).__name__
+        raise ParameterError(f"model_kwargs {config.model_kwargs} do not make a {config.model.upper()}: {text}") from None
+    _BUILT.add(key)

@@ -142,7 +142,8 @@ def execute_chapters(
     Only the parameters a notebook declares are passed to it. Progress (each chapter, each
     finished training run with its time, and an estimate from the previous build when there was
     one) goes to the terminal. A failing chapter raises papermill's error; chapters executed
-    before it keep their stamps, so a re-run starts again where it stopped.
+    before it keep their stamps, so a re-run starts again where it stopped. Ctrl-C raises
+    :class:`ChaptersInterrupted`, whose message says what was finished and stored.
     """
     import papermill
 
@@ -171,6 +172,9 @@ def execute_chapters(
                     str(ipynb), str(out / f"{name}.ipynb"), parameters=params, progress_bar=False,
                     cwd=str(out), kernel_manager_class="deap_lib.report.driver.QuietKernelManager",
                 )
+        except KeyboardInterrupt:
+            _forget_abandoned_cell()
+            raise ChaptersInterrupted(list(times), name) from None
         finally:
             os.environ.pop(PROGRESS_ENV, None)
         _hide_injected_parameters(out / f"{name}.ipynb")
@@ -182,17 +186,48 @@ def execute_chapters(
     return times
 
 
+class ChaptersInterrupted(KeyboardInterrupt):
+    """Ctrl-C while chapters execute; its message says which were finished and stored."""
+
+    def __init__(self, done: list[str], stopped: str):
+        finished = f"chapter(s) {', '.join(done)} done and stored" if done else "no chapter finished"
+        super().__init__(f"{finished}; {stopped} stopped (its finished runs are stored); "
+                         "run the same command again to resume")
+
+
+def _forget_abandoned_cell() -> None:
+    """After Ctrl-C, papermill's task for the interrupted cell ends with an error that nobody reads:
+    asyncio would print its traceback at exit. The kernel is shut down already; say nothing of it."""
+    from jupyter_core.utils import ensure_event_loop
+
+    def handler(loop, context):
+        if context.get("message") != "Task exception was never retrieved":
+            loop.default_exception_handler(context)
+
+    ensure_event_loop().set_exception_handler(handler)
+
+
 def _kernel_manager_class():
     from jupyter_client.manager import AsyncKernelManager
 
     class QuietKernelManager(AsyncKernelManager):
-        """Kernels over local sockets (IPC), not TCP: no network port, and no warning about one."""
+        """Kernels over local sockets (IPC), not TCP: no network port, and no warning about one; shut
+        down without the interrupt that makes an idle kernel log an error."""
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
             # the socket files live in a private temporary folder, not in the working directory
             self.ip = str(Path(tempfile.mkdtemp(prefix="deap-lib-kernel-")) / "kernel")
+
+        async def _async_interrupt_kernel(self):
+            # jupyter_client sends SIGINT before every shutdown; at a chapter's end the kernel is idle and
+            # logs "KeyboardInterrupt caught in kernel", and after Ctrl-C the cell's traceback comes back
+            # too: a shutdown request (then SIGTERM, SIGKILL) ends it alone, and its workers with it.
+            if not self.shutting_down:
+                await super()._async_interrupt_kernel()
+
+        interrupt_kernel = _async_interrupt_kernel
 
         async def _async_cleanup_resources(self, restart=False):
             await super()._async_cleanup_resources(restart=restart)
