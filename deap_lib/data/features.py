@@ -129,18 +129,8 @@ def _with_progress(items: Iterable, total: int, progress: bool, desc: str) -> It
 
 
 def _median(part: np.ndarray) -> np.ndarray:
-    """Median along the last axis, partitioning ``part`` in place (the fallback of :func:`_medians`).
-
-    ``np.median`` along an axis partitions at two positions for even lengths; one partition at
-    the middle plus a max over the left half is several times faster and gives the same value.
-    """
-    m = part.shape[-1]
-    k = m // 2
-    part.partition(k, axis=-1)
-    upper = part[..., k].astype(np.float64)
-    if m % 2:
-        return upper
-    return (part[..., :k].max(axis=-1).astype(np.float64) + upper) / 2
+    """The fallback of :func:`_medians`: ``np.median`` along the last axis, in float64."""
+    return np.median(part.astype(np.float64), axis=-1)
 
 
 #: Half-width, in standard deviations, of the range where a window's median is looked for first
@@ -255,28 +245,10 @@ def _fill(out: np.ndarray, mean, median, vmax, vmin, m2, m3, m4) -> None:
         out[..., 8] = np.where(flat, np.nan, m4 / m2**2 - 3.0)
 
 
-class _Scratch:
-    """Working arrays of the kernel, allocated once per thread and reused by each of its calls.
-
-    Fresh arrays of about 1 MB per call cost more than the arithmetic on them: the allocator
-    returns their pages to the system when they are freed, and touching them again faults.
-    """
-
-    def __init__(self, n: int):
-        self.n = n
-        self.centred = np.empty(_MOMENT_ROWS * n)  # float64: samples minus their window's mean ...
-        self.squared = np.empty(_MOMENT_ROWS * n)  # ... and their squares
-
-    def get(self, name: str, shape: tuple[int, ...]) -> np.ndarray:
-        return getattr(self, name)[: math.prod(shape)].reshape(shape)
-
-
-def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray, scratch: _Scratch | None = None) -> None:
+def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray) -> None:
     """Kernel: the 99 statistics of every row of ``rows`` (r, n_samples) into ``out`` (r, 99)."""
     rows = np.ascontiguousarray(rows)  # a no-op for the rows of a chunk
     r, n = rows.shape
-    if scratch is None or scratch.n != n:
-        scratch = _Scratch(n)
     head = (N_WINDOWS - 1) * window
     # Per row, one column per window and a last one for the whole channel.
     counts = np.array([window] * (N_WINDOWS - 1) + [n - head, n], dtype=np.float64)  # (11,)
@@ -296,8 +268,8 @@ def _reduce_rows(rows: np.ndarray, window: int, out: np.ndarray, scratch: _Scrat
             # Sums and centred values are computed in float64 straight from the input dtype (no
             # float64 copy of the input); vecdot is faster than a (pairwise) sum of d * d.
             sums[sub, cols] = s = np.add.reduce(block, axis=-1, dtype=np.float64)
-            d = np.subtract(block, (s / m)[..., None], out=scratch.get("centred", block.shape), dtype=float)
-            d2 = np.multiply(d, d, out=scratch.get("squared", block.shape))
+            d = np.subtract(block, (s / m)[..., None], dtype=float)
+            d2 = d * d
             c2[sub, cols] = np.vecdot(d, d)
             c3[sub, cols] = np.vecdot(d2, d)
             c4[sub, cols] = np.vecdot(d2, d2)
@@ -356,7 +328,7 @@ def _reduce(x: np.ndarray, *, transform: Callable[[np.ndarray], np.ndarray] | No
     n_threads = _check_threads(n_threads)
     out = np.empty(stack.shape[:-1] + (N_FEATURES,))
     step = max(1, _BLOCK_SAMPLES // n)  # rows per kernel call
-    local = threading.local()  # working arrays per thread, reused by all the chunks it reduces
+    local = threading.local()  # a copy buffer per thread, reused by all the chunks it reduces
 
     def reduce_chunk(sl: slice) -> None:
         chunk = stack[sl] if transform is None else transform(stack[sl])
@@ -371,11 +343,8 @@ def _reduce(x: np.ndarray, *, transform: Callable[[np.ndarray], np.ndarray] | No
             chunk = view
         rows = chunk.reshape(-1, n)
         rows_out = out[sl].reshape(-1, N_FEATURES)
-        scratch = getattr(local, "scratch", None)
-        if scratch is None:
-            scratch = local.scratch = _Scratch(n)
         for start in range(0, rows.shape[0], step):
-            _reduce_rows(rows[start : start + step], window, rows_out[start : start + step], scratch)
+            _reduce_rows(rows[start : start + step], window, rows_out[start : start + step])
 
     # The chunks do not depend on the number of threads and each row's statistics do not depend
     # on the other rows, so any n_threads gives the same bits. Each thread holds one chunk.
