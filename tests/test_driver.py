@@ -76,3 +76,14 @@ def test_progress_estimate_scales_by_the_cost_of_what_is_left(tmp_path, monkeypa
     # two CNN runs first, then two DNN runs that cost 1 / 2.7 of one each: 240 * (2 + 2 / 2.7) / 2 - 240 = 89
     protocols._report_progress(record, 1, 4, 240.0, n_jobs=2, like_this=2 + 2 / 2.7)
     assert path.read_text().strip().endswith("about 89 s left for this step")
+
+
+def test_jupyter_book_2_is_refused_with_what_to_install(monkeypatch):
+    from importlib import metadata
+
+    import pytest
+
+    monkeypatch.setattr(metadata, "version", lambda name: "2.0.1")
+    with pytest.raises(driver.JupyterBookVersionError, match=r"^Jupyter Book 2.0.1 is installed.*pip install 'jupyter-book<2'"):
+        driver.build()
+    assert isinstance(driver.JupyterBookVersionError("x"), OSError)  # the CLI's one-line errors

@@ -279,12 +279,31 @@ def build(book_dir: str | os.PathLike = ROOT / "book", *, out: str | os.PathLike
     ``profile`` goes to the Sphinx extension through ``$DEAP_LIB_PROFILE``, so that it finds the
     chapters just executed up to date instead of executing them with another profile.
     """
+    _check_jupyter_book()
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "-n", "--keep-going"]
     if out is not None:
         cmd += ["--path-output", str(out)]
     env = {**os.environ, **({PROFILE_ENV: str(profile)} if profile else {})}
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
+
+
+class JupyterBookVersionError(OSError):
+    """The installed Jupyter Book cannot build this book (Jupyter Book 2 builds nothing and exits 0)."""
+
+
+def _check_jupyter_book() -> None:
+    from importlib import metadata
+
+    try:
+        version = metadata.version("jupyter-book")
+    except metadata.PackageNotFoundError:
+        return  # not in this environment: the one on PATH runs (or its absence is the error)
+    if int(version.split(".")[0]) >= 2:
+        raise JupyterBookVersionError(
+            f"Jupyter Book {version} is installed, but this book is a Jupyter Book 1 project (_config.yml, "
+            "_toc.yml, glue), which Jupyter Book 2 ignores (it builds nothing and exits 0): "
+            "pip install 'jupyter-book<2' (make setup installs the pinned 1.0.4.post1)")
 
 
 # --------------------------------------------------------------------------------------------
