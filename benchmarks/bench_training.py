@@ -1,4 +1,4 @@
-"""How fast does the library's training loop train the report's models, against this CPU's fp32 matmul peak?
+"""How fast does the library's training loop train the report's models, in float32 and bfloat16, against this CPU's matmul peaks?
 
 Trains the DNN and the CNN of ``deap_lib.models`` with the library's one training loop,
 :func:`deap_lib.experiment.engine.train_run` (the report's optimizer and batch size, every training row fitted
@@ -25,9 +25,15 @@ activations, dropout, pooling, the loss and the optimizer are not counted)::
     eval FLOPs  = sum over layers of 2 x MAC
 
 per trial, times the number of trials. (For the defaults: DNN 81.4 MFLOP and CNN 163.2 MFLOP per
-training trial.) The peak is the best of a few large square fp32 matmuls. These machines are shared
-and their load drifts within a minute, so the peak is measured again right before each run and the
-run's epochs are compared with it (column ``peak``).
+training trial.) A peak is the best of a few large square matmuls, in fp32 and in bf16. These
+machines are shared and their load drifts within a minute, so both peaks are measured again right
+before each run, and each epoch is compared with the **fp32** peak (columns ``fp32 pk`` and ``%
+fp32``: a bf16 epoch at 100 % takes the time the fp32 peak would need for its FLOPs) and with the
+peak of its own precision (``% own``).
+
+``--precisions float32,bfloat16`` (the default) runs each model in both, in this one process, with
+the library's ``precision`` setting (:mod:`deap_lib.experiment.engine`: bf16 weights and activations,
+float32 master weights and loss); the last lines print the bf16 over fp32 speed-up per model.
 
 Column ``cores`` is the process's CPU time over the training pass's wall time: well below the
 thread count, other work shared the cores. Column ``faults`` counts minor page faults during the
@@ -45,7 +51,7 @@ the library's model, each with its own peak.
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_training.py --epochs 3 [--threads 2] [--models dnn,cnn]
-        [--train-accuracy eval|running] [--baseline]
+        [--train-accuracy running|eval] [--precisions float32,bfloat16] [--baseline]
 """
 
 from __future__ import annotations
@@ -73,12 +79,12 @@ from deap_lib.models import build_model
 N_TRAIN, N_TEST, N_CHANNELS, N_FEATURES = 1180, 100, 32, 99
 
 
-def matmul_peak(n: int = 2048, repeats: int = 7) -> float:
-    """Best fp32 GFLOP/s of ``repeats`` n x n @ n x n products (after one warm-up product)."""
+def matmul_peak(n: int = 2048, repeats: int = 7, dtype: torch.dtype = torch.float32) -> float:
+    """Best GFLOP/s of ``repeats`` n x n @ n x n products in ``dtype`` (after one warm-up product)."""
     g = torch.Generator().manual_seed(0)
-    a = torch.randn(n, n, generator=g)
-    b = torch.randn(n, n, generator=g)
-    out = torch.empty(n, n)
+    a = torch.randn(n, n, generator=g).to(dtype)
+    b = torch.randn(n, n, generator=g).to(dtype)
+    out = torch.empty(n, n, dtype=dtype)
     torch.mm(a, b, out=out)
     best = float("inf")
     for _ in range(repeats):
@@ -219,24 +225,28 @@ def epoch_phases(events: list) -> list[dict]:
     return phases
 
 
-def bench_model(name: str, args, data: Prepared, split: Split) -> None:
+def bench_model(name: str, args, data: Prepared, split: Split, precision: str = "float32") -> dict:
+    """Time ``name`` in ``precision`` (and, with ``--baseline`` in float32, the literal version);
+    return each variant's median epoch seconds."""
     config = ExperimentConfig(model=name, seed=args.seed, epochs=1 + args.epochs, val_fraction=0.0,
-                              n_test=N_TEST, train_accuracy=args.train_accuracy)
+                              n_test=N_TEST, train_accuracy=args.train_accuracy, precision=precision)
+    dtype = getattr(torch, precision)
     train_flops, _ = flops_per_trial(build_model(name, generator=torch.Generator().manual_seed(args.seed)))
     epoch_flops = train_flops * N_TRAIN
     print(
-        f"\n{name.upper()}: batch {config.batch_size}, {config.optimizer} lr {config.lr} momentum {config.momentum}"
+        f"\n{name.upper()} in {precision}: batch {config.batch_size}, {config.optimizer} lr {config.lr} momentum {config.momentum}"
         f" (deap_lib.experiment.engine.train_run, train_accuracy={config.train_accuracy}); {train_flops / 1e6:.1f} MFLOP"
         f" per training trial, {epoch_flops / 1e9:.1f} GFLOP per training pass"
     )
-    print(f"{'variant':9s} {'epoch':>5s} {'s/epoch':>8s} {'GFLOP/s':>8s} {'peak':>6s} {'% peak':>7s} {'cores':>6s}"
-          f" {'step %':>7s} {'eval s':>7s} {'eval %':>7s} {'faults':>7s} {'run s':>6s}")
+    print(f"{'variant':9s} {'epoch':>5s} {'s/epoch':>8s} {'GFLOP/s':>8s} {'fp32 pk':>7s} {'% fp32':>7s} {'own pk':>7s}"
+          f" {'% own':>6s} {'cores':>6s} {'step %':>7s} {'eval s':>7s} {'eval %':>7s} {'faults':>7s} {'run s':>6s}")
     variants = {"deap_lib": None}
-    if args.baseline:
+    if args.baseline and precision == "float32":
         variants["literal"] = literal_model
     results, shares = {}, {}
     for label, convert in variants.items():
         peak = matmul_peak(args.peak_size, repeats=3)
+        own = peak if dtype == torch.float32 else matmul_peak(args.peak_size, repeats=3, dtype=dtype)
         events: list = []
         torch.manual_seed(args.seed + 2)  # the literal model's dropout masks (global generator)
         with recording(events, convert):
@@ -250,17 +260,18 @@ def bench_model(name: str, args, data: Prepared, split: Split) -> None:
             rate = epoch_flops / phase["seconds"] / 1e9
             results[label].append(phase["seconds"])
             shares[label].append(rate / peak)
-            print(f"{label:9s} {epoch:5d} {phase['seconds']:8.3f} {rate:8.1f} {peak:6.1f} {100 * rate / peak:6.1f}%"
-                  f" {phase['cores']:6.2f} {100 * phase['step'] / phase['seconds']:6.1f}% {phase['eval']:7.3f}"
+            print(f"{label:9s} {epoch:5d} {phase['seconds']:8.3f} {rate:8.1f} {peak:7.1f} {100 * rate / peak:6.1f}%"
+                  f" {own:7.1f} {100 * rate / own:5.1f}% {phase['cores']:6.2f} {100 * phase['step'] / phase['seconds']:6.1f}% {phase['eval']:7.3f}"
                   f" {100 * phase['eval'] / phase['seconds']:6.1f}% {phase['faults']:7d} {seconds:6.3f}")
     for label, times in results.items():
         median = statistics.median(times)
         print(f"{label:9s} median {median:.3f} s/epoch ({epoch_flops / median / 1e9:.1f} GFLOP/s),"
-              f" median {100 * statistics.median(shares[label]):.0f} % of the peak measured beside it"
-              f" (best epoch {min(times):.3f} s)")
-    if args.baseline:
+              f" median {100 * statistics.median(shares[label]):.0f} % of the fp32 peak measured beside it"
+              f" (best epoch {min(times):.3f} s; the fp32 peak needs {epoch_flops / peak / 1e9:.3f} s for its FLOPs)")
+    if "literal" in results:
         ratio = statistics.median(results["literal"]) / statistics.median(results["deap_lib"])
         print(f"speed-up of deap_lib over the literal torch.nn version (median epochs): {ratio:.2f}x")
+    return {label: statistics.median(times) for label, times in results.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -268,8 +279,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs per model (after one warm-up)")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     parser.add_argument("--models", default="dnn,cnn", help="comma-separated: dnn, cnn")
-    parser.add_argument("--train-accuracy", choices=["eval", "running"], default="eval",
-                        help="ExperimentConfig.train_accuracy (eval: the training set re-evaluated, as the report)")
+    parser.add_argument("--train-accuracy", choices=["eval", "running"], default="running",
+                        help="ExperimentConfig.train_accuracy (running: the batches' own predictions, the library's "
+                             "default; eval: the training set re-evaluated after each epoch, as the report)")
+    parser.add_argument("--precisions", default="float32,bfloat16",
+                        help="comma-separated: float32, bfloat16 (each model in each, in this one process)")
     parser.add_argument("--baseline", action="store_true", help="also time the literal torch.nn version")
     parser.add_argument("--peak-size", type=int, default=2048, help="side of the square matmuls")
     parser.add_argument("--seed", type=int, default=0)
@@ -277,11 +291,21 @@ def main(argv: list[str] | None = None) -> None:
 
     torch.set_num_threads(args.threads)
     data, split = random_task(args.seed)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul peak"
-          f" ({args.peak_size}^2, best of 7): {matmul_peak(args.peak_size):.1f} GFLOP/s")
+    precisions = [p.strip() for p in args.precisions.split(",")]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; CPU flags for native bf16:"
+          f" {sorted(engine._cpu_flags() & engine._BF16_CPU_FLAGS) or 'none'} (precision auto ->"
+          f" {engine.resolve_precision('auto', 'cpu')}); matmul peaks ({args.peak_size}^2, best of 7):"
+          f" fp32 {matmul_peak(args.peak_size):.1f}, bf16 {matmul_peak(args.peak_size, dtype=torch.bfloat16):.1f} GFLOP/s")
+    medians = {}
     for name in args.models.split(","):
-        bench_model(name.strip().lower(), args, data, split)
-    print(f"\nfp32 matmul peak after the runs: {matmul_peak(args.peak_size):.1f} GFLOP/s")
+        for precision in precisions:
+            medians[name.strip().lower(), precision] = bench_model(name.strip().lower(), args, data, split, precision)
+    print(f"\nmatmul peaks after the runs: fp32 {matmul_peak(args.peak_size):.1f},"
+          f" bf16 {matmul_peak(args.peak_size, dtype=torch.bfloat16):.1f} GFLOP/s")
+    for name in dict.fromkeys(m for m, _ in medians):
+        if (name, "float32") in medians and (name, "bfloat16") in medians:
+            fp32, bf16 = medians[name, "float32"]["deap_lib"], medians[name, "bfloat16"]["deap_lib"]
+            print(f"{name.upper()}: bf16 {bf16:.3f} s/epoch against fp32 {fp32:.3f} s/epoch: {fp32 / bf16:.2f}x")
 
 
 if __name__ == "__main__":
