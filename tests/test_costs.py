@@ -17,11 +17,13 @@ def test_paper_profile_runs_follow_the_profile_and_the_split_functions():
     for r in rows:
         by_step[r["step"]] = by_step.get(r["step"], 0) + r["runs"]
     n_exp = 4  # cv_experiments None: all four
-    assert by_step["random k-fold"] == n_exp * values["n_folds"]
-    assert by_step["leave-one-subject-out"] == n_exp * 32
-    assert by_step["fixed split, report's protocol"] == by_step["fixed split, validation run"] == n_exp
+    seeds, fold_seeds = values["train_seeds"], values["fold_seeds"]
+    assert (seeds, fold_seeds) == (10, 3)
+    assert by_step["random k-fold"] == n_exp * values["n_folds"] * fold_seeds
+    assert by_step["leave-one-subject-out"] == n_exp * 32 * fold_seeds
+    assert by_step["fixed split, report's protocol"] == by_step["fixed split, validation run"] == n_exp * seeds
     assert by_step["5x2cv"] == 20
-    assert by_step["MAHNOB-HCI fixed split"] == 2 * n_exp and by_step["MAHNOB-HCI 6-fold"] == n_exp * 6
+    assert by_step["MAHNOB-HCI fixed split"] == 2 * n_exp * seeds and by_step["MAHNOB-HCI 6-fold"] == n_exp * 6 * fold_seeds
     assert all(by_step[f"null-twin control: {s}"] == by_step[s] for s in by_step
                if not s.startswith(("null", "5x2", "MAHNOB")))
     kfold = next(r for r in rows if r["step"] == "random k-fold")
@@ -36,9 +38,12 @@ def test_paper_profile_runs_follow_the_profile_and_the_split_functions():
     quick = costs.profile_runs(profile("quick"))
     assert {r["step"] for r in quick} == {"fixed split, report's protocol", "random k-fold", "leave-one-subject-out",
                                           "MAHNOB-HCI fixed split", "MAHNOB-HCI 6-fold"}
-    assert sum(r["runs"] for r in quick if r["step"] in ("random k-fold", "leave-one-subject-out")) == 2 + 2
+    q = profile("quick")
+    assert sum(r["runs"] for r in quick if r["step"] in ("random k-fold", "leave-one-subject-out")) == \
+        (q["kfold_holdout"] + q["loso_holdout"]) * q["fold_seeds"]
     # the quick MAHNOB chapter: both models on arousal, the DNN also on 2 of the 6 folds
-    assert [(r["model"], r["runs"]) for r in quick if r["step"].startswith("MAHNOB")] == [("dnn", 1), ("dnn", 2), ("cnn", 1)]
+    assert [(r["model"], r["runs"]) for r in quick if r["step"].startswith("MAHNOB")] == [
+        ("dnn", q["train_seeds"]), ("dnn", 2 * q["fold_seeds"]), ("cnn", q["train_seeds"])]
 
 
 def test_epoch_model_recovers_known_costs_and_projection_schedules_longest_first():

@@ -31,7 +31,8 @@ def _fit_rows(train: np.ndarray, val_fraction: float, seed: int, groups: np.ndar
 def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control: bool = True,
                  mahnob_sessions: int = 546) -> list[dict]:
     """Every training run of a book under ``values`` (a profile with the report's defaults), as
-    ``{"step", "model", "target", "runs", "epochs", "fit", "val", "test"}`` rows (``runs`` alike).
+    ``{"step", "model", "target", "runs", "epochs", "fit", "val", "test"}`` rows (``runs`` alike:
+    the fixed splits' runs times ``train_seeds``, the folds times ``fold_seeds``).
 
     ``control``: count the null-twin negative control (it runs the fixed split, k-fold and LOSO
     again) when the profile has one. ``mahnob_sessions``: the usable sessions of the MAHNOB-HCI
@@ -41,30 +42,32 @@ def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control:
     """
     n = n_participants * N_TRIALS
     seed = values.get("seed", 12)
+    seeds, fold_seeds = values.get("train_seeds", 1), values.get("fold_seeds", 1)
     participant = np.repeat(np.arange(1, n_participants + 1), N_TRIALS)
     every = [(m, t) for m in ("dnn", "cnn") for t in ("valence", "arousal")]
     rows = []
     fixed = splits.fixed_split(n, n_test=values["n_test"], seed=seed)
     for model, target in every:
-        rows.append(dict(step="fixed split, report's protocol", model=model, target=target, runs=1,
+        rows.append(dict(step="fixed split, report's protocol", model=model, target=target, runs=seeds,
                          epochs=values["epochs"], fit=len(fixed.train), val=0, test=len(fixed.test)))
         if values["val_fraction"] > 0:
             fit, val = _fit_rows(fixed.train, values["val_fraction"], seed)
-            rows.append(dict(step="fixed split, validation run", model=model, target=target, runs=1,
+            rows.append(dict(step="fixed split, validation run", model=model, target=target, runs=seeds,
                              epochs=values["epochs"], fit=fit, val=val, test=len(fixed.test)))
     folds = splits.seeded_subset(splits.kfold_splits(n, n_folds=values["n_folds"], seed=seed),
                                  values["kfold_holdout"], seed=seed)
     loso = splits.loso_splits(participant, holdout=values["loso_holdout"], seed=seed)
     loso_fit, loso_val = _fit_rows(loso[0].train, values["val_fraction"], seed, participant)
     for model, target in cv_experiments(values):
-        rows.append(dict(step="random k-fold", model=model, target=target, runs=len(folds), epochs=values["cv_epochs"],
+        rows.append(dict(step="random k-fold", model=model, target=target, runs=len(folds) * fold_seeds,
+                         epochs=values["cv_epochs"],
                          fit=len(folds[0].train), val=0, test=len(folds[0].test)))
-        rows.append(dict(step="leave-one-subject-out", model=model, target=target, runs=len(loso),
+        rows.append(dict(step="leave-one-subject-out", model=model, target=target, runs=len(loso) * fold_seeds,
                          epochs=values["loso_epochs"], fit=loso_fit, val=loso_val, test=len(loso[0].test)))
     if control and values.get("control_effect") is not None:
         rows += [{**row, "step": f"null-twin control: {row['step']}"} for row in list(rows)]
     if mahnob_sessions:
-        rows += _mahnob_runs(values, mahnob_sessions, seed)
+        rows += _mahnob_runs(values, mahnob_sessions, seed, seeds, fold_seeds)
     if values.get("five_by_two_epochs") is not None:
         half = n // 2
         for model in ("dnn", "cnn"):
@@ -73,7 +76,8 @@ def profile_runs(values: dict, *, n_participants: int = N_PARTICIPANTS, control:
     return rows
 
 
-def _mahnob_runs(values: dict, n: int, seed: int, n_test: int = 86, n_folds: int = 6) -> list[dict]:
+def _mahnob_runs(values: dict, n: int, seed: int, seeds: int, fold_seeds: int, n_test: int = 86,
+                 n_folds: int = 6) -> list[dict]:
     """The MAHNOB-HCI chapter's runs (:func:`deap_lib.report.chapters.mahnob_chapter`)."""
     chosen = cv_experiments(values, "mahnob_experiments")
     cv_models = {m for m, _ in cv_experiments(values)}
@@ -82,14 +86,14 @@ def _mahnob_runs(values: dict, n: int, seed: int, n_test: int = 86, n_folds: int
     folds = splits.seeded_subset(splits.kfold_splits(n, n_folds=n_folds, seed=seed), values["kfold_holdout"], seed=seed)
     rows = []
     for model, target in chosen:
-        rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=1, epochs=epochs,
+        rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=seeds, epochs=epochs,
                          fit=len(fixed.train), val=0, test=len(fixed.test)))
         if values["val_fraction"] > 0:
             fit, val = _fit_rows(fixed.train, values["val_fraction"], seed)
-            rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=1, epochs=epochs,
+            rows.append(dict(step="MAHNOB-HCI fixed split", model=model, target=target, runs=seeds, epochs=epochs,
                              fit=fit, val=val, test=len(fixed.test)))
         if model in cv_models:
-            rows.append(dict(step="MAHNOB-HCI 6-fold", model=model, target=target, runs=len(folds), epochs=epochs,
+            rows.append(dict(step="MAHNOB-HCI 6-fold", model=model, target=target, runs=len(folds) * fold_seeds, epochs=epochs,
                              fit=len(folds[0].train), val=0, test=len(folds[0].test)))
     return rows
 
