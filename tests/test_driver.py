@@ -87,3 +87,27 @@ def test_jupyter_book_2_is_refused_with_what_to_install(monkeypatch):
     with pytest.raises(driver.JupyterBookVersionError, match=r"^Jupyter Book 2.0.1 is installed.*pip install 'jupyter-book<2'"):
         driver.build()
     assert isinstance(driver.JupyterBookVersionError("x"), OSError)  # the CLI's one-line errors
+
+
+def test_chapter_kernels_are_shut_down_without_an_interrupt():
+    # jupyter_client interrupts (SIGINT) before every shutdown: an idle kernel then logs
+    # "[IPKernelApp] ERROR | KeyboardInterrupt caught in kernel" into the build's output
+    import asyncio
+    import signal
+
+    km = driver.QuietKernelManager(kernel_name="python3")
+    sent = []
+
+    async def start_and_shut_down():
+        await km.start_kernel()
+        signal_kernel = km._async_signal_kernel
+
+        async def spy(signum):
+            sent.append(signum)
+            await signal_kernel(signum)
+
+        km._async_signal_kernel = spy
+        await km.shutdown_kernel()
+
+    asyncio.run(start_and_shut_down())
+    assert signal.SIGINT not in sent and not km.has_kernel
