@@ -77,6 +77,9 @@ fig = plotting.plot_kfold(cv, reported=paper.KFOLD32)
 # %% tags=["remove-input"]
 pages.md_table(pages.cv_rows(cv))
 
+# %% tags=["remove-input"]
+pages.spread_note(cv)
+
 # %% [markdown]
 # The interval is a Student t interval over the folds. Folds of one cross-validation share most
 # of their training trials, so their accuracies are not independent: the interval describes how

@@ -69,6 +69,9 @@ fig = plotting.plot_loso(runs["loso"])
 # %% tags=["remove-input"]
 pages.folds_warning(runs["loso"], "val_chosen", profile=values["profile"])
 
+# %% tags=["remove-input"]
+pages.spread_note(runs["loso"], "val_chosen")
+
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
 print(pages.headline_folds(runs["loso"], "val_chosen", "leave-one-subject-out (honest epoch)"))

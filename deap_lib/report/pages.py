@@ -516,13 +516,43 @@ def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dic
     for (model, target), recs in records.items():
         f = folds(recs, "last")
         rows.append({
-            "experiment": f"{model.upper()} {target}", "folds": f["n"],
+            "experiment": f"{model.upper()} {target}", "folds": f["n"], "seeds per fold": f["seeds"],
             "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
             "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
+            "sd: folds / seeds": spread_text(f),
             "majority": _pct(f["baseline"]),
             reported[0]: reported[1].get((model, target), "not reported"),
         })
     return rows
+
+
+def spread_text(f: dict) -> str:
+    """A cross-validation's spread split in two: the folds' means (training seeds averaged within a
+    fold) and one fold's seeds, in points (``folds`` gives both)."""
+    fold = "-" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f}"
+    seed = "-" if math.isnan(f["seed_sd"]) else f"{100 * f['seed_sd']:.1f}"
+    return f"{fold} / {seed} points"
+
+
+def spread_note(records: dict, which: str = "last") -> "Markdown":
+    """:func:`spread_sentence` as a paragraph of the page."""
+    return Markdown("**Folds and seeds** (standard deviations of the test accuracy):\n\n"
+                    + "\n".join(f"- {part}." for part in spread_sentence(records, which)[:-1].split("; ")))
+
+
+def spread_sentence(records: dict, which: str = "last") -> str:
+    """How much of each cross-validation's spread is the folds and how much the training seeds."""
+    parts = []
+    for (m, t), recs in records.items():
+        f = folds(recs, which)
+        if math.isnan(f["seed_sd"]):
+            parts.append(f"{m.upper()} {t}: one training seed per fold, so the spread of its {f['n']} folds "
+                         "mixes the fold and the seed")
+            continue
+        fold = "cannot be measured from one fold" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f} points"
+        parts.append(f"{m.upper()} {t}: the {f['n']} folds' means (each over {f['seeds']} training seeds) spread by "
+                     f"{fold} (sd), one fold's seeds by {100 * f['seed_sd']:.1f} points")
+    return "; ".join(parts) + "."
 
 
 #: Short column headings for :data:`PROTOCOLS` in tables.

@@ -302,22 +302,24 @@ def plot_loso(loso: dict, *, axes=None):
     """Leave-one-subject-out accuracy per held-out participant, one panel per target.
 
     ``loso``: ``{(model, target): [fold records]}``; each participant's majority baseline is a
-    grey bar, each model's accuracy on that participant a dot. Panels are stacked, so that every
+    grey bar, each model's accuracy on that participant a dot (one per training seed). Panels are stacked, so that every
     participant keeps a legible label.
     """
     targets = sorted({t for _, t in loso}, reverse=True)
     if axes is None:
-        n = max(len(recs) for recs in loso.values())
+        n = max(len({r["split"]["name"] for r in recs}) for recs in loso.values())
         fig, axes = plt.subplots(len(targets), 1, figsize=(min(BOOK_WIDTH, 3.4 + 0.22 * n), 0.6 + 2.7 * len(targets)),
                                  layout="constrained", squeeze=False, sharey=True)
         axes = axes[:, 0]
     fig = axes[0].figure
     for k, (ax, target) in enumerate(zip(axes, targets)):
         models = [m for m, t in loso if t == target]
-        names = [r["split"]["name"].replace("loso-", "") for r in loso[models[0], target]]
+        # one bar per participant; several training seeds of a fold are several dots above it
+        baseline = {r["split"]["name"].replace("loso-", ""): r["summary"]["majority_baseline"]
+                    for r in loso[models[0], target]}
+        names = list(baseline)
         where = {name: i for i, name in enumerate(names)}
-        ax.bar(range(len(names)), [r["summary"]["majority_baseline"] for r in loso[models[0], target]],
-               color="0.85", width=0.8, label="majority baseline", zorder=1)
+        ax.bar(range(len(names)), list(baseline.values()), color="0.85", width=0.8, label="majority baseline", zorder=1)
         offsets = np.linspace(-0.17, 0.17, len(models)) if len(models) > 1 else [0.0]
         for model, dx in zip(models, offsets):
             recs = [r for r in loso[model, target] if r["split"]["name"].replace("loso-", "") in where]
