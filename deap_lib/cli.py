@@ -134,13 +134,20 @@ def _cmd_train(args) -> int:
           f"{len(pair['report']['split']['fit'])} training trials"
           + (f"; the honest run {len(pair['honest']['split']['fit'])} (validation {len(pair['honest']['split']['val'])})"
              if pair["honest"] else " (no honest run: val_fraction is 0)"))
+    report = pair["report"]
+    seconds = sorted(report["epoch_seconds"])
+    print(f"arithmetic: {report['precision']} on {report['device']} (precision {config.precision}); training seed "
+          f"{report['seed']['train']}; epoch seconds: median {seconds[len(seconds) // 2]:.2f}, "
+          f"{' '.join(f'{x:.2f}' for x in report['epoch_seconds'][:8])}{' ...' if len(seconds) > 8 else ''}")
     for name, label in (
         ("as_reported", "best epoch on the test set (as reported; optimistic)"),
         ("last", "last epoch of the report's run"),
+        ("last_k", "mean of the last epochs of the report's run"),
         ("val_chosen", "epoch chosen on validation (honest run)"),
     ):
         if s[name] is not None:
-            print(f"  {label:55s} {s[name]['accuracy']:.1%} (epoch {s[name]['epoch']})")
+            which = f"last {s[name]['k']} epochs" if name == "last_k" else f"epoch {s[name]['epoch']}"
+            print(f"  {label:55s} {s[name]['accuracy']:.1%} ({which})")
     print(f"  {'majority-class baseline':55s} {s['majority_baseline']:.1%}")
     print(f"records: {pair['report']['id']}" + (f", {pair['honest']['id']}" if pair["honest"] else "")
           + " under the results cache")
