@@ -113,3 +113,21 @@ def test_records_in_two_precisions_are_stored_apart(cache):
     a, b = (p["report"] for p in pairs)
     assert a["id"] != b["id"] and (a["precision"], b["precision"]) == ("float32", "bfloat16")
     assert (a["config"]["precision"], b["config"]["precision"]) == ("float32", "bfloat16")
+
+
+def test_rmsprop_with_its_buffer_kept_computes_torchs_bits():
+    g = torch.Generator().manual_seed(0)
+    shapes = [(300, 200), (200,), (1, 200)]
+    ours = [torch.randn(s, generator=g).requires_grad_() for s in shapes]
+    theirs = [p.detach().clone().requires_grad_() for p in ours]
+    a, b = engine._RMSprop(ours, lr=1e-3), torch.optim.RMSprop(theirs, lr=1e-3, foreach=True)
+    for _ in range(4):
+        grads = [torch.randn(s, generator=g) for s in shapes]
+        for p, q, grad in zip(ours, theirs, grads):
+            p.grad, q.grad = grad.clone(), grad.clone()
+        a.step(), b.step()
+    assert all(torch.equal(p, q) for p, q in zip(ours, theirs))
+    assert all(torch.equal(a.state[p]["square_avg"], b.state[q]["square_avg"]) for p, q in zip(ours, theirs))
+    assert a.state_dict()["state"][0].keys() == b.state_dict()["state"][0].keys()
+    assert isinstance(engine._make_optimizer(ExperimentConfig(model="dnn"), ours), engine._RMSprop)
+    assert type(engine._make_optimizer(ExperimentConfig(model="dnn", momentum=0.5), ours)) is torch.optim.RMSprop
