@@ -16,7 +16,7 @@ measured slower; the point of this script is a GPU.
 Usage::
 
     PYTHONPATH=. python benchmarks/bench_stacked.py [--device cpu|cuda] [--folds 4] [--epochs 3]
-        [--models dnn,cnn] [--kfold 32] [--rows 1280] [--threads N]
+        [--models dnn,cnn] [--kfold 32] [--rows 1280] [--threads N] [--precision float32|bfloat16|auto]
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument("--kfold", type=int, default=32, help="folds of the k-fold the runs come from")
     parser.add_argument("--rows", type=int, default=1280, help="trials of the random data set")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (CPU)")
+    parser.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "auto"))
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -64,7 +65,7 @@ def main() -> None:
     print(f"{'model':<6}{'plain s/epoch':>15}{'stacked s/epoch':>17}{'plain s/model-epoch':>21}"
           f"{'stacked s/model-epoch':>23}{'speed-up':>10}")
     for model in args.models.split(","):
-        config = ExperimentConfig(model=model, epochs=args.epochs)
+        config = ExperimentConfig(model=model, epochs=args.epochs, precision=args.precision)
         seconds = {}
         for stacked in (False, True):
             start = time.perf_counter()
