@@ -53,6 +53,20 @@ def _run(job: dict) -> dict:
             "last_k": record["summary"]["last_k"], "precision_run": record["precision"]}
 
 
+def machine() -> str:
+    """The processor's name and its native-bf16 flags (Linux), else what ``platform`` knows."""
+    from deap_lib.experiment import engine
+
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            name = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), name)
+    except OSError:
+        pass
+    flags = sorted(engine._cpu_flags() & engine._BF16_CPU_FLAGS)
+    return f"{name}, bf16 flags: {', '.join(flags) or 'none'}"
+
+
 def measure(args) -> None:
     from joblib import Parallel, delayed
 
@@ -69,7 +83,7 @@ def measure(args) -> None:
         print(f"{r['model']} {r['target']} {r['precision']} seed {r['seed']}: {r['wall_s']:.0f} s "
               f"({np.median(r['seconds']):.2f} s/epoch), last {r['test_acc'][-1]:.1%}, "
               f"last-{r['last_k']['k']} mean {r['last_k']['accuracy']:.1%}, majority {r['majority']:.1%}", flush=True)
-        out = {"machine": platform.processor() or platform.machine(), "jobs": args.jobs,
+        out = {"machine": machine(), "jobs": args.jobs,
                "wall_s": time.perf_counter() - start, "runs": results}
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(args.out).with_suffix(".tmp")
@@ -113,15 +127,18 @@ def plot(args) -> None:
     fig, grid = plt.subplots(2, 2, figsize=(7.8, 5.8), layout="constrained", sharex=True, sharey=True)
     colors = {"float32": "tab:blue", "bfloat16": "tab:red"}
     for ax, (m, t) in zip(grid.ravel(), EXPERIMENTS):
+        majority = None
         for p in PRECISIONS:
             rs = [r for r in runs if (r["model"], r["target"], r["precision"]) == (m, t, p)]
             if not rs:
                 continue
+            majority = rs[0]["majority"]
             acc = 100 * np.array([r["test_acc"] for r in rs])
             epochs = np.arange(1, acc.shape[1] + 1)
             ax.fill_between(epochs, acc.min(0), acc.max(0), color=colors[p], alpha=0.18, lw=0)
             ax.plot(epochs, acc.mean(0), color=colors[p], lw=1.6, label=f"{p}, mean of {len(rs)} seeds (band: range)")
-        ax.axhline(100 * rs[0]["majority"], color="k", ls=":", lw=1)
+        if majority is not None:
+            ax.axhline(100 * majority, color="k", ls=":", lw=1)
         ax.set_title(f"{m.upper()} {t}", fontsize=10)
         ax.grid(alpha=0.3)
     for ax in grid[1]:
@@ -155,6 +172,8 @@ def plot(args) -> None:
     for m, t, above in same:
         verdicts.setdefault((m, t), []).append(above)
     changed = [f"{m.upper()} {t}" for (m, t), v in verdicts.items() if len(set(v)) > 1]
+    if not rows:
+        raise SystemExit(f"{args.plot}: no experiment has runs in both precisions yet")
     speed = {m: [r["s_per_epoch"] for r in rows if r["model"] == m] for m in ("dnn", "cnn")}
     lines += ["", ("Verdict: bfloat16 changes no above-chance verdict (t-interval over seeds of the last 10 epochs' "
                    "mean against the majority baseline)." if not changed else
