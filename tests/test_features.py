@@ -340,6 +340,22 @@ def test_medians_where_selection_falls_back(rng, monkeypatch, signal):
     assert calls  # the fallback ran
 
 
+def test_channel_median_outside_its_middle_window_medians(rng, monkeypatch):
+    """A channel's median is looked for between its third and eighth window medians first, then
+    between the extremes: here it lies below the third (two low windows, eight two-level ones)."""
+    x = np.where(rng.random((3, 8064)) < 0.45, -100.0, 100.0) + rng.standard_normal((3, 8064))
+    x[:, : 2 * 807] = -100.0 + rng.standard_normal((3, 2 * 807))
+    lengths = []
+    whole = features._median
+    monkeypatch.setattr(features, "_median", lambda part: lengths.append(part.shape[-1]) or whole(part))
+    got = reduce_dim(x)
+    expected = loop_reduce(x, 807)
+    np.testing.assert_array_equal(got[..., 1::9], expected[..., 1::9])
+    window_medians = np.sort(expected[:, 1:90:9], axis=-1)
+    assert (window_medians[:, 0] < expected[:, 91]).all() and (expected[:, 91] < window_medians[:, 2]).all()
+    assert 8064 not in lengths  # selected the second time, not partitioned whole
+
+
 # ---------------------------------------------------------------- standardization
 
 
