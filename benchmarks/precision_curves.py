@@ -153,7 +153,7 @@ def plot(args) -> None:
     rows = summary(runs)
 
     def pm(v):
-        return f"{np.mean(v):.1%} +/- {np.std(v, ddof=1):.1%}" if len(v) > 1 else f"{v[0]:.1%}"
+        return f"{np.mean(v):.1%} +/- {np.std(v, ddof=1):.1%} ({min(v):.0%}-{max(v):.0%})" if len(v) > 1 else f"{v[0]:.1%}"
 
     lines = ["| experiment | precision | seeds | last 10 epochs' mean | last epoch | best on test (optimistic) | "
              "majority | above it (t over seeds) | s/epoch, one core | bf16 - fp32 (Welch p) |",
