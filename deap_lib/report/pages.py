@@ -637,8 +637,9 @@ def seed_headline(seeds: dict) -> str:
 
 
 def _pm(v: dict) -> str:
-    sd = "" if math.isnan(v["sd"]) else f" +/- {v['sd']:.1%}"
-    return f"{v['mean']:.1%}{sd} ({v['min']:.1%}-{v['max']:.1%})"
+    """"58.7 ± 1.7 % (55.9-60.2)": mean, sd and range over seeds, in percent."""
+    sd = "" if math.isnan(v["sd"]) else f" ± {100 * v['sd']:.1f}"
+    return f"{100 * v['mean']:.1f}{sd} % ({100 * v['min']:.1f}-{100 * v['max']:.1f})"
 
 
 def _seed_clause(v: dict) -> str:
@@ -662,14 +663,13 @@ def seed_rows(seeds: dict) -> list[dict]:
         h = v[w]
         rows.append({
             "experiment": f"{m.upper()} {t}",
-            "seeds": str(h["n"]),
             f"{SEED_FIGURE_LABELS[w]} (headline)": _pm(h),
             SEED_FIGURE_LABELS[other]: _pm(v[other]),
             "best on test (optimistic)": _pm(v["as_reported"]),
-            "majority (95 % upper)": f"{h['baseline']:.1%} ({h['baseline_high']:.1%})",
-            "seeds above": f"{h['n_above']} of {h['n']}",
-            "t-interval over seeds": "-" if h["n"] < 2 else f"{h['low']:.1%}-{h['high']:.1%}",
-            "verdict": "above chance" if above_chance(h) else "not told from chance",
+            "majority (95 % upper)": f"{100 * h['baseline']:.1f} % ({100 * h['baseline_high']:.1f})",
+            "seeds above it": f"{h['n_above']} of {h['n']}",
+            "verdict (t-interval over seeds)": ("above chance" if above_chance(h) else "not told from chance")
+            + ("" if h["n"] < 2 else f" ({100 * h['low']:.1f}-{100 * h['high']:.1f} %)"),
         })
     return rows
 

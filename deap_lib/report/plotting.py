@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 
 from deap_lib.data import deap_format, features
 from deap_lib.evaluation.summaries import figure, folds
+from deap_lib.experiment.engine import LAST_K
 
 REPORT_COLOR = "0.45"
 #: MNE's template 10-20 positions (named "standard_1020" before MNE 1.13); ships with MNE, no download.
@@ -472,7 +473,8 @@ def plot_topomap(values, *, ax=None, title: str = "", cmap: str = "RdBu_r", vlim
 
 
 #: How the seed figures are named in figures and tables (``summaries.SEED_FIGURES``).
-SEED_FIGURE_LABELS = {"as_reported": "best on test (optimistic)", "last": "last epoch", "last_k": "mean of last k epochs"}
+SEED_FIGURE_LABELS = {"as_reported": "best on test (optimistic)", "last": "last epoch",
+                      "last_k": f"mean of the last {LAST_K} epochs"}
 
 
 def plot_seed_spread(seeds: dict, *, ax=None, title: str = ""):
