@@ -153,19 +153,23 @@ def plot(args) -> None:
     rows = summary(runs)
 
     def pm(v):
-        return f"{np.mean(v):.1%} +/- {np.std(v, ddof=1):.1%} ({min(v):.0%}-{max(v):.0%})" if len(v) > 1 else f"{v[0]:.1%}"
+        if len(v) < 2:
+            return f"{100 * v[0]:.1f} %"
+        return f"{100 * np.mean(v):.1f} ± {100 * np.std(v, ddof=1):.1f} ({100 * min(v):.0f}-{100 * max(v):.0f})"
 
-    lines = ["| experiment | precision | seeds | last 10 epochs' mean | last epoch | best on test (optimistic) | "
-             "majority | above it (t over seeds) | s/epoch, one core | bf16 - fp32 (Welch p) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    n_seeds = sorted({r["seeds"] for r in rows})
+    lines = [f"Over {'/'.join(map(str, n_seeds))} training seeds each (mean ± sd (range), percent):", "",
+             "| experiment | precision | last 10 epochs' mean | last epoch | best on test (optimistic) | "
+             "majority: above it? | s/epoch, one core | bf16 - fp32 (Welch p) |",
+             "|---|---|---|---|---|---|---|---|"]
     same = []
     for r in rows:
         mean, low, _ = stats.mean_ci(r["last_k"])
         above = low > r["majority"]
         c = r.get("vs_fp32")
-        diff = "" if c is None else f"{100 * c['difference']:+.1f} points (p {c['p_value']:.2f})"
-        lines.append(f"| {r['model'].upper()} {r['target']} | {r['precision']} | {r['seeds']} | {pm(r['last_k'])} | "
-                     f"{pm(r['last'])} | {pm(r['best'])} | {r['majority']:.1%} | {'yes' if above else 'no'} | "
+        diff = "" if c is None else f"{100 * c['difference']:+.1f} ({c['p_value']:.2f})"
+        lines.append(f"| {r['model'].upper()} {r['target']} | {r['precision']} | {pm(r['last_k'])} | "
+                     f"{pm(r['last'])} | {pm(r['best'])} | {100 * r['majority']:.1f}: {'yes' if above else 'no'} | "
                      f"{r['s_per_epoch']:.2f} | {diff} |")
         same.append((r["model"], r["target"], above))
     verdicts = {}
