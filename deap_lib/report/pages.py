@@ -516,7 +516,7 @@ def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dic
     for (model, target), recs in records.items():
         f = folds(recs, "last")
         rows.append({
-            "experiment": f"{model.upper()} {target}", "folds": f["n"], "seeds per fold": f["seeds"],
+            "experiment": f"{model.upper()} {target}", "folds x seeds": f"{f['n']} x {f['seeds']}",
             "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
             "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
             "sd: folds / seeds": spread_text(f),
