@@ -60,7 +60,7 @@ pages.page_header(values, data)
 #
 # Each fold trains on every participant but one and tests on that one's 40 trials;
 # {glue:text}`loso_rule`. Here {glue:text}`n_loso` of the {glue:text}`n_participants` participants are tested, with
-# {glue:text}`loso_epochs` epochs per fold. Each dot is one participant; the grey bar is what
+# {glue:text}`loso_epochs` epochs per fold. Each dot is one training seed on one participant (seeds that agree overlap); the grey bar is what
 # predicting the training participants' majority class would score on that participant.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Leave-one-subject-out test accuracy per held-out participant (honest epoch: validation-chosen when a validation set is held out, else the last), with each participant's majority-class baseline (grey bars).", "name": "fig-loso"}}
