@@ -100,3 +100,18 @@ def test_a_chapter_trains_every_seed_on_one_split(cache):
     assert len({tuple(p["report"]["split"]["test"]) for p in seeds}) == 1
     rows = pages.seed_rows(summaries.seed_figures(pairs))
     assert rows[0]["seeds above it"].endswith("of 3") and "±" in rows[0]["best on test (optimistic)"]
+
+
+def test_the_protocols_chapter_judges_seeds_as_the_fixed_split_chapter():
+    # Five seeds steadily 6 points over a 53 % baseline: each seed is inside the baseline's Wilson
+    # interval on 100 trials (upper end 62.6 %), but the mean over seeds is told from chance.
+    pairs = [_pair([0.5, v], baseline=0.53, n_test=100, train_seed=i) for i, v in enumerate([0.58, 0.59, 0.6, 0.58, 0.59])]
+    v = summaries.over_seeds(pairs, "last")
+    assert v["n_above"] == 0 and summaries.above_chance(v)
+    fold = {"mean": 0.5, "low": 0.4, "high": 0.6, "baseline": 0.5, "n": 2, "n_test": 80, "values": [0.45, 0.55],
+            "interval": "t over folds", "epochs": 2}
+    summary = {("dnn", "valence"): {summaries.PROTOCOLS[0]: v, summaries.PROTOCOLS[1]: v,
+                                    summaries.PROTOCOLS[2]: fold, summaries.PROTOCOLS[3]: fold}}
+    text = pages.protocols_warning(summary).data
+    assert "training seeds" not in text and "leave-one-subject-out, honest epoch 50.0%" in text
+    assert "above chance where participants are mixed: DNN valence (fixed split" in text

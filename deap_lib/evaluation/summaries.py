@@ -24,7 +24,9 @@ PROTOCOLS = (
 )
 #: What "honest epoch" means in :data:`PROTOCOLS`.
 HONEST_EPOCH = ("the epoch chosen on a validation set held out of the training trials (whole participants "
-                "under leave-one-subject-out) when the profile holds one out (val_fraction > 0), else the last epoch")
+                "under leave-one-subject-out) when the profile holds one out (val_fraction > 0), else the last epoch; "
+                "on the fixed split with several training seeds, the mean over the seeds of the fixed-split "
+                "chapter's headline honest figure")
 
 
 def figure(summary: dict, which: str = "val_chosen") -> dict:
@@ -118,21 +120,22 @@ def single(accuracy: float, baseline: float, n_test: int, epochs: int) -> dict:
             "values": [accuracy], "interval": "Wilson", "epochs": epochs}
 
 
-def protocol_summary(fixed: dict, kfold: list[dict], loso: list[dict]) -> dict:
+def protocol_summary(fixed: dict, kfold: list[dict], loso: list[dict], *, seeds_figure: str = "last_k") -> dict:
     """How the number moves with the protocol, for one model and target.
 
     ``fixed``: the fixed split's pair (:func:`deap_lib.experiment.protocols.run_fixed`); ``kfold`` and ``loso``:
     their fold records. Returns ``{protocol: summary}`` in the order of :data:`PROTOCOLS`, each as
     :func:`folds` gives. ``interval`` says what ``low``-``high`` is: a Wilson interval for the
-    honest figure on the single split (a t-interval over training seeds, and their mean, when the
-    pair holds several: ``fixed["seeds"]``); a t-interval over folds for the cross-validations; "none"
+    honest figure on the single split (when the pair holds several training seeds,
+    ``fixed["seeds"]``: the mean over seeds of ``seeds_figure``, the headline honest figure, with
+    its t-interval over seeds); a t-interval over folds for the cross-validations; "none"
     for the best-on-test figure (a maximum over epochs chosen on the test trials has no valid
     interval: ``low`` and ``high`` are nan).
     """
     s, epochs = fixed["summary"], fixed["report"]["config"]["epochs"]
     seeds = fixed.get("seeds", [fixed])
     if len(seeds) > 1:  # the mean over training seeds, with its t-interval over seeds
-        best, honest = over_seeds(seeds, "as_reported"), over_seeds(seeds, "val_chosen")
+        best, honest = over_seeds(seeds, "as_reported"), over_seeds(seeds, seeds_figure)
     else:
         best = single(s["as_reported"]["accuracy"], s["majority_baseline"], s["n_test"], epochs)
         honest = single(figure(s)["accuracy"], s["majority_baseline"], s["n_test"], epochs)

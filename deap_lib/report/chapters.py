@@ -103,7 +103,8 @@ def protocol_runs(values: dict, data: Prepared) -> dict:
     summary, for the :func:`~deap_lib.experiment.settings.cv_experiments`)."""
     fixed = fixed_runs(values, data)
     kfold, loso = kfold_runs(values, data), loso_runs(values, data)
-    summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key]) for key in loso}
+    headline = summaries.steadier(summaries.seed_figures(fixed))["choice"]  # the fixed-split chapter's
+    summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key], seeds_figure=headline) for key in loso}
     return {"fixed": fixed, "kfold": kfold, "loso": loso, "summary": summary}
 
 
