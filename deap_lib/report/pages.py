@@ -234,14 +234,23 @@ def mahnob_numbers(values: dict, mahnob: dict) -> dict:
 
 
 def mahnob_verdicts(mahnob: dict) -> "Markdown":
-    """Each experiment's honest fixed-split figure (last epoch, Wilson interval) against its majority
-    baseline, and the 6-fold means against theirs: one sentence each, driven by the numbers."""
+    """Each experiment's honest fixed-split figure against its majority baseline (over the training
+    seeds when there are several, as the fixed-split chapter judges it; else the one run's last
+    epoch and its Wilson interval), and the 6-fold means against theirs: one sentence each."""
     lines = []
-    for (model, target), pair in mahnob["fixed"].items():
-        s = pair["summary"]
-        low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
-        lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s["last"]["accuracy"],
-                                    low, high, s["majority_baseline"]))
+    pairs = mahnob["fixed"]
+    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:  # over the training seeds
+        seeds = seed_figures(pairs)
+        w = seed_headline(seeds)
+        lines += [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w]['n']} training seeds: "
+                  f"{'above chance' if above_chance(v[w]) else 'not told from chance'}: {_seed_clause(v[w])}."
+                  for (m, t), v in seeds.items()]
+    else:
+        for (model, target), pair in pairs.items():
+            s = pair["summary"]
+            low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
+            lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s["last"]["accuracy"],
+                                        low, high, s["majority_baseline"]))
     for (model, target), recs in mahnob["kfold"].items():
         f = folds(recs, "last")
         lines.append("- " + verdict(f"{model.upper()} {target}, {f['n']} of the folds, mean of the last epochs",
