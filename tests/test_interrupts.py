@@ -109,3 +109,17 @@ def test_the_interrupted_line_names_what_is_stored():
     assert str(ChaptersInterrupted(["01_data", "02_models"], "03_fixed_split")) == (
         "chapter(s) 01_data, 02_models done and stored; 03_fixed_split stopped (its finished runs are stored); "
         "run the same command again to resume")
+
+
+def test_the_dead_kernel_log_line_is_dropped_and_other_lines_kept():
+    import logging
+
+    from deap_lib.report import driver
+
+    f = driver._NoDeadKernelLine()
+
+    def record(msg):
+        return logging.LogRecord("papermill", logging.ERROR, __file__, 1, msg, None, None)
+
+    assert not f.filter(record("Kernel died while waiting for execute reply."))
+    assert f.filter(record("Executing notebook with kernel: python3"))

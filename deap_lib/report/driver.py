@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -166,6 +167,9 @@ def execute_chapters(
         start = time.perf_counter()
         progress_file = out / f".{name}.progress"
         os.environ[PROGRESS_ENV] = str(progress_file.resolve())
+        logger = logging.getLogger("papermill")
+        if not any(isinstance(f, _NoDeadKernelLine) for f in logger.filters):
+            logger.addFilter(_NoDeadKernelLine())
         try:
             with _Progress(progress_file, name):
                 papermill.execute_notebook(
@@ -193,6 +197,15 @@ class ChaptersInterrupted(KeyboardInterrupt):
         finished = f"chapter(s) {', '.join(done)} done and stored" if done else "no chapter finished"
         super().__init__(f"{finished}; {stopped} stopped (its finished runs are stored); "
                          "run the same command again to resume")
+
+
+class _NoDeadKernelLine(logging.Filter):
+    """Drops nbclient's log line "Kernel died while waiting for execute reply." (on papermill's
+    logger). After Ctrl-C, which reaches the kernel too, it came before the one-line message, depending
+    on timing; a kernel that really dies still fails its chapter with papermill's ``DeadKernelError``."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Kernel died while waiting for execute reply")
 
 
 def _forget_abandoned_cell() -> None:
