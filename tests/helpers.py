@@ -52,3 +52,13 @@ def code_payloads(marker):
         "subprocess.Popen": (Popen(), ("subprocess.Popen",)),
         "functools.partial": (functools.partial(os.system, f"touch {marker}"), ("functools.partial",)),
     }
+
+
+def special_file(path, kind):
+    """Make ``path`` a FIFO (``kind`` "fifo": opening it to read waits for a writer forever) or a
+    link to /dev/zero (reading it never ends); return what the readers call it."""
+    if kind == "fifo":
+        os.mkfifo(path)
+        return "a FIFO"
+    path.symlink_to("/dev/zero")
+    return "a character device"

@@ -560,12 +560,7 @@ def test_file_growing_past_the_bound_while_read_is_refused(tmp_path, valid, monk
 @pytest.mark.parametrize("kind", ["fifo", "dev/zero"])
 def test_fifo_and_device_are_refused_without_blocking(tmp_path, kind):
     path = tmp_path / "s01.dat"
-    if kind == "fifo":
-        os.mkfifo(path)  # opening it for reading would wait for a writer forever
-        what = "a FIFO"
-    else:
-        path.symlink_to("/dev/zero")  # reading it would never end
-        what = "a character device"
+    what = helpers.special_file(path, kind)
     with pytest.raises(DEAPFormatError, match=rf"^{path}: is not a regular file \({what}\); expected a DEAP"):
         deap_format.read_participant(path)
     with pytest.raises(FileNotFoundError) as info:

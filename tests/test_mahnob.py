@@ -8,6 +8,7 @@ import signal
 import xml.etree.ElementTree as ET
 
 import edfio
+import helpers
 import mne
 import numpy as np
 import pytest
@@ -451,12 +452,7 @@ def test_fifo_or_device_is_skipped_without_blocking(tmp_path, one_session, which
     bdf, xml = one_session
     folder = _session(tmp_path, None if which == "recording" else bdf, None if which == "session.xml" else xml)
     path = folder / ("session.xml" if which == "session.xml" else "Part_3_S_Trial2_emotion.bdf")
-    if kind == "fifo":
-        os.mkfifo(path)  # opening it for reading would wait for a writer forever
-        what = "a FIFO"
-    else:
-        path.symlink_to("/dev/zero")  # reading it would never end
-        what = "a character device"
+    what = helpers.special_file(path, kind)
     skip = _only_skip(tmp_path)
     assert skip.subject == 3  # from the XML, else from the recording's name: neither opens the FIFO again
     if which == "session.xml":
