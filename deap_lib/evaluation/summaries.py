@@ -169,6 +169,11 @@ def judge_control(summaries: dict, baseline_runs: dict) -> dict:
     return {"figures": figures, "all_at_chance": all(at_chance(v) for _, v, judged in figures if judged)}
 
 
+def several_seeds(pairs: dict) -> bool:
+    """Whether any fixed-split pair of ``pairs`` (``{key: pair}``) holds more than one training seed."""
+    return max(len(p.get("seeds", [p])) for p in pairs.values()) > 1
+
+
 def seed_figures(pairs: dict) -> dict:
     """:func:`over_seeds` of every figure in :data:`SEED_FIGURES` for each fixed-split experiment:
     ``pairs`` is ``{key: pair}`` whose pairs hold their seeds' pairs under ``"seeds"`` (a pair

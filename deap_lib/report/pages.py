@@ -19,9 +19,9 @@ from myst_nb import glue
 from deap_lib.data import deap_format, features
 from deap_lib.evaluation import stats
 from deap_lib.evaluation.summaries import (HONEST_EPOCH, PROTOCOLS, SEED_FIGURES, above_chance, at_chance,
-                                           compare_over_seeds, folds, seed_figures, steadier)
+                                           compare_over_seeds, folds, seed_figures, several_seeds, steadier)
 from deap_lib.experiment import splits
-from deap_lib.experiment.engine import resolve_precision, versions
+from deap_lib.experiment.engine import LAST_K, default_device, resolve_precision, versions
 from deap_lib.experiment.protocols import test_predictions, tested_splits
 from deap_lib.report import paper
 from deap_lib.report.plotting import SEED_FIGURE_LABELS
@@ -44,7 +44,7 @@ def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "Mar
 
 def arithmetic(values: dict) -> str:
     """The precision a chapter's runs train in, on the device they use, said for its header."""
-    device = values.get("device") or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = values.get("device") or default_device().type
     asked = values.get("precision", "float32")
     resolved = resolve_precision(asked, device)
     how = {"float32": "float32, the report's arithmetic",
@@ -167,7 +167,7 @@ def headline_fixed(pairs: dict) -> str:
         lines.append(f"{model.upper()} {target}, fixed split, {pair['config'].epochs} epochs: best on test "
                      f"{s['as_reported']['accuracy']:.1%} (epoch {s['as_reported']['epoch']}; optimistic), last epoch "
                      f"{s['last']['accuracy']:.1%}, validation-chosen {vc}, majority baseline {s['majority_baseline']:.1%}")
-    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:
+    if several_seeds(pairs):
         seeds = seed_figures(pairs)
         w = seed_headline(seeds)
         lines += [f"{m.upper()} {t}, over {v[w]['n']} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
@@ -239,7 +239,7 @@ def mahnob_verdicts(mahnob: dict) -> "Markdown":
     epoch and its Wilson interval), and the 6-fold means against theirs: one sentence each."""
     lines = []
     pairs = mahnob["fixed"]
-    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:  # over the training seeds
+    if several_seeds(pairs):  # over the training seeds
         seeds = seed_figures(pairs)
         w = seed_headline(seeds)
         lines += [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w]['n']} training seeds: "
@@ -439,7 +439,7 @@ def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "Markdown
     """:func:`budget_warning` for the honest figures of fixed-split pairs: over their training seeds
     when they hold several (the headline honest figure of :func:`seed_headline`), else the one
     run's last and validation-chosen epochs."""
-    if max(len(p.get("seeds", [p])) for p in pairs.values()) > 1:
+    if several_seeds(pairs):
         seeds = seed_figures(pairs)
         w = seed_headline(seeds)
         items = [None if above_chance(v[w]) else
@@ -695,16 +695,9 @@ def seed_numbers(seeds: dict) -> dict:
     choice = steadier(seeds)
     first = next(iter(seeds.values()))
     best_sd = float(np.sqrt(np.mean([v["as_reported"]["sd"] ** 2 for v in seeds.values()])))
-    return {"n_seeds": first["last"]["n"], "last_k": engine_last_k(seeds), "sd_last": choice["sd"]["last"],
+    return {"n_seeds": first["last"]["n"], "last_k": min(LAST_K, first["last"]["epochs"]), "sd_last": choice["sd"]["last"],
             "sd_last_k": choice["sd"]["last_k"], "sd_best": best_sd, "headline_figure": SEED_FIGURE_LABELS[choice["choice"]],
             "other_figure": SEED_FIGURE_LABELS["last" if choice["choice"] == "last_k" else "last_k"]}
-
-
-def engine_last_k(seeds: dict) -> int:
-    """The k of the runs' ``last_k`` figure (at most :data:`deap_lib.experiment.engine.LAST_K`; fewer for short runs)."""
-    from deap_lib.experiment.engine import LAST_K
-
-    return min(LAST_K, next(iter(seeds.values()))["last"]["epochs"])
 
 
 def seed_verdicts(seeds: dict) -> "Markdown":
