@@ -160,17 +160,17 @@ def plot(args) -> None:
     n_seeds = sorted({r["seeds"] for r in rows})
     lines = [f"Over {'/'.join(map(str, n_seeds))} training seeds each (mean ± sd (range), percent):", "",
              "| experiment | precision | last 10 epochs' mean | last epoch | best on test (optimistic) | "
-             "majority: above it? | s/epoch, one core | bf16 - fp32 (Welch p) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "majority: above it? | bf16 - fp32 (Welch p) |",
+             "|---|---|---|---|---|---|---|"]
     same = []
     for r in rows:
         mean, low, _ = stats.mean_ci(r["last_k"])
         above = low > r["majority"]
         c = r.get("vs_fp32")
         diff = "" if c is None else f"{100 * c['difference']:+.1f} ({c['p_value']:.2f})"
-        lines.append(f"| {r['model'].upper()} {r['target']} | {r['precision']} | {pm(r['last_k'])} | "
-                     f"{pm(r['last'])} | {pm(r['best'])} | {100 * r['majority']:.1f}: {'yes' if above else 'no'} | "
-                     f"{r['s_per_epoch']:.2f} | {diff} |")
+        short = {"float32": "fp32", "bfloat16": "bf16"}[r["precision"]]
+        lines.append(f"| {r['model'].upper()} {r['target']} | {short} | {pm(r['last_k'])} | "
+                     f"{pm(r['last'])} | {pm(r['best'])} | {100 * r['majority']:.1f}: {'yes' if above else 'no'} | {diff} |")
         same.append((r["model"], r["target"], above))
     verdicts = {}
     for m, t, above in same:

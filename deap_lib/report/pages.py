@@ -534,7 +534,7 @@ def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dic
             "experiment": f"{model.upper()} {target}", "folds x seeds": f"{f['n']} x {f['seeds']}",
             "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
             "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
-            "sd: folds / seeds": spread_text(f),
+            "sd (points): folds / seeds": spread_text(f),
             "majority": _pct(f["baseline"]),
             reported[0]: reported[1].get((model, target), "not reported"),
         })
@@ -543,10 +543,10 @@ def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dic
 
 def spread_text(f: dict) -> str:
     """A cross-validation's spread split in two: the folds' means (training seeds averaged within a
-    fold) and one fold's seeds, in points (``folds`` gives both)."""
+    fold) and one fold's seeds, in percentage points (``folds`` gives both)."""
     fold = "-" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f}"
     seed = "-" if math.isnan(f["seed_sd"]) else f"{100 * f['seed_sd']:.1f}"
-    return f"{fold} / {seed} points"
+    return f"{fold} / {seed}"
 
 
 def spread_note(records: dict, which: str = "last") -> "Markdown":
