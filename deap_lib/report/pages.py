@@ -532,9 +532,9 @@ def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dic
         f = folds(recs, "last")
         rows.append({
             "experiment": f"{model.upper()} {target}", "folds x seeds": f"{f['n']} x {f['seeds']}",
-            "mean (t-interval over folds)": f"{f['mean']:.1%} ({f['low']:.1%}-{f['high']:.1%})",
-            "fold range": f"{min(f['values']):.1%}-{max(f['values']):.1%}",
-            "sd (points): folds / seeds": spread_text(f),
+            "mean (t over folds)": f"{f['mean']:.1%} ({f['low']:.0%}-{f['high']:.0%})",
+            "fold range": f"{min(f['values']):.0%}-{max(f['values']):.0%}",
+            "sd: folds / seeds": spread_text(f),
             "majority": _pct(f["baseline"]),
             reported[0]: reported[1].get((model, target), "not reported"),
         })
@@ -546,7 +546,7 @@ def spread_text(f: dict) -> str:
     fold) and one fold's seeds, in percentage points (``folds`` gives both)."""
     fold = "-" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f}"
     seed = "-" if math.isnan(f["seed_sd"]) else f"{100 * f['seed_sd']:.1f}"
-    return f"{fold} / {seed}"
+    return f"{fold} / {seed} pts"
 
 
 def spread_note(records: dict, which: str = "last") -> "Markdown":
