@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 import numpy as np
+import pytest
 
 #: The fixed header's numeric fields: name -> (offset, width).
 FIXED_FIELDS = {"header_bytes": (184, 8), "n_records": (236, 8), "duration": (244, 8), "n_signals": (252, 4)}
@@ -244,8 +245,8 @@ FUZZ_SCRIPT = textwrap.dedent(
 )
 
 
-def test_mutation_fuzzer_reads_right_or_skips_with_a_reason():
-    n_bdf, n_xml, headroom_mb = 1200, 2800, 512  # about 30 s on 2 cores
+def _fuzz(n_bdf: int, n_xml: int, headroom_mb: int = 512) -> None:
+    """Run ``n_bdf`` BDF then ``n_xml`` session.xml cases in a subprocess and check every outcome."""
     here = os.path.dirname(os.path.abspath(__file__))
     proc = subprocess.run(
         [sys.executable, "-c", FUZZ_SCRIPT, here, str(n_bdf), str(n_xml), str(headroom_mb)],
@@ -263,3 +264,12 @@ def test_mutation_fuzzer_reads_right_or_skips_with_a_reason():
     assert {"malformed session.xml", "no ratings", "ratings out of range"} <= set(counts["xml"]["skipped"])
     assert counts["features_checked"] == 10
     assert counts["peak_rss_mb"] < 600
+
+
+def test_small_mutation_fuzzer_reads_right_or_skips_with_a_reason():
+    _fuzz(150, 250)  # 400 cases, about 3 s: the fast subset (without the slow tests) fuzzes too
+
+
+@pytest.mark.slow
+def test_mutation_fuzzer_reads_right_or_skips_with_a_reason():
+    _fuzz(1200, 2800)  # about 30 s on 2 cores
