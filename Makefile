@@ -9,7 +9,7 @@ DEAP_DIR ?=
 SCHEDULER ?=
 MAHNOB_DIR ?=
 
-.PHONY: setup book pdf prepare test unit nbval bench clean
+.PHONY: setup book pdf prepare test unit fast nbval bench clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: unit nbval
 
 unit: setup
 	$(PY) -m pytest -q tests
+
+# The unit tests without those marked slow (local Dask clusters, the large fuzzers, full-size training).
+fast: setup
+	$(PY) -m pytest -q -m "not slow" tests
 
 nbval: setup
 	DEAP_LIB_PROFILE=smoke $(PY) -m pytest -q --nbval-lax -p no:cacheprovider notebooks/*.ipynb

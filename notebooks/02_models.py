@@ -55,7 +55,7 @@ from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 chapter = chapters.models_chapter(values)
-pages.glue_all({**chapter["numbers"], **pages.honest_run_sentences(chapter["pairs"], values["profile"])})
+pages.glue_all({**chapter["numbers"], **pages.honest_run_sentences(chapter["fixed"], values["profile"])})
 pages.page_header(values, chapter["data"])
 
 # %% [markdown]
@@ -86,10 +86,10 @@ pages.md_table(pages.config_rows(chapter["configs"]))
 # and evaluates the test set after every epoch. {glue:text}`honest_run`
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The DNN: mean training loss per epoch (top) and accuracies per epoch (bottom): the report's run on the training and test trials, with its best test epoch (triangle); the honest run's validation accuracy, with the test accuracy at the epoch it chose (circle), when the profile makes an honest run. The dotted line is the majority-class baseline of the test set.", "name": "fig-dnn-history"}}
-fig = plotting.plot_history(chapter["pairs"]["dnn", values["target"]])
+fig = plotting.plot_history(chapter["fixed"]["dnn", values["target"]])
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The CNN, drawn as the DNN above.", "name": "fig-cnn-history"}}
-fig = plotting.plot_history(chapter["pairs"]["cnn", values["target"]])
+fig = plotting.plot_history(chapter["fixed"]["cnn", values["target"]])
 
 # %% [markdown]
 # These curves are one run of each model, training seed 0, as the report ran one. The same split
@@ -98,14 +98,14 @@ fig = plotting.plot_history(chapter["pairs"]["cnn", values["target"]])
 # [fixed-split results](03_fixed_split) chapter for the figure of every seed):
 
 # %% tags=["remove-input"]
-pages.md_table(pages.seed_rows(summaries.seed_figures(chapter["pairs"])))
+pages.md_table(pages.seed_rows(summaries.seed_figures(chapter["fixed"])))
 
 # %% tags=["remove-input"]
-pages.fixed_split_warning(chapter["pairs"], profile=values["profile"])
+pages.fixed_split_warning(chapter["fixed"], profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(pages.headline_fixed(chapter["pairs"]))
+print(pages.headline_fixed(chapter["fixed"]))
 
 # %% [markdown]
 # For seed 0, the best test accuracy over the epochs, which the report quotes, is

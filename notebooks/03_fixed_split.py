@@ -45,9 +45,9 @@ from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 data = chapters.prepared(values)
-pairs = chapters.fixed_runs(values, data)
-seeds = summaries.seed_figures(pairs)
-pages.glue_all({**pages.fixed_split_numbers(pairs), **pages.seed_numbers(seeds)})
+fixed = chapters.fixed_runs(values, data)
+seeds = summaries.seed_figures(fixed)
+pages.glue_all({**pages.fixed_split_numbers(fixed), **pages.seed_numbers(seeds)})
 pages.page_header(values, data)
 
 # %% [markdown]
@@ -56,7 +56,7 @@ pages.page_header(values, data)
 # The report's code printed the class balance of both parts of its split; so does this chapter.
 
 # %% tags=["remove-input"]
-pages.md_table(pages.balance_rows(data, [pair["report"] for pair in pairs.values()]))
+pages.md_table(pages.balance_rows(data, [runs[0].report for runs in fixed.values()]))
 
 # %% [markdown]
 # ## Test accuracy, epoch by epoch
@@ -66,10 +66,10 @@ pages.md_table(pages.balance_rows(data, [pair["report"] for pair in pairs.values
 # triangle marks the best epoch: the one the report quoted.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Valence: test accuracy per epoch of the DNN and the CNN on the same test trials; triangles mark the best epoch (chosen on the test set), the dotted line the majority-class baseline.", "name": "fig-fixed-valence"}}
-fig = plotting.plot_test_curves({"DNN": pairs["dnn", "valence"]["report"], "CNN": pairs["cnn", "valence"]["report"]}, title="valence")
+fig = plotting.plot_test_curves({"DNN": fixed["dnn", "valence"][0].report, "CNN": fixed["cnn", "valence"][0].report}, title="valence")
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "Arousal: the same for the arousal target.", "name": "fig-fixed-arousal"}}
-fig = plotting.plot_test_curves({"DNN": pairs["dnn", "arousal"]["report"], "CNN": pairs["cnn", "arousal"]["report"]}, title="arousal")
+fig = plotting.plot_test_curves({"DNN": fixed["dnn", "arousal"][0].report, "CNN": fixed["cnn", "arousal"][0].report}, title="arousal")
 
 # %% [markdown]
 # ## The report's figure beside honest ones, for one training seed
@@ -82,7 +82,7 @@ fig = plotting.plot_test_curves({"DNN": pairs["dnn", "arousal"]["report"], "CNN"
 # not comparable.
 
 # %% tags=["remove-input"]
-pages.md_table(pages.fixed_split_rows(pairs))
+pages.md_table(pages.fixed_split_rows(fixed))
 
 # %% [markdown]
 # ## Over training seeds: the verdicts
@@ -109,7 +109,7 @@ pages.md_table(pages.seed_rows(seeds))
 pages.seed_verdicts(seeds)
 
 # %% tags=["remove-input"]
-pages.fixed_split_warning(pairs, profile=values["profile"])
+pages.fixed_split_warning(fixed, profile=values["profile"])
 
 # %% [markdown]
 # A verdict is "above chance" when the t-interval of the mean over seeds lies above the majority
@@ -122,7 +122,7 @@ pages.fixed_split_warning(pairs, profile=values["profile"])
 
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
-print(pages.headline_fixed(pairs))
+print(pages.headline_fixed(fixed))
 
 # %% [markdown]
 # On valence, the DNN's best epoch scores {glue:text}`dnn_best:.1%`; {glue:text}`honest_clause`.
@@ -139,7 +139,7 @@ print(pages.headline_fixed(pairs))
 # each model's best test epoch.
 
 # %% tags=["remove-input"]
-pages.md_table(pages.mcnemar_rows(pairs["dnn", "valence"], pairs["cnn", "valence"]))
+pages.md_table(pages.mcnemar_rows(fixed["dnn", "valence"], fixed["cnn", "valence"]))
 
 # %% [markdown]
 # McNemar's test compares one pair of runs (training seed 0 of each model), as the report did.

@@ -52,7 +52,7 @@ pages.glue_all(pages.kfold_numbers(values, cv))
 pages.page_header(values, data)
 
 # %% tags=["remove-input"]
-pages.reduced_note(values, "folds", [r["split"]["name"] for r in next(iter(cv.values()))], range(values["n_folds"]),
+pages.reduced_note(values, "folds", [r.split.name for r in next(iter(cv.values()))], range(values["n_folds"]),
                   f"Each is exactly one of the report's folds (trained on all the others), run for {values['cv_epochs']} "
                   "epochs: within the build's time, enough epochs for the models to learn matter more than all folds "
                   "with too few. The `paper` profile runs all of them.")

@@ -56,7 +56,7 @@ from deap_lib.report import chapters, pages, plotting
 
 values = settings.chapter_settings(globals())
 mahnob = chapters.mahnob_chapter(values)
-data, pairs, cv = mahnob["data"], mahnob["fixed"], mahnob["kfold"]
+data, fixed, cv = mahnob["data"], mahnob["fixed"], mahnob["kfold"]
 pages.glue_all(pages.mahnob_numbers(values, mahnob))
 pages.page_header(values, data)
 
@@ -74,7 +74,7 @@ pages.md_table(pages.skipped_rows(data))
 # split did; its class balance:
 
 # %% tags=["remove-input"]
-pages.md_table(pages.balance_rows(data, [pair["report"] for pair in pairs.values()]))
+pages.md_table(pages.balance_rows(data, [runs[0].report for runs in fixed.values()]))
 
 # %% [markdown]
 # ## Both models on the fixed split
@@ -86,10 +86,10 @@ pages.md_table(pages.balance_rows(data, [pair["report"] for pair in pairs.values
 # stated on real MAHNOB-HCI, one range for all its experiments.
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "MAHNOB-HCI: test accuracy per epoch of each model on the same test sessions, one panel per target; triangles mark the best epoch (chosen on the test set), the dotted line the majority-class baseline.", "name": "fig-mahnob-curves"}}
-fig = plotting.plot_test_curves_by_target(pairs, prefix="MAHNOB-HCI ")
+fig = plotting.plot_test_curves_by_target(fixed, prefix="MAHNOB-HCI ")
 
 # %% tags=["remove-input"]
-pages.md_table(pages.fixed_split_rows(pairs, pages.mahnob_reported(pairs)))
+pages.md_table(pages.fixed_split_rows(fixed, pages.mahnob_reported(fixed)))
 
 # %% [markdown]
 # The table above is training seed 0, one run per experiment as the report ran. Over the training
@@ -98,15 +98,15 @@ pages.md_table(pages.fixed_split_rows(pairs, pages.mahnob_reported(pairs)))
 # the mean of the last epochs, as in the fixed-split chapter):
 
 # %% tags=["remove-input"]
-pages.md_table(pages.seed_rows(summaries.seed_figures(pairs)))
+pages.md_table(pages.seed_rows(summaries.seed_figures(fixed)))
 
 # %% tags=["remove-input"]
-pages.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in pairs], settings.EXPERIMENTS,
+pages.reduced_note(values, "experiments", [f"{m.upper()} {t}" for m, t in fixed], settings.EXPERIMENTS,
                   "The others are left out to give these enough epochs within the build's time; the `paper` "
                   "profile runs all four.")
 
 # %% tags=["remove-input"]
-pages.fixed_split_warning(pairs, profile=values["profile"])
+pages.fixed_split_warning(fixed, profile=values["profile"])
 
 # %% [markdown]
 # With {glue:text}`mahnob_n_test` test sessions a 95 % interval spans about
@@ -121,7 +121,7 @@ pages.fixed_split_warning(pairs, profile=values["profile"])
 # epoch.
 
 # %% tags=["remove-input"]
-pages.reduced_note(values, "folds", [r["split"]["name"] for r in next(iter(cv.values()))], range(values["n_folds"]),
+pages.reduced_note(values, "folds", [r.split.name for r in next(iter(cv.values()))], range(values["n_folds"]),
                   f"Each is exactly one of the {values['n_folds']} folds (trained on all the others), run for "
                   f"{values['mahnob_epochs']} epochs. The `paper` profile runs all of them.")
 
@@ -137,7 +137,7 @@ pages.folds_warning(cv, "last", profile=values["profile"])
 # %% tags=["remove-cell"]
 # The headline numbers as plain output, for this notebook executed outside the book (papermill, Jupyter)
 print(data.source.describe())
-print(pages.headline_fixed(pairs))
+print(pages.headline_fixed(fixed))
 print(pages.headline_folds(cv, "last", f"{values['n_folds']}-fold"))
 
 # %% [markdown]

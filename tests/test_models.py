@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from deap_lib.models import CNN, DNN, Dropout, Dropout2d, build_model, count_parameters, dropout_noise
+from deap_lib.models import CNN, DNN, Dropout, Dropout2d, build_model, count_parameters
 
 
 def _gen(seed):
@@ -166,7 +166,7 @@ def test_dropout_generator_makes_training_mode_reproducible():
 
 @pytest.mark.parametrize("p", [0.15, 0.25, 0.5])
 def test_dropout_noise_is_nn_dropouts_multiplier(p):
-    noise = dropout_noise((200_000,), p, like=torch.empty(0), generator=_gen(4))
+    noise = Dropout(p, generator=_gen(4)).noise(torch.empty(200_000))
     scale = torch.ones(()).div_(1 - p)  # the value nn.Dropout multiplies kept units by
     kept = noise != 0
     assert torch.equal(noise[kept], scale.expand(int(kept.sum())))

@@ -8,6 +8,7 @@ session's result cache ($DEAP_LIB_CACHE), so the chapters executed afterwards re
 import pytest
 
 from deap_lib.evaluation import summaries
+from deap_lib.evaluation.results import Protocol
 from deap_lib.experiment import settings
 from deap_lib.report import chapters, pages
 
@@ -28,7 +29,7 @@ def test_null_twin_honest_figures_at_chance(smoke):
 
 def test_negative_control_flags_an_above_chance_figure(smoke):
     control = chapters.negative_control(smoke, chapters.prepared(smoke))
-    name, v, _ = next(f for f in control["figures"] if summaries.PROTOCOLS[3] in f[0])
-    rigged = {("dnn", "valence"): {summaries.PROTOCOLS[3]: {**v, "low": 0.99, "mean": 1.0}}}
+    name, v, _ = next(f for f in control["figures"] if Protocol.LOSO.value in f[0])
+    rigged = {("dnn", "valence"): {Protocol.LOSO: v.replace(low=0.99, mean=1.0)}}
     assert not summaries.judge_control(rigged, {})["all_at_chance"]
     assert chapters.negative_control({**smoke, "control_effect": None}, chapters.prepared(smoke)) is None

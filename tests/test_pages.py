@@ -5,7 +5,7 @@ import pytest
 
 from deap_lib import models
 from deap_lib.evaluation import stats
-from deap_lib.evaluation.summaries import PROTOCOLS
+from deap_lib.evaluation.results import Estimate, Protocol
 from deap_lib.report import driver, pages, paper
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -70,21 +70,17 @@ def test_not_learned_follows_the_baseline_interval():
 
 
 def test_protocols_warning_says_when_loso_alone_is_at_chance():
-    base = {"baseline": 0.55, "n_test": 100, "epochs": 60}
-    summary = {("dnn", "valence"): {
-        PROTOCOLS[0]: {"mean": 0.80, **base}, PROTOCOLS[1]: {"mean": 0.75, **base},
-        PROTOCOLS[2]: {"mean": 0.74, **base}, PROTOCOLS[3]: {"mean": 0.56, **base}}}
-    shown = pages.protocols_warning(summary, profile="quick").data
+    def summary(*means):
+        return {("dnn", "valence"): {p: Estimate(m, m, m, 0.55, 1, 100, (m,), "Wilson", 60) for p, m in zip(Protocol, means)}}
+
+    shown = pages.protocols_warning(summary(0.80, 0.75, 0.74, 0.56), profile="quick").data
     assert "leave-one-subject-out, honest epoch 56.0%" in shown and "random k-fold" in shown.split("mixed:")[1]
     assert "does not carry over to a new participant" in shown
-    summary["dnn", "valence"][PROTOCOLS[1]]["mean"] = 0.56  # now nothing learned anywhere but k-fold
-    summary["dnn", "valence"][PROTOCOLS[2]]["mean"] = 0.56
-    shown = pages.protocols_warning(summary).data
+    shown = pages.protocols_warning(summary(0.80, 0.56, 0.56, 0.56)).data  # nothing learned anywhere
     assert "carry over" not in shown and shown.count("- DNN valence") == 3
-    summary["dnn", "valence"][PROTOCOLS[3]]["mean"] = 0.9
-    summary["dnn", "valence"][PROTOCOLS[1]]["mean"] = 0.9
-    summary["dnn", "valence"][PROTOCOLS[2]]["mean"] = 0.9
-    assert pages.protocols_warning(summary) is None
+    assert pages.protocols_warning(summary(0.9, 0.9, 0.9, 0.9)) is None
+    rows = pages.protocol_rows(summary(0.80, 0.75, 0.74, 0.56))
+    assert list(rows[0]) == ["experiment", *(p.heading for p in Protocol), "majority, LOSO"]
 
 
 def test_reduced_note_only_when_something_was_left_out():

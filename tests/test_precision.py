@@ -8,7 +8,7 @@ import torch
 from deap_lib.experiment import engine, protocols, settings
 from deap_lib.experiment.settings import ExperimentConfig, ParameterError
 from deap_lib.experiment.splits import fixed_split
-from deap_lib.models import dropout_noise
+from deap_lib.models import Dropout
 
 SMALL_DNN = {"hidden": (64, 32), "p_input": 0.1, "p_hidden": 0.2}
 SMALL_CNN = {"conv_channels": (2, 4), "hidden": 8}
@@ -26,10 +26,10 @@ def test_bfloat16_runs_learn_an_easy_twin(cache, model, kwargs, optimizer):
     cfg = config(model=model, model_kwargs=kwargs, precision="bfloat16", optimizer=optimizer,
                  lr=1e-3 if optimizer == "rmsprop" else 1e-2, momentum=0.9 if optimizer == "sgd" else 0.0)
     record, state = engine.train_run(cfg, data, split, device="cpu", progress=False)
-    loss, summary = record["history"]["loss"], record["summary"]
-    assert record["precision"] == "bfloat16"
+    loss, summary = record.history.loss, record.summary
+    assert record.precision == "bfloat16"
     assert np.mean(loss[-3:]) < 0.8 * loss[0]
-    assert summary["last"]["accuracy"] > summary["majority_baseline"] + 0.2
+    assert summary.last.accuracy > summary.majority_baseline + 0.2
     # The stored weights are the bf16 weights that predicted, in float32 (exactly representable).
     assert all(v.dtype == torch.float32 for v in state.values() if v.is_floating_point())
     w = next(v for v in state.values() if v.is_floating_point())
@@ -41,16 +41,16 @@ def test_bfloat16_starts_from_the_float32_weights_and_masks(cache):
     split = fixed_split(len(data.features), n_test=40, seed=3)
     fp32, _ = engine.train_run(config(epochs=2), data, split, device="cpu", progress=False)
     bf16, _ = engine.train_run(config(epochs=2, precision="bfloat16"), data, split, device="cpu", progress=False)
-    assert fp32["precision"] == "float32" and fp32["split"] == bf16["split"]
+    assert fp32.precision == "float32" and fp32.split == bf16.split
     # Same initial weights, order and masks: the first epoch's loss differs by rounding only.
-    assert fp32["history"]["loss"][0] == pytest.approx(bf16["history"]["loss"][0], rel=0.02)
-    assert fp32["history"]["loss"] != bf16["history"]["loss"]
+    assert fp32.history.loss[0] == pytest.approx(bf16.history.loss[0], rel=0.02)
+    assert fp32.history.loss != bf16.history.loss
 
 
 def test_dropout_masks_are_drawn_in_float32_whatever_the_activation():
-    like = torch.zeros(3, dtype=torch.bfloat16)
-    a = dropout_noise((1000,), 0.25, like=like, generator=torch.Generator().manual_seed(1))
-    b = dropout_noise((1000,), 0.25, like=like.float(), generator=torch.Generator().manual_seed(1))
+    like = torch.zeros(1000, dtype=torch.bfloat16)
+    a = Dropout(0.25, generator=torch.Generator().manual_seed(1)).noise(like)
+    b = Dropout(0.25, generator=torch.Generator().manual_seed(1)).noise(like.float())
     assert a.dtype == torch.bfloat16 and b.dtype == torch.float32
     assert torch.equal(a == 0, b == 0)
 
@@ -63,9 +63,9 @@ def test_stacked_bfloat16_equals_one_by_one(cache):
     alone = engine.train_runs(cfg, data, splits_, device="cpu", progress=False, stacked=False)
     together = engine.train_runs(cfg, data, splits_, device="cpu", progress=False, stacked=True)
     for (a, _), (b, _) in zip(alone, together):
-        assert b["precision"] == "bfloat16" and b["stacked"]
+        assert b.precision == "bfloat16" and b.stack_size > 1
         # bf16 rounding of other summation orders: the losses agree to bf16's resolution.
-        np.testing.assert_allclose(a["history"]["loss"], b["history"]["loss"], rtol=0.03)
+        np.testing.assert_allclose(a.history.loss, b.history.loss, rtol=0.03)
 
 
 def test_auto_follows_the_hardware_flags(monkeypatch):
@@ -110,9 +110,9 @@ def test_records_in_two_precisions_are_stored_apart(cache):
     data = helpers.fake_data()
     cfgs = [config(epochs=1, precision=p) for p in ("float32", "bfloat16")]
     pairs = protocols.run_fixed(cfgs, data, progress=False)
-    a, b = (p["report"] for p in pairs)
-    assert a["id"] != b["id"] and (a["precision"], b["precision"]) == ("float32", "bfloat16")
-    assert (a["config"]["precision"], b["config"]["precision"]) == ("float32", "bfloat16")
+    a, b = (p.report for p in pairs)
+    assert a.id != b.id and (a.precision, b.precision) == ("float32", "bfloat16")
+    assert (a.config.precision, b.config.precision) == ("float32", "bfloat16")
 
 
 def test_rmsprop_with_its_buffer_kept_computes_torchs_bits():

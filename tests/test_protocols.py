@@ -1,4 +1,5 @@
 import json
+from types import SimpleNamespace
 
 import helpers
 import numpy as np
@@ -7,6 +8,7 @@ import torch
 
 from deap_lib.experiment import engine, protocols
 from deap_lib.experiment.protocols import run_kfold, run_loso, run_splits
+from deap_lib.experiment.records import Record
 from deap_lib.experiment.settings import ExperimentConfig, load_config
 from deap_lib.experiment.splits import fixed_split, kfold_splits
 from deap_lib.store import Store
@@ -47,8 +49,8 @@ def test_same_seed_same_history_other_seed_different(cache):
     a, _ = engine.train_run(config(), data, split, progress=False)
     b, _ = engine.train_run(config(), data, split, progress=False)
     c, _ = engine.train_run(config(seed=13), data, split, progress=False)
-    assert a["history"] == b["history"] and a["test_logits"] == b["test_logits"]
-    assert a["history"]["loss"] != c["history"]["loss"]
+    assert a.history == b.history and a.test_logits == b.test_logits
+    assert a.history.loss != c.history.loss
     global_state = torch.get_rng_state()
     engine.train_run(config(model="cnn", model_kwargs=SMALL_CNN), data, split, progress=False)
     assert torch.equal(global_state, torch.get_rng_state())  # the caller's RNG is untouched
@@ -60,36 +62,38 @@ def test_overfits_a_tiny_set(cache):
     cfg = config(epochs=60, lr=1e-3, optimizer="adam", val_fraction=0.0, train_accuracy="eval",
                  model_kwargs={"hidden": (128,), "p_input": 0.0, "p_hidden": 0.0})
     record, _ = engine.train_run(cfg, data, split, progress=False)
-    assert record["history"]["train_acc"][-1] == 1.0
-    assert record["history"]["loss"][-1] < 0.05 < record["history"]["loss"][0]
+    assert record.history.train_acc[-1] == 1.0
+    assert record.history.loss[-1] < 0.05 < record.history.loss[0]
 
 
 def test_learns_a_planted_signal(cache):
     data = fake_data(signal=1.5)
     split = fixed_split(len(data.features), n_test=40, seed=3)
     record, _ = engine.train_run(config(epochs=30, lr=1e-3, optimizer="adam"), data, split, progress=False)
-    assert record["summary"]["last"]["accuracy"] >= 0.85
+    assert record.summary.last.accuracy >= 0.85
 
 
 def test_record_contents_and_weights(cache):
     data = fake_data()
     split = fixed_split(len(data.features), n_test=20, seed=12)
     [record] = run_splits(config(), data, [split], progress=False)
-    s = record["split"]
-    assert set(s["fit"]) | set(s["val"]) == set(s["train"]) and not set(s["train"]) & set(s["test"])
-    assert len(s["val"]) == 14  # 10 % of 140 training trials, taken from the training rows only
-    h, summ = record["history"], record["summary"]
-    assert len(h["test_pred"]) == 3 and all(len(p) == 20 for p in h["test_pred"])
-    assert summ["as_reported"]["accuracy"] == max(h["test_acc"])
-    assert summ["as_reported"]["accuracy"] >= summ["last"]["accuracy"]
-    chosen = summ["val_chosen"]["epoch"]
-    assert h["val_acc"][chosen - 1] == max(h["val_acc"])
-    assert summ["val_chosen"]["accuracy"] == h["test_acc"][chosen - 1]
-    assert record["data"]["identity"] == data.identity and "torch" in record["versions"]
+    s = record.split
+    assert set(record.fit) | set(record.val) == set(s.train) and not set(s.train) & set(s.test)
+    assert len(record.val) == 14  # 10 % of 140 training trials, taken from the training rows only
+    h, summ = record.history, record.summary
+    assert len(h.test_pred) == 3 and all(len(p) == 20 for p in h.test_pred)
+    assert summ.as_reported.accuracy == max(h.test_acc) >= summ.last.accuracy
+    chosen = summ.val_chosen.epoch
+    assert h.val_acc[chosen - 1] == max(h.val_acc)
+    assert summ.val_chosen.accuracy == h.test_acc[chosen - 1]
+    assert np.array_equal(record.predictions("val_chosen"), [int(c) for c in h.test_pred[chosen - 1]])
+    assert record.data["identity"] == data.identity and "torch" in record.versions
     model = protocols.load_weights(record)
-    x = torch.as_tensor(data.features[s["test"]], dtype=torch.float32)
-    np.testing.assert_allclose(model(x).detach().numpy(), record["test_logits"], rtol=1e-5, atol=1e-5)
-    json.dumps(record)
+    x = torch.as_tensor(data.features[s.test], dtype=torch.float32)
+    np.testing.assert_allclose(model(x).detach().numpy(), record.test_logits, rtol=1e-5, atol=1e-5)
+    # the stored JSON reads back as the same record, field for field
+    stored = Store().read_json("records", record.id)
+    assert Record.from_json(json.loads(json.dumps(stored))).to_json() == stored == record.to_json()
 
 
 def test_stored_runs_are_reused_unless_forced(cache, monkeypatch):
@@ -97,7 +101,7 @@ def test_stored_runs_are_reused_unless_forced(cache, monkeypatch):
     split = fixed_split(len(data.features), n_test=20, seed=12)
     first = run_splits(config(), data, [split], progress=False)
     monkeypatch.setattr(protocols, "train_runs", lambda *a, **k: pytest.fail("trained twice"))
-    assert run_splits(config(), data, [split], progress=False) == first
+    assert [r.to_json() for r in run_splits(config(), data, [split], progress=False)] == [r.to_json() for r in first]
     with pytest.raises(pytest.fail.Exception):
         run_splits(config(), data, [split], progress=False, force=True)
 
@@ -107,19 +111,19 @@ def test_damaged_run_entries_are_trained_again(cache, caplog):
     split = fixed_split(len(data.features), n_test=20, seed=12)
     [first] = run_splits(config(), data, [split], progress=False)
     store = Store()
-    weights = store.path("weights", first["id"])
+    weights = store.path("weights", first.id)
     # A truncated weights file is noticed before its record is trusted: the run is trained again.
     weights.write_bytes(weights.read_bytes()[:-100])
     [again] = run_splits(config(), data, [split], progress=False)
-    assert again["history"] == first["history"] and "is damaged" in caplog.text and str(weights) in caplog.text
+    assert again.history == first.history and "is damaged" in caplog.text and str(weights) in caplog.text
     # A bit flipped in the record: one line naming the file, then trained again.
     caplog.clear()
-    path = store.path("records", first["id"])
+    path = store.path("records", first.id)
     raw = bytearray(path.read_bytes())
     raw[len(raw) // 2] ^= 0x04
     path.write_bytes(bytes(raw))
     [third] = run_splits(config(), data, [split], progress=False)
-    assert third["history"] == first["history"] and "checksum" in caplog.text and str(path) in caplog.text
+    assert third.history == first.history and "checksum" in caplog.text and str(path) in caplog.text
     # Flipped weights are caught when loaded: deleted with the record, and the error says what to do.
     raw = bytearray(weights.read_bytes())
     raw[-10] ^= 0x01
@@ -136,19 +140,19 @@ def test_n_jobs_does_not_change_results(tmp_path):
     one = run_splits(config(), data, folds, scheme="kfold", n_jobs=1, cache=tmp_path / "a", progress=False)
     two = run_splits(config(), data, folds, scheme="kfold", n_jobs=2, cache=tmp_path / "b", progress=False)
     for r1, r2 in zip(one, two):
-        assert r1["split"] == r2["split"]
-        assert r1["history"]["test_pred"] == r2["history"]["test_pred"]
-        np.testing.assert_allclose(r1["history"]["loss"], r2["history"]["loss"], rtol=1e-5)
-    assert len({tuple(r["split"]["test"]) for r in one}) == 4
+        assert r1.split == r2.split
+        assert r1.history.test_pred == r2.history.test_pred
+        np.testing.assert_allclose(r1.history.loss, r2.history.loss, rtol=1e-5)
+    assert len({tuple(r.split.test) for r in one}) == 4
 
 
 def test_loso_validation_is_subject_independent(cache):
     data = fake_data(n_participants=5)
     records = run_loso(config(epochs=1), data, progress=False)
-    assert [r["split"]["name"] for r in records] == [f"loso-s{p:02d}" for p in range(1, 6)]
+    assert [r.split.name for r in records] == [f"loso-s{p:02d}" for p in range(1, 6)]
     for r in records:
         part = lambda rows: set(data.participant[rows].tolist())  # noqa: E731
-        test_p, val_p, fit_p = part(r["split"]["test"]), part(r["split"]["val"]), part(r["split"]["fit"])
+        test_p, val_p, fit_p = part(r.split.test), part(r.val), part(r.fit)
         assert len(test_p) == 1 and not test_p & (val_p | fit_p) and not val_p & fit_p
 
 
@@ -158,26 +162,28 @@ def test_report_protocol_fits_the_full_training_sets(cache):
     tiny = dict(epochs=1, model_kwargs={"hidden": (8,), "p_input": 0.1, "p_hidden": 0.1})
     [pair] = protocols.run_fixed([load_config("deap_dnn_valence", **tiny)], data, progress=False)
     store = Store()
-    stored = store.read_json("records", pair["report"]["id"])
+    stored = store.read_json("records", pair.report.id)
     assert len(stored["split"]["fit"]) == 1180 and stored["split"]["val"] == [] and len(stored["y_test"]) == 100
     assert stored["config"]["val_fraction"] == 0.0
-    honest = store.read_json("records", pair["honest"]["id"])
+    honest = store.read_json("records", pair.honest.id)
     assert (len(honest["split"]["fit"]), len(honest["split"]["val"])) == (1062, 118)
     assert honest["split"]["test"] == stored["split"]["test"]
-    s = pair["summary"]
+    s = pair.summary.to_json()
     assert s["as_reported"] == stored["summary"]["as_reported"] and s["last"] == stored["summary"]["last"]
     assert s["val_chosen"] == honest["summary"]["val_chosen"] is not None
     folds = run_kfold(load_config("deap_dnn_valence", **tiny), data, n_folds=32, holdout=2, progress=False)
-    assert len(folds) == 2 and all(len(r["split"]["fit"]) == 1240 and len(r["y_test"]) == 40 for r in folds)
+    assert len(folds) == 2 and all(len(r.fit) == 1240 and len(r.y_test) == 40 for r in folds)
     all_names = [s.name for s in kfold_splits(1280, n_folds=32, seed=12)]
-    assert {r["split"]["name"] for r in folds} <= set(all_names)
+    assert {r.split.name for r in folds} <= set(all_names)
 
 
 def test_val_fraction_zero_gives_no_honest_run(cache):
     data = fake_data()
     [pair] = protocols.run_fixed([config(val_fraction=0.0)], data, progress=False)
-    assert pair["honest"] is None and pair["summary"]["val_chosen"] is None
-    assert protocols.test_predictions(pair, "last").shape == (20,)
+    assert pair.honest is None and pair.summary.val_chosen is None
+    assert pair.predictions("last").shape == (20,)
+    with pytest.raises(ValueError, match="no 'val_chosen' figure"):
+        pair.predictions("val_chosen")
 
 
 def test_non_finite_inputs_and_loss_are_refused(cache):
@@ -192,7 +198,8 @@ def test_non_finite_inputs_and_loss_are_refused(cache):
 
 
 def _fake_5x2_records(accuracies, first_pred):
-    return [{"summary": {"last": {"accuracy": a}}, "history": {"test_pred": ["0101", first_pred if i == 0 else "1111"]}}
+    return [SimpleNamespace(summary=SimpleNamespace(last=SimpleNamespace(accuracy=a)),
+                            history=SimpleNamespace(test_pred=["0101", first_pred if i == 0 else "1111"]))
             for i, a in enumerate(accuracies)]
 
 
@@ -222,4 +229,4 @@ def test_longest_runs_are_dispatched_first_and_records_keep_the_jobs_order(cache
     monkeypatch.setattr(protocols, "_train", lambda d, c, *a: started.append((c.model, c.epochs)) or real(d, c, *a))
     records = protocols.run_jobs(jobs, data, progress=False)
     assert started == [("cnn", 1), ("dnn", 2), ("dnn", 1)]  # CNN epochs cost about 2.7 DNN epochs
-    assert [(r["config"]["model"], r["config"]["epochs"]) for r in records] == [("dnn", 1), ("cnn", 1), ("dnn", 2)]
+    assert [(r.config.model, r.config.epochs) for r in records] == [("dnn", 1), ("cnn", 1), ("dnn", 2)]

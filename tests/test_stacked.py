@@ -37,23 +37,23 @@ def assert_same_runs(plain, stacked):
     assert len(plain) == len(stacked)
     worst_w = worst_loss = 0.0
     for (rec_p, state_p), (rec_s, state_s) in zip(plain, stacked):
-        assert rec_p.keys() == rec_s.keys() and rec_p["split"] == rec_s["split"] and rec_p["seed"] == rec_s["seed"]
-        assert rec_p["config"] == rec_s["config"] and rec_p["y_test"] == rec_s["y_test"]
-        hp, hs = rec_p["history"], rec_s["history"]
-        np.testing.assert_allclose(hs["loss"], hp["loss"], rtol=LOSS_RTOL)
-        worst_loss = max(worst_loss, max(abs(a - b) for a, b in zip(hp["loss"], hs["loss"])))
-        preds_p, preds_s = "".join(hp["test_pred"]), "".join(hs["test_pred"])
+        assert rec_p.split == rec_s.split and rec_p.run_seed == rec_s.run_seed and rec_p.config == rec_s.config
+        assert np.array_equal(rec_p.y_test, rec_s.y_test) and np.array_equal(rec_p.fit, rec_s.fit)
+        hp, hs = rec_p.history, rec_s.history
+        np.testing.assert_allclose(hs.loss, hp.loss, rtol=LOSS_RTOL)
+        worst_loss = max(worst_loss, max(abs(a - b) for a, b in zip(hp.loss, hs.loss)))
+        preds_p, preds_s = "".join(hp.test_pred), "".join(hs.test_pred)
         assert sum(a != b for a, b in zip(preds_p, preds_s)) <= len(preds_p) // 100  # a logit at 0 may flip
         if preds_p == preds_s:
-            assert hp["test_acc"] == hs["test_acc"]
-        assert hp["val_acc"] == hs["val_acc"] and hp["train_acc"] == hs["train_acc"]
+            assert hp.test_acc == hs.test_acc
+        assert hp.val_acc == hs.val_acc and hp.train_acc == hs.train_acc
         assert state_p.keys() == state_s.keys()
         for key in state_p:
             assert state_s[key].shape == state_p[key].shape and state_s[key].device.type == "cpu"
             torch.testing.assert_close(state_s[key], state_p[key], rtol=0, atol=WEIGHT_ATOL)
             worst_w = max(worst_w, (state_s[key] - state_p[key]).abs().max().item())
-        np.testing.assert_allclose(rec_s["test_logits"], rec_p["test_logits"], rtol=1e-4, atol=1e-4)
-        assert (rec_p["stacked"], rec_s["stacked"]) == (False, True)
+        np.testing.assert_allclose(rec_s.test_logits, rec_p.test_logits, rtol=1e-4, atol=1e-4)
+        assert (rec_p.stack_size, rec_s.to_json()["stacked"]) == (1, True)
     return worst_w, worst_loss
 
 
@@ -65,12 +65,12 @@ def test_stacked_folds_equal_plain_folds(data, model, optimizer, momentum):
     plain = engine.train_runs(cfg, data, folds, scheme="kfold", progress=False, stacked=False)
     stacked = engine.train_runs(cfg, data, folds, scheme="kfold", progress=False, stacked=True)
     assert_same_runs(plain, stacked)
-    assert [r["stack_size"] for r, _ in stacked] == [3] * 3
+    assert [r.stack_size for r, _ in stacked] == [3] * 3
     record, state = stacked[2]
     plain_model = build_model(cfg.model, **cfg.model_kwargs)
     plain_model.load_state_dict(state)  # an ordinary state_dict of the plain model
-    x = torch.as_tensor(data.features[record["split"]["test"]], dtype=torch.float32)
-    np.testing.assert_allclose(engine.predict_logits(plain_model, x).numpy(), record["test_logits"], rtol=1e-5, atol=1e-5)
+    x = torch.as_tensor(data.features[record.split.test], dtype=torch.float32)
+    np.testing.assert_allclose(engine.predict_logits(plain_model, x).numpy(), record.test_logits, rtol=1e-5, atol=1e-5)
 
 
 def test_loso_eval_accuracy_and_no_validation(data):
@@ -83,7 +83,7 @@ def test_loso_eval_accuracy_and_no_validation(data):
     plain = engine.train_runs(cfg, data, folds, scheme="loso", progress=False, stacked=False)
     stacked = engine.train_runs(cfg, data, folds, scheme="loso", progress=False, stacked=True)
     assert_same_runs(plain, stacked)
-    assert stacked[0][0]["summary"]["val_chosen"] is None
+    assert stacked[0][0].summary.val_chosen is None
 
 
 def test_unequal_shapes_are_grouped_and_singletons_trained_plain(data, monkeypatch):
@@ -92,33 +92,31 @@ def test_unequal_shapes_are_grouped_and_singletons_trained_plain(data, monkeypat
     mixed = [fixed_split(n, n_test=20, seed=2), folds[1], folds[2], folds[0], folds[3]]
     assert [len(s.test) for s in mixed] == [20, 17, 17, 18, 17]
     cfg = config("dnn", epochs=2)
-    plain_calls, stacked_calls = [], []
-    train_plain, train_stacked = engine._train_plain, engine._train_stacked
-    monkeypatch.setattr(engine, "_train_plain", lambda run, **kw: plain_calls.append(run.split.name) or train_plain(run, **kw))
-    monkeypatch.setattr(engine, "_train_stacked",
-                        lambda runs, **kw: stacked_calls.append([r.split.name for r in runs]) or train_stacked(runs, **kw))
+    calls = []
+    train = engine._train
+    monkeypatch.setattr(engine, "_train", lambda runs, **kw: calls.append([r.split.name for r in runs]) or train(runs, **kw))
     out = engine.train_runs(cfg, data, mixed, scheme="kfold", progress=False, stacked=True)
-    assert stacked_calls == [[s.name for s in (mixed[1], mixed[2], mixed[4])]]
-    assert plain_calls == [mixed[0].name, mixed[3].name]
-    assert [r["split"]["name"] for r, _ in out] == [s.name for s in mixed]  # in the order given
-    assert [r["stacked"] for r, _ in out] == [False, True, True, False, True]
+    assert calls == [[mixed[0].name], [s.name for s in (mixed[1], mixed[2], mixed[4])], [mixed[3].name]]
+    assert [r.split.name for r, _ in out] == [s.name for s in mixed]  # in the order given
+    assert [r.stack_size > 1 for r, _ in out] == [False, True, True, False, True]
     for (rec, state), split in zip(out, mixed):
         reference = engine.train_run(cfg, data, split, scheme="kfold", progress=False)
-        if not rec["stacked"]:
-            assert rec["history"] == reference[0]["history"]
+        if rec.stack_size == 1:
+            assert rec.history == reference[0].history
         else:
             assert_same_runs([reference], [(rec, state)])
     # At most two runs per stack: the three equal shapes make a stack of two and one plain run.
-    stacked_calls.clear(), plain_calls.clear()
+    calls.clear()
     engine.train_runs(cfg, data, folds[1:4], scheme="kfold", progress=False, stacked=True, max_stack=2)
-    assert stacked_calls == [[s.name for s in folds[1:3]]] and plain_calls == [folds[3].name]
+    assert calls == [[s.name for s in folds[1:3]], [folds[3].name]]
 
 
 def test_stacked_none_is_plain_on_cpu(data, monkeypatch):
-    monkeypatch.setattr(engine, "_train_stacked", lambda *a, **k: pytest.fail("stacked on the CPU"))
+    train = engine._train
+    monkeypatch.setattr(engine, "_train", lambda runs, **kw: train(runs, **kw) if len(runs) == 1 else pytest.fail("stacked"))
     folds = kfold_splits(len(data.features), n_folds=3, seed=1)
     out = engine.train_runs(config(epochs=1), data, folds, scheme="kfold", device="cpu", progress=False)
-    assert [r["stacked"] for r, _ in out] == [False] * 3
+    assert [r.stack_size for r, _ in out] == [1] * 3
 
 
 def test_stack_groups():
@@ -139,6 +137,9 @@ def test_nonfinite_features_refused_before_training(data):
 def test_stacked_model_starts_from_each_models_weights(model):
     models = [build_model(model, generator=torch.Generator().manual_seed(i), **SMALL[model]) for i in range(3)]
     net = StackedModel(models, sample_shape=(32, 99))
+    # The CNN's convolution weights stay channels-last (oneDNN's NHWC kernels), stacked as (K * C_out, ...).
+    assert [p.is_contiguous(memory_format=torch.channels_last) for p in net.stacked if p.dim() == 4] == \
+        [True] * (2 if model == "cnn" else 0)
     x = torch.randn(3, 5, 32, 99, generator=torch.Generator().manual_seed(0))
     net.eval()
     out = net(x)
@@ -167,7 +168,7 @@ def test_unknown_layers_are_refused():
             super().__init__()
             self.norm = nn.Dropout(0.5)
 
-    with pytest.raises(TypeError, match="bernoulli_"):
+    with pytest.raises(TypeError, match="does not know layer 'norm' of type Dropout;.*deap_lib.models.Dropout"):
         StackedModel([Bernoulli(), Bernoulli()], sample_shape=(2, 3))
 
     class Residual(WithNorm):
@@ -177,3 +178,11 @@ def test_unknown_layers_are_refused():
 
     with pytest.raises(ValueError, match="not a chain"):
         StackedModel([Residual(), Residual()], sample_shape=(2, 3))
+
+    class MixesSamples(WithNorm):
+        def __init__(self):
+            super().__init__()
+            self.flatten, self.norm, self.out = nn.Flatten(0), nn.ReLU(), nn.Linear(12, 1)
+
+    with pytest.raises(ValueError, match="not a chain of layers at 'flatten'"):
+        StackedModel([MixesSamples(), MixesSamples()], sample_shape=(2, 3))

@@ -1,19 +1,9 @@
-"""The one training loop, used by every run of every protocol (DNN and CNN; fixed, k-fold, LOSO, 5x2).
+"""The one training loop (:func:`_train`), used by every run of every protocol, alone or stacked.
 
-A *run* trains one model on one :class:`~deap_lib.experiment.splits.Split` of the prepared features
-(:func:`train_run`). Per epoch it records the mean training loss, the training accuracy, and the
-accuracy on a validation set carved from the training rows and on the test rows. From that history
-:func:`summarize` gives a run's three figures:
-
-- ``as_reported``: the best test accuracy over epochs, as the report did. The epoch is chosen on
-  the test set, so this figure is optimistic (biased upwards) and labelled so everywhere.
-- ``last``: the test accuracy after the last epoch (no selection at all).
-- ``val_chosen``: the test accuracy at the epoch with the best validation accuracy
-  (the test set is never used to choose).
-
-:func:`train_runs` trains one config on several splits (the folds of a protocol): one by one, or
-on a GPU together as one stacked model (:mod:`deap_lib.experiment.stacked`), each run equal to
-its :func:`train_run` within float tolerance.
+A run trains one model on one :class:`~deap_lib.experiment.splits.Split`, recording per epoch the mean
+training loss and the accuracies on the training rows, on validation rows carved from them and on the
+test rows; :func:`summarize` gives its figures (``as_reported``: the best test accuracy over epochs, as
+the report did, chosen on the test set, so optimistic and labelled so).
 """
 
 from __future__ import annotations
@@ -21,7 +11,6 @@ from __future__ import annotations
 import platform
 import time
 import zlib
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -31,9 +20,11 @@ from tqdm import tqdm
 import deap_lib
 from deap_lib.data.dataset import Prepared
 from deap_lib.evaluation import stats
+from deap_lib.evaluation.results import Figure, RunSummary
 from deap_lib.experiment import splits
-from deap_lib.experiment import stacked as stacked_
+from deap_lib.experiment.records import History, Record
 from deap_lib.experiment.settings import ExperimentConfig
+from deap_lib.experiment.stacked import StackedModel
 from deap_lib.models import build_model
 
 
@@ -65,9 +56,8 @@ def _cpu_flags(path: str = "/proc/cpuinfo") -> frozenset:
 
 
 def native_bf16(device: str | torch.device) -> bool:
-    """Whether ``device`` does bfloat16 matmuls natively: CUDA's own answer (emulation excluded), or
-    on a CPU the flags :data:`_BF16_CPU_FLAGS` (never guessed from the processor's name). Elsewhere
-    bf16 still runs, emulated and slower, which is why ``auto`` then means float32."""
+    """Whether ``device`` does bfloat16 matmuls natively: CUDA's own answer (emulation excluded), or on a
+    CPU the flags :data:`_BF16_CPU_FLAGS` (never guessed from the processor's name)."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
@@ -76,36 +66,26 @@ def native_bf16(device: str | torch.device) -> bool:
 
 def resolve_precision(precision: str, device: str | torch.device) -> str:
     """``"float32"`` or ``"bfloat16"``: ``precision`` itself, or for ``"auto"`` bfloat16 where
-    :func:`native_bf16` holds on ``device`` (its kind: ``"cpu"``, ``"cuda"``), else float32."""
+    :func:`native_bf16` holds on ``device``, else float32 (bf16 would run emulated, slower)."""
     if precision == "auto":
         return "bfloat16" if native_bf16(device) else "float32"
-    if precision not in ("float32", "bfloat16"):
-        raise ValueError(f"precision must be float32, bfloat16 or auto, got {precision!r}")
     return precision
 
 
 class _Weights:
-    """A model's weights and its optimizer, in the run's arithmetic.
-
-    float32: the optimizer updates the model's own parameters. bfloat16: the model holds bf16
-    weights and computes in bf16 (activations and gradients too); the optimizer keeps float32
-    master weights, updates them from the bf16 gradients, and refreshes the bf16 weights once per
-    step (instead of casting float32 weights in every forward pass, as autocast does). Initial
-    weights are drawn in float32, so both arithmetics start from the same values.
-    """
+    """A model's weights and optimizer in the run's arithmetic. bfloat16: the model holds and computes in
+    bf16, the optimizer updates float32 master weights (the initial float32 ones) from its gradients, and
+    the bf16 weights are refreshed once per step (autocast would cast them in every forward pass)."""
 
     def __init__(self, config: ExperimentConfig, model: torch.nn.Module, dtype: torch.dtype):
-        self.model, self.dtype = model, dtype
-        if dtype == torch.float32:
-            self.master = None
-            self.optimizer = _make_optimizer(config, model.parameters())
-            return
-        self.master = [p.detach().clone() for p in model.parameters()]  # float32, before the cast
-        for m in self.master:
-            m.grad = torch.zeros_like(m)
-        model.to(dtype)
+        self.model, self.master = model, None
+        if dtype != torch.float32:
+            self.master = [p.detach().clone() for p in model.parameters()]  # float32, before the cast
+            for m in self.master:
+                m.grad = torch.zeros_like(m)
+            model.to(dtype)
         self.low = list(model.parameters())
-        self.optimizer = _make_optimizer(config, self.master)
+        self.optimizer = _make_optimizer(config, self.low if self.master is None else self.master)
 
     def step(self) -> None:
         """One optimizer step from the gradients of the last backward pass; clears them."""
@@ -134,14 +114,12 @@ def versions() -> dict:
 
 
 class _RMSprop(torch.optim.RMSprop):
-    """``torch.optim.RMSprop`` without momentum (the report's DNN), computing the same bits with
-    its square-root buffer kept from step to step: PyTorch allocates a parameter-sized tensor for
-    it every step, which for the DNN's first layer (63 MB) is fresh memory from the kernel, page
-    faults and all, 4 times an epoch."""
+    """``torch.optim.RMSprop`` without momentum, the same bits, keeping its ``sqrt(square_avg) + eps``
+    buffer from step to step (torch allocates it every step: 63 MB of fresh pages for the DNN)."""
 
     def __init__(self, params, **kwargs):
         super().__init__(params, **kwargs)
-        self._root: dict = {}  # param -> buffer of sqrt(square_avg) + eps; not state: state_dicts stay torch's
+        self._root: dict = {}  # param -> buffer; not state, so that state_dicts stay torch's
 
     @torch.no_grad()
     def step(self, closure=None):
@@ -175,269 +153,192 @@ def _make_optimizer(config: ExperimentConfig, params):
 
 
 @torch.inference_mode()
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` (n, 32, 99) in eval mode, in order (never shuffled): (n,)."""
-    was_training = model.training
-    model.eval()
-    out = torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]) if len(x) else x.new_empty(0)
-    model.train(was_training)
+def _predict(net: torch.nn.Module, batches, k: int) -> torch.Tensor:
+    """Eval-mode outputs of ``net`` on input ``batches`` (of one run, or a stack of ``k``), in order: (k, n)."""
+    was_training = net.training
+    net.eval()
+    out = torch.cat([net(xb).reshape(k, -1) for xb in batches], dim=1) if len(batches) else torch.empty(k, 0)
+    net.train(was_training)
     return out
 
 
-def _run_seed(seed: int, split_name: str, train_seed: int) -> int:
-    """Seed of one run's training draw (initial weights, order, dropout masks, validation rows):
-    the experiment's seed, the split's name (so folds differ reproducibly) and the training seed."""
-    return int(np.random.SeedSequence([seed, zlib.crc32(split_name.encode()), train_seed]).generate_state(1)[0])
+def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
+    """Logits of ``model`` on ``x`` (n, 32, 99) in eval mode, in order (never shuffled): (n,)."""
+    return _predict(model, x.split(batch_size), 1)[0]
 
 
-@dataclass(eq=False)
 class _Run:
-    """One run in the making, the same for both paths (one by one or stacked): its rows, labels,
-    seed, shuffle generator, and the history filled epoch by epoch."""
+    """One run in the making: its rows, labels, seed and shuffle generator, and its history so far."""
 
-    config: ExperimentConfig
-    data: Prepared
-    split: splits.Split
-    scheme: str
-    device: torch.device
-    y: np.ndarray  # labels of every row of data
-    dtype: torch.dtype  # the arithmetic (resolve_precision of the config's precision on the device)
-    run_seed: int
-    fit: np.ndarray
-    val: np.ndarray
-    g_shuffle: torch.Generator
-    history: dict = field(default_factory=lambda: {"loss": [], "train_acc": [], "val_acc": [], "test_acc": [], "test_pred": []})
-    seconds: list = field(default_factory=list)  # wall time per epoch, kept apart from the (deterministic) history
+    def __init__(self, config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str,
+                 device: torch.device):
+        self.config, self.data, self.split, self.scheme, self.device = config, data, split, scheme, device
+        self.name = f"{config.model} {config.target} {split.name}"
+        self.y = data.labels(config.target)  # of every row of data
+        self.dtype = getattr(torch, resolve_precision(config.precision, device))
+        # The seed of initial weights, order, dropout masks and validation rows: the folds of a split differ.
+        self.run_seed = int(np.random.SeedSequence([config.seed, zlib.crc32(split.name.encode()),
+                                                    config.train_seed]).generate_state(1)[0])
+        self.fit, self.val = split.train, np.empty(0, dtype=np.int64)
+        if config.val_fraction > 0:  # from split.train only, whole participants under LOSO
+            loso, train = scheme == "loso", split.train
+            self.fit, self.val = splits.validation_split(
+                train, fraction=config.val_fraction, seed=self.run_seed % 2**32,
+                labels=None if loso else self.y[train], groups=data.participant[train] if loso else None)
+        self.g_shuffle = torch.Generator().manual_seed(self.run_seed + 1)
+        self.history = {"loss": [], "train_acc": [], "val_acc": [], "test_acc": [], "test_pred": []}
+        self.seconds: list = []  # wall time per epoch, apart from the (deterministic) history
 
     @property
-    def name(self) -> str:
-        return f"{self.config.model} {self.config.target} {self.split.name}"
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """Fit, validation and test rows: runs of one config with the same shape can be stacked."""
-        return len(self.fit), len(self.val), len(self.split.test)
+    def rows(self) -> dict[str, np.ndarray]:
+        """Fit, validation and test rows: runs of one config whose sizes agree can be stacked."""
+        return {"training": self.fit, "validation": self.val, "test": self.split.test}
 
     def new_model(self) -> torch.nn.Module:
-        """The run's model as built, on the CPU: initial weights from the run's seed, dropout masks
-        from the run's own generator (on the run's device)."""
+        """The run's model, on the CPU: initial weights and (on the run's device) dropout masks from its seed."""
         g_init = torch.Generator().manual_seed(self.run_seed)
         g_dropout = torch.Generator(device=self.device).manual_seed(self.run_seed + 2)
         return build_model(self.config.model, generator=g_init, dropout_generator=g_dropout,
                            **self.config.model_kwargs)
 
+    def end_epoch(self, epoch: int, *, loss_sum: float, correct: float, fit_logits: torch.Tensor | None,
+                  val_logits: torch.Tensor, test_logits: torch.Tensor) -> None:
+        """Add an epoch to the history: ``loss_sum``, the batches' mean losses times their sizes, summed;
+        ``correct``, the training batches' correct predictions; ``*_logits`` (n,), eval-mode, of the fit
+        rows (None unless ``train_accuracy="eval"``), the validation and the test rows."""
+        y, n_fit, history = self.y, len(self.fit), self.history
+        mean_loss = loss_sum / n_fit
+        if not np.isfinite(mean_loss):
+            raise NonFiniteError(f"{self.name}: the training loss became {mean_loss} at epoch {epoch + 1}; "
+                                 "no accuracy is reported for a diverged run")
+        history["loss"].append(mean_loss)
+        if fit_logits is None:
+            history["train_acc"].append(correct / n_fit)
+        else:
+            history["train_acc"].append(float(((fit_logits >= 0).cpu().numpy() == y[self.fit]).mean()))
+        val_pred = (val_logits >= 0).cpu().numpy()
+        history["val_acc"].append(float((val_pred == y[self.val]).mean()) if len(self.val) else None)
+        test_pred = (test_logits >= 0).cpu().numpy().astype(np.int64)
+        history["test_acc"].append(float((test_pred == y[self.split.test]).mean()))
+        history["test_pred"].append("".join(map(str, test_pred)))
 
-def _start_run(config: ExperimentConfig, data: Prepared, split: splits.Split, scheme: str,
-               device: torch.device) -> _Run:
-    """The rows of a run: the validation rows come from ``split.train`` only (whole participants
-    under LOSO)."""
-    y = data.labels(config.target)
-    run_seed = _run_seed(config.seed, split.name, config.train_seed)
-    if config.val_fraction > 0:
-        train_rows = split.train
-        fit, val = splits.validation_split(
-            train_rows,
-            fraction=config.val_fraction,
-            seed=run_seed % 2**32,
-            labels=None if scheme == "loso" else y[train_rows],
-            groups=data.participant[train_rows] if scheme == "loso" else None,
-        )
+
+def _stack(tensors: list[torch.Tensor]) -> torch.Tensor:  # one run's tensor as it is, a stack's (K, ...)
+    return tensors[0] if len(tensors) == 1 else torch.stack(tensors)
+
+
+def _train(runs: list[_Run], *, progress: bool) -> list[tuple[Record, dict]]:
+    """The one training loop: one run on its own model, or runs of one config and shape as one
+    :class:`StackedModel` (the runs' tensors then lead with K); each run's ``(record, state_dict)``."""
+    first, k = runs[0], len(runs)
+    config, device = first.config, first.device
+    x_all = torch.as_tensor(np.ascontiguousarray(first.data.features), dtype=torch.float32, device=device)
+    finite = torch.isfinite(x_all).flatten(1).all(1).cpu().numpy()
+    for run in runs:
+        for name, rows in run.rows.items():
+            if not finite[rows].all():
+                raise NonFiniteError(f"non-finite {name} features ({run.data.source.describe()}): re-run prepare "
+                                     "with nonfinite='drop' or 'impute' (CLI: --nonfinite)")
+    x_all = x_all.to(first.dtype)
+    fit_rows, val_rows, test_rows = (_stack([torch.tensor(run.rows[name], dtype=torch.int64) for run in runs])
+                                     .to(device) for name in ("training", "validation", "test"))
+    y_fit = _stack([torch.tensor(run.y[run.fit], dtype=torch.float32) for run in runs]).to(device)
+    step = max(1, 1024 // k)  # eval-mode samples (of all the runs) at once
+
+    def batches(rows):  # the eval-mode inputs of rows, gathered once
+        return [x_all[rows[..., i : i + step]] for i in range(0, rows.shape[-1], step)]
+
+    x_fit = batches(fit_rows) if config.train_accuracy == "eval" else None
+    x_val, x_test = batches(val_rows), batches(test_rows)
+    if k == 1:
+        net = first.new_model().to(device)
     else:
-        fit, val = split.train, np.empty(0, dtype=np.int64)
-    dtype = getattr(torch, resolve_precision(config.precision, device))
-    return _Run(config, data, split, scheme, device, y, dtype, run_seed, fit, val,
-                g_shuffle=torch.Generator().manual_seed(run_seed + 1))
-
-
-def _check_finite(run: _Run, finite) -> None:
-    """Raise :class:`NonFiniteError` unless ``finite(name, rows)`` holds for the run's fit
-    (``"training"``), validation and test rows: whether those rows' float32 features are all finite."""
-    for name, rows in (("training", run.fit), ("validation", run.val), ("test", run.split.test)):
-        if not finite(name, rows):
-            raise NonFiniteError(f"non-finite {name} features ({run.data.source.describe()}): re-run prepare "
-                                 "with nonfinite='drop' or 'impute' (CLI: --nonfinite)")
-
-
-def _end_epoch(run: _Run, epoch: int, *, loss_sum: float, correct: float, fit_logits: torch.Tensor | None,
-               val_logits: torch.Tensor, test_logits: torch.Tensor) -> None:
-    """Add an epoch to the run's history.
-
-    ``loss_sum``: the batches' mean losses times their sizes, summed; ``correct``: the training
-    batches' correct predictions (counted while training); ``*_logits``: eval-mode logits, shape
-    ``(n,)``, of the fit rows (only with ``train_accuracy="eval"``), the validation and the test rows.
-    """
-    y, n_fit = run.y, len(run.fit)
-    if run.config.train_accuracy == "eval":
-        train_acc = float(((fit_logits >= 0).cpu().numpy() == y[run.fit]).mean())
-    else:
-        train_acc = correct / n_fit
-    val_pred = (val_logits >= 0).cpu().numpy()
-    test_pred = (test_logits >= 0).cpu().numpy().astype(np.int64)
-    mean_loss = loss_sum / n_fit
-    if not np.isfinite(mean_loss):
-        raise NonFiniteError(f"{run.name}: the training loss became {mean_loss} at epoch {epoch + 1}; "
-                             "no accuracy is reported for a diverged run")
-    history = run.history
-    history["loss"].append(mean_loss)
-    history["train_acc"].append(train_acc)
-    history["val_acc"].append(float((val_pred == y[run.val]).mean()) if len(run.val) else None)
-    history["test_acc"].append(float((test_pred == y[run.split.test]).mean()))
-    history["test_pred"].append("".join(map(str, test_pred)))
-
-
-def _record(run: _Run, test_logits: np.ndarray, *, stack_size: int) -> dict:
-    """The record of a finished run; ``stack_size`` runs were trained together (1: on its own)."""
-    y, split = run.y, run.split
-    y_test = y[split.test]
-    return {
-        "config": run.config.to_dict(),
-        "scheme": run.scheme,
-        "split": {**split.to_dict(), "fit": run.fit.tolist(), "val": run.val.tolist()},
-        "seed": {"experiment": run.config.seed, "train": run.config.train_seed, "run": run.run_seed},
-        "data": run.data.describe(),
-        "versions": versions(),
-        "device": str(run.device),
-        "precision": str(run.dtype).removeprefix("torch."),
-        # Stacked runs share each epoch's wall time (epoch_seconds: the whole stack's epoch).
-        "stacked": stack_size > 1,
-        "stack_size": stack_size,
-        "history": run.history,
-        "epoch_seconds": run.seconds,
-        "test_logits": test_logits.tolist(),
-        "y_test": y_test.tolist(),
-        "summary": summarize(run.history, y[split.train], y_test),
-    }
-
-
-def _show(bar, run: _Run) -> None:
-    bar.set_postfix(loss=f"{run.history['loss'][-1]:.3f}", test=f"{run.history['test_acc'][-1]:.2f}")
-
-
-def train_run(
-    config: ExperimentConfig,
-    data: Prepared,
-    split: splits.Split,
-    *,
-    scheme: str = "fixed",
-    device: str | torch.device | None = None,
-    progress: bool = True,
-) -> tuple[dict, dict]:
-    """Train and evaluate one model on one split; return ``(record, state_dict)``.
-
-    The validation rows come from ``split.train`` only (whole participants under LOSO).
-    """
-    device = torch.device(device) if device is not None else default_device()
-    return _train_plain(_start_run(config, data, split, scheme, device), progress=progress)
-
-
-def _train_plain(run: _Run, *, progress: bool) -> tuple[dict, dict]:
-    config, data, device = run.config, run.data, run.device
-
-    def tensor(rows):
-        return torch.as_tensor(np.ascontiguousarray(data.features[rows]), dtype=torch.float32, device=device)
-
-    x_fit, x_val, x_test = tensor(run.fit), tensor(run.val), tensor(run.split.test)
-    x_of = {"training": x_fit, "validation": x_val, "test": x_test}
-    _check_finite(run, lambda name, rows: bool(torch.isfinite(x_of[name]).all()))
-    x_fit, x_val, x_test = x_fit.to(run.dtype), x_val.to(run.dtype), x_test.to(run.dtype)
-    y_fit = torch.as_tensor(run.y[run.fit], dtype=torch.float32, device=device)
-
-    model = run.new_model().to(device)
-    weights = _Weights(config, model, run.dtype)
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    bar = tqdm(range(config.epochs), desc=run.name, disable=not progress, leave=False)
+        net = StackedModel((run.new_model() for run in runs), sample_shape=tuple(x_all.shape[1:]), device=device)
+    weights = _Weights(config, net, first.dtype)
+    ones = torch.ones(fit_rows.shape[:-1], device=device)  # () or (K,)
+    n_fit = len(first.fit)
+    desc = first.name if k == 1 else f"{config.model} {config.target} {k} runs stacked ({first.split.name}, ...)"
+    bar = tqdm(range(config.epochs), desc=desc, disable=not progress, leave=False)
     for epoch in bar:
         start_time = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(run.fit), generator=run.g_shuffle).to(device)
-        loss_sum = torch.zeros((), device=device)
-        correct = torch.zeros((), device=device)
-        for start in range(0, len(run.fit), config.batch_size):
-            idx = order[start : start + config.batch_size]
-            xb, yb = x_fit[idx], y_fit[idx]
-            logits = model(xb).float()  # the loss in float32 whatever the arithmetic
-            loss = loss_fn(logits, yb)
-            loss.backward()
+        net.train()
+        order = _stack([torch.randperm(n_fit, generator=run.g_shuffle) for run in runs]).to(device)
+        rows, y_order = fit_rows.gather(-1, order), y_fit.gather(-1, order)  # each run in its own order
+        loss_sum, correct = torch.zeros_like(ones), torch.zeros_like(ones)
+        for start in range(0, n_fit, config.batch_size):
+            xb = x_all[rows[..., start : start + config.batch_size]]  # (B, C, F); stacked (K, B, C, F)
+            yb = y_order[..., start : start + config.batch_size]  # (B,); stacked (K, B)
+            logits = net(xb).float()  # the loss in float32 whatever the arithmetic
+            # Each run's mean loss, () or (K,) (one run: torch's mean reduction, whose backward has other bits).
+            if k == 1:
+                losses = F.binary_cross_entropy_with_logits(logits, yb)
+            else:
+                losses = F.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=1)
+            losses.backward(ones)  # each run's weights get exactly that run's gradient
             weights.step()
-            loss_sum += loss.detach() * len(idx)
-            correct += ((logits.detach() >= 0) == (yb >= 0.5)).sum()
-        _end_epoch(run, epoch, loss_sum=loss_sum.item(), correct=correct.item(),
-                   fit_logits=predict_logits(model, x_fit) if config.train_accuracy == "eval" else None,
-                   val_logits=predict_logits(model, x_val), test_logits=predict_logits(model, x_test))
-        run.seconds.append(time.perf_counter() - start_time)
-        _show(bar, run)
-    test_logits = predict_logits(model, x_test).float().cpu().numpy()
+            loss_sum += losses.detach() * yb.shape[-1]
+            correct += ((logits.detach() >= 0) == (yb >= 0.5)).sum(-1)
+        fit_logits = _predict(net, x_fit, k) if x_fit is not None else [None] * k
+        val_logits, test_logits = _predict(net, x_val, k), _predict(net, x_test, k)
+        for i, run in enumerate(runs):
+            run.end_epoch(epoch, loss_sum=loss_sum.view(k)[i].item(), correct=correct.view(k)[i].item(),
+                          fit_logits=fit_logits[i], val_logits=val_logits[i], test_logits=test_logits[i])
+        seconds = time.perf_counter() - start_time
+        for run in runs:
+            run.seconds.append(seconds)
+        bar.set_postfix(loss=f"{first.history['loss'][-1]:.3f}", test=f"{first.history['test_acc'][-1]:.2f}")
+    test_logits = test_logits.float().cpu().numpy()
+    states = [net.state_dict()] if k == 1 else [net.fold_state_dict(i) for i in range(k)]
     # The weights that made the predictions, as float32 (bf16 values are exact in float32).
-    state = {k: v.detach().float().cpu() for k, v in model.state_dict().items()}
-    return _record(run, test_logits, stack_size=1), state
+    return [(_record(run, test_logits[i], stack_size=k), {key: v.detach().float().cpu() for key, v in state.items()})
+            for i, (run, state) in enumerate(zip(runs, states))]
 
 
-def train_runs(
-    config: ExperimentConfig,
-    data: Prepared,
-    splits_list: list[splits.Split],
-    *,
-    scheme: str = "fixed",
-    device: str | torch.device | None = None,
-    progress: bool = True,
-    stacked: bool | None = None,
-    max_stack: int | None = None,
-) -> list[tuple[dict, dict]]:
-    """Train ``config`` on each split of ``splits_list``; return ``(record, state_dict)`` per split, in order.
+def _record(run: _Run, test_logits: np.ndarray, *, stack_size: int) -> Record:
+    """The record of a finished run; ``stack_size`` runs were trained together (1: on its own; a
+    stack's ``epoch_seconds`` are the whole stack's)."""
+    y_test = run.y[run.split.test]
+    history = History(*(tuple(run.history[k]) for k in ("loss", "train_acc", "val_acc", "test_acc", "test_pred")))
+    return Record(config=run.config, scheme=run.scheme, split=run.split, fit=run.fit, val=run.val,
+                  run_seed=run.run_seed, data=run.data.describe(), versions=versions(), device=str(run.device),
+                  precision=str(run.dtype).removeprefix("torch."), stack_size=stack_size, history=history,
+                  epoch_seconds=tuple(run.seconds), test_logits=tuple(test_logits.tolist()), y_test=y_test,
+                  summary=summarize(run.history, run.y[run.split.train], y_test))
 
-    Each run is the run :func:`train_run` trains on its split (same initial weights, shuffles,
-    dropout masks, validation rows, record), either one by one or, ``stacked``, together as one
-    stacked model (:mod:`deap_lib.experiment.stacked`): K copies of the model in one, one forward,
-    backward and optimizer step per batch for all K runs, which keeps a GPU busy where one small
-    run leaves it idle between kernels. Stacked runs equal the one-by-one runs within float
-    tolerance (a batched matmul or grouped convolution sums in another order); their records say
-    ``"stacked": true``.
 
-    Parameters
-    ----------
-    config : ExperimentConfig
-    data : Prepared
-    splits_list : list of Split
-        Runs whose fit, validation and test sizes agree are stacked together; a run alone in its
-        size is trained on its own.
-    scheme : str
-        As for :func:`train_run` (``"loso"`` takes whole participants for validation).
-    device : str or torch.device or None
-        None: :func:`default_device`.
-    progress : bool
-        Show a progress bar per run (per stack when stacked).
-    stacked : bool or None
-        None: stacked on CUDA, one by one elsewhere (on the 2-core CPUs stacking was slower).
-    max_stack : int or None
-        At most this many runs in one stack (memory: a stack holds K copies of the weights, their
-        gradients and optimizer state); None: no limit.
+def train_run(config: ExperimentConfig, data: Prepared, split: splits.Split, *, scheme: str = "fixed",
+              device: str | torch.device | None = None, progress: bool = True) -> tuple[Record, dict]:
+    """Train and evaluate one model on one split; return ``(record, state_dict)``. The validation rows
+    come from ``split.train`` only (whole participants under LOSO: ``scheme="loso"``)."""
+    return train_runs(config, data, [split], scheme=scheme, device=device, progress=progress, stacked=False)[0]
 
-    Returns
-    -------
-    list of (dict, dict)
-        Each run's record and its ``state_dict`` (loadable into the plain model of ``config``).
+
+def train_runs(config: ExperimentConfig, data: Prepared, splits_list: list[splits.Split], *, scheme: str = "fixed",
+               device: str | torch.device | None = None, progress: bool = True, stacked: bool | None = None,
+               max_stack: int | None = None) -> list[tuple[Record, dict]]:
+    """Train ``config`` on each split; return each run's ``(record, state_dict)``, in order.
+
+    Each run is :func:`train_run`'s on its split, one by one or, ``stacked`` (None: on CUDA; on 2-core
+    CPUs it was slower), runs whose fit, validation and test sizes agree as one
+    :class:`~deap_lib.experiment.stacked.StackedModel` of at most ``max_stack`` runs (None: no limit; a
+    stack holds K copies of weights, gradients and optimizer state), equal to the one-by-one runs within
+    float tolerance (their records say ``"stacked": true``). ``device`` None: :func:`default_device`.
     """
     device = torch.device(device) if device is not None else default_device()
-    if stacked is None:
-        stacked = device.type == "cuda"
-    if max_stack is not None and max_stack < 1:
-        raise ValueError(f"max_stack must be >= 1 or None, got {max_stack}")
-    runs = [_start_run(config, data, split, scheme, device) for split in splits_list]
-    if not stacked:
-        return [_train_plain(run, progress=progress) for run in runs]
+    stacked = device.type == "cuda" if stacked is None else stacked
+    runs = [_Run(config, data, split, scheme, device) for split in splits_list]
+    shapes = [tuple(map(len, run.rows.values())) for run in runs]
+    groups = stack_groups(shapes, max_stack=max_stack) if stacked else [[i] for i in range(len(runs))]
     out: list = [None] * len(runs)
-    for group in stack_groups([run.shape for run in runs], max_stack=max_stack):
-        if len(group) == 1:
-            out[group[0]] = _train_plain(runs[group[0]], progress=progress)
-            continue
-        for i, result in zip(group, _train_stacked([runs[i] for i in group], progress=progress)):
+    for group in groups:
+        for i, result in zip(group, _train([runs[i] for i in group], progress=progress)):
             out[i] = result
     return out
 
 
 def stack_groups(shapes: list, *, max_stack: int | None = None) -> list[list[int]]:
-    """Positions of ``shapes`` grouped by equal shape (in order of first appearance), each group
-    cut into pieces of at most ``max_stack``: ``[(9, 1, 2), (8, 1, 3), (9, 1, 2)]`` -> ``[[0, 2], [1]]``."""
+    """Positions of ``shapes`` grouped by equal shape (in order of first appearance), each group cut into
+    pieces of at most ``max_stack``: ``[(9, 1, 2), (8, 1, 3), (9, 1, 2)]`` -> ``[[0, 2], [1]]``."""
     by_shape: dict = {}
     for i, shape in enumerate(shapes):
         by_shape.setdefault(shape, []).append(i)
@@ -445,84 +346,22 @@ def stack_groups(shapes: list, *, max_stack: int | None = None) -> list[list[int
     return [group[j : j + size] for group in by_shape.values() for j in range(0, len(group), size)]
 
 
-def _train_stacked(runs: list[_Run], *, progress: bool) -> list[tuple[dict, dict]]:
-    """Train runs of one config and one shape together as one :class:`~deap_lib.experiment.stacked.StackedModel`."""
-    first = runs[0]
-    config, data, device, k = first.config, first.data, first.device, len(runs)
-    x_all = torch.as_tensor(np.ascontiguousarray(data.features), dtype=torch.float32, device=device)
-    finite_rows = torch.isfinite(x_all).flatten(1).all(1).cpu().numpy()
-    x_all = x_all.to(first.dtype)
-    for run in runs:
-        _check_finite(run, lambda name, rows: bool(finite_rows[rows].all()))
-
-    def rows_of(which):  # (K, n): each run's rows, one run per line
-        return torch.as_tensor(np.stack([which(run) for run in runs]), dtype=torch.int64, device=device)
-
-    fit_rows, val_rows, test_rows = rows_of(lambda r: r.fit), rows_of(lambda r: r.val), rows_of(lambda r: r.split.test)
-    y_fit = torch.as_tensor(np.stack([run.y[run.fit] for run in runs]), dtype=torch.float32, device=device)
-
-    net = stacked_.StackedModel((run.new_model() for run in runs), sample_shape=tuple(x_all.shape[1:]), device=device)
-    weights = _Weights(config, net, first.dtype)
-    n_fit = len(first.fit)
-    bar = tqdm(range(config.epochs), desc=f"{config.model} {config.target} {k} runs stacked ({first.split.name}, ...)",
-               disable=not progress, leave=False)
-    for epoch in bar:
-        start_time = time.perf_counter()
-        net.train()
-        order = torch.stack([torch.randperm(n_fit, generator=run.g_shuffle) for run in runs]).to(device)
-        rows, y_order = fit_rows.gather(1, order), y_fit.gather(1, order)  # each run in its own order
-        loss_sum = torch.zeros(k, device=device)
-        correct = torch.zeros(k, device=device)
-        for start in range(0, n_fit, config.batch_size):
-            xb = x_all[rows[:, start : start + config.batch_size]]  # (K, B, C, F)
-            yb = y_order[:, start : start + config.batch_size]  # (K, B)
-            logits = net(xb).float()  # (K, B), the loss in float32 whatever the arithmetic
-            # Each run's own mean loss; their sum gives each run's weights exactly that run's gradient.
-            losses = F.binary_cross_entropy_with_logits(logits, yb, reduction="none").mean(dim=1)  # (K,)
-            losses.sum().backward()
-            weights.step()
-            loss_sum += losses.detach() * yb.shape[1]
-            correct += ((logits.detach() >= 0) == (yb >= 0.5)).sum(dim=1)
-        fit_logits = stacked_.predict_logits(net, x_all, fit_rows) if config.train_accuracy == "eval" else None
-        val_logits = stacked_.predict_logits(net, x_all, val_rows)
-        test_logits = stacked_.predict_logits(net, x_all, test_rows)
-        for i, (run, run_loss, run_correct) in enumerate(zip(runs, loss_sum.tolist(), correct.tolist())):
-            _end_epoch(run, epoch, loss_sum=run_loss, correct=run_correct,
-                       fit_logits=None if fit_logits is None else fit_logits[i],
-                       val_logits=val_logits[i], test_logits=test_logits[i])
-        seconds = time.perf_counter() - start_time
-        for run in runs:
-            run.seconds.append(seconds)
-        _show(bar, first)
-    test_logits = stacked_.predict_logits(net, x_all, test_rows).float().cpu().numpy()
-    return [(_record(run, test_logits[i], stack_size=k), {key: v.float() for key, v in net.fold_state_dict(i).items()})
-            for i, run in enumerate(runs)]
-
-
 #: Epochs averaged by a run's ``last_k`` figure (fewer when the run is shorter).
 LAST_K = 10
 
 
-def summarize(history: dict, y_train: np.ndarray, y_test: np.ndarray) -> dict:
-    """The test figures of a run, the majority baseline, and the test size: ``as_reported`` (best
-    on test: optimistic), ``last``, ``last_k`` (the mean test accuracy of the last :data:`LAST_K`
-    epochs: nothing is chosen, and one epoch's luck weighs a k-th) and ``val_chosen``."""
+def summarize(history: dict, y_train: np.ndarray, y_test: np.ndarray) -> RunSummary:
+    """A run's test figures: ``as_reported`` (best on test: optimistic), ``last``, ``last_k`` (the mean
+    test accuracy of the last :data:`LAST_K` epochs: nothing is chosen, one epoch's luck weighs a k-th)
+    and ``val_chosen`` (None without validation accuracies), with the majority baseline and test size."""
     test = np.asarray(history["test_acc"])
     best = int(np.argmax(test))  # first epoch reaching the maximum
     k = min(LAST_K, len(test))
-    out = {
-        "n_test": int(len(y_test)),
-        "majority_baseline": stats.majority_baseline(y_train, y_test),
-        "as_reported": {"accuracy": float(test[best]), "epoch": best + 1, "note": "epoch chosen on the test set (optimistic)"},
-        "last": {"accuracy": float(test[-1]), "epoch": len(test)},
-        "last_k": {"accuracy": float(test[-k:].mean()), "epoch": len(test), "k": k},
-        "val_chosen": None,
-    }
+    val_chosen = None
     if history["val_acc"] and history["val_acc"][0] is not None:
         chosen = int(np.argmax(history["val_acc"]))
-        out["val_chosen"] = {"accuracy": float(test[chosen]), "epoch": chosen + 1}
-    return out
-
-
-# --------------------------------------------------------------------------------------------
-# Stored runs
+        val_chosen = Figure(float(test[chosen]), chosen + 1)
+    return RunSummary(n_test=int(len(y_test)), majority_baseline=stats.majority_baseline(y_train, y_test),
+                      as_reported=Figure(float(test[best]), best + 1, note="epoch chosen on the test set (optimistic)"),
+                      last=Figure(float(test[-1]), len(test)), last_k=Figure(float(test[-k:].mean()), len(test), k=k),
+                      val_chosen=val_chosen)

@@ -1,8 +1,9 @@
 """What each chapter computes from its settings: the runs, baselines and maps behind its pages.
 
 Numbers and records only: :mod:`deap_lib.report.pages` words and tables them, :mod:`deap_lib.report.plotting`
-draws them. ``values`` is a chapter's settings (:func:`deap_lib.experiment.settings.chapter_settings`). Every
-run is stored, so the chapters share them: a run made by one is read by the next.
+draws them. ``values`` is a chapter's settings (:func:`deap_lib.experiment.settings.chapter_settings`). Each
+chapter asks for the runs it shows (stored ones are read, missing ones trained), so chapters run in any
+order, or alone, with the same numbers.
 """
 
 from __future__ import annotations
@@ -32,21 +33,16 @@ def prepared(values: dict) -> Prepared:
 
 
 def fixed_runs(values: dict, data: Prepared, experiments=EXPERIMENTS) -> dict:
-    """The fixed split of each (model, target) experiment (:func:`deap_lib.experiment.protocols.run_fixed`)
-    with each of the profile's ``train_seeds`` training seeds (0, 1, ...), all on the one split that
-    ``seed`` chooses: ``{(model, target): pair}``, the pair of training seed 0 (the report's one
-    run) holding every seed's pair, in order, under ``"seeds"``."""
+    """The fixed split of each (model, target) experiment with each of the profile's ``train_seeds``
+    training seeds (0, 1, ...), all on the one split ``seed`` chooses: ``{(model, target): [FixedRun
+    per training seed]}``, seed 0 (the report's one run) first."""
     n = values.get("train_seeds", 1)
     configs = [experiment(values, model=m, target=t, train_seed=i) for m, t in experiments for i in range(n)]
-    pairs = protocols.run_fixed(configs, data, **where(values), progress=False)
-    out = {}
-    for j, key in enumerate(experiments):
-        seeds = pairs[j * n : (j + 1) * n]
-        out[key] = {**seeds[0], "seeds": seeds}
-    return out
+    runs = protocols.run_fixed(configs, data, **where(values), progress=False)
+    return {key: runs[j * n:(j + 1) * n] for j, key in enumerate(experiments)}
 
 
-def _seeded(run, values: dict, config, data: Prepared, **kwargs) -> list[dict]:
+def _seeded(run, values: dict, config, data: Prepared, **kwargs) -> list:
     """``run`` (a protocol of :mod:`deap_lib.experiment.protocols`) with each of the profile's
     ``fold_seeds`` training seeds on the same folds: every fold record, seed after seed."""
     return [r for i in range(values.get("fold_seeds", 1))
@@ -54,31 +50,23 @@ def _seeded(run, values: dict, config, data: Prepared, **kwargs) -> list[dict]:
 
 
 def models_chapter(values: dict) -> dict:
-    """The models chapter: the data, both models and their fixed-split runs on the chapter's
-    target, and the numbers its prose quotes (``name_dnn``, ``name_cnn`` for per-model ones).
-
-    With ``n_jobs`` > 1 both models' runs on the other target are trained alongside (the
-    fixed-split chapter reads them from the store), which on two cores costs no extra wall time.
-    Returns ``{"data", "configs": {model: config}, "nets": {model: nn.Module}, "pairs":
-    {(model, target): pair}, "numbers"}``.
-    """
+    """The models chapter: the data, both models and their fixed-split runs on the chapter's target,
+    and the numbers its prose quotes. Returns ``{"data", "configs": {model: config}, "nets": {model:
+    nn.Module}, "fixed": {(model, target): [FixedRun]}, "numbers"}``."""
     data = prepared(values)
     target = values["target"]
-    other = "arousal" if target == "valence" else "valence"
-    wanted = [(m, t) for t in (target, other) for m in models.MODEL_NAMES if t == target or values["n_jobs"] > 1]
-    pairs = fixed_runs(values, data, wanted)
-    configs = {m: pairs[m, target]["config"] for m in models.MODEL_NAMES}
+    fixed = fixed_runs(values, data, [(m, target) for m in models.MODEL_NAMES])
+    configs = {m: fixed[m, target][0].config for m in models.MODEL_NAMES}
     nets = {m: models.build_model(m, **c.model_kwargs) for m, c in configs.items()}
-    shown = {m: pairs[m, target] for m in models.MODEL_NAMES}
-    numbers = {"epochs": values["epochs"], "n_fit_report": len(shown["dnn"]["report"]["split"]["fit"]),
-               "majority": shown["dnn"]["summary"]["majority_baseline"]}
-    for m, pair in shown.items():
-        s = pair["summary"]
+    first = fixed["dnn", target][0]
+    numbers = {"epochs": values["epochs"], "n_fit_report": len(first.report.fit),
+               "majority": first.summary.majority_baseline}
+    for m in models.MODEL_NAMES:
+        s = fixed[m, target][0].summary
         numbers.update({f"n_params_{m}": models.count_parameters(nets[m]), f"n_params_report_{m}": paper.N_PARAMS[m],
-                        **{f"acc_{k}_{m}": s[k]["accuracy"] for k in ("as_reported", "last")},
-                        **{f"epoch_{k}_{m}": s[k]["epoch"] for k in ("as_reported", "last")}})
-    return {"data": data, "configs": configs, "nets": nets, "numbers": numbers,
-            "pairs": {(m, target): pair for m, pair in shown.items()}}
+                        **{f"acc_{k}_{m}": getattr(s, k).accuracy for k in ("as_reported", "last")},
+                        **{f"epoch_{k}_{m}": getattr(s, k).epoch for k in ("as_reported", "last")}})
+    return {"data": data, "configs": configs, "nets": nets, "numbers": numbers, "fixed": fixed}
 
 
 def kfold_runs(values: dict, data: Prepared, experiments=None) -> dict:
@@ -104,7 +92,8 @@ def protocol_runs(values: dict, data: Prepared) -> dict:
     fixed = fixed_runs(values, data)
     kfold, loso = kfold_runs(values, data), loso_runs(values, data)
     headline = summaries.steadier(summaries.seed_figures(fixed))["choice"]  # the fixed-split chapter's
-    summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key], seeds_figure=headline) for key in loso}
+    summary = {key: summaries.protocol_summary(fixed[key], kfold[key], loso[key], seeds_figure=headline)
+               for key in loso}
     return {"fixed": fixed, "kfold": kfold, "loso": loso, "summary": summary}
 
 
@@ -126,20 +115,20 @@ def classical_baselines(values: dict, data: Prepared, runs: dict) -> dict:
     epoch) and the majority baseline, on "fixed split", "random k-fold" and "LOSO".
     """
     key = next(iter(runs["loso"]))
-    schemes = {"fixed split": [runs["fixed"][key]["report"]], "random k-fold": runs["kfold"][key],
+    schemes = {"fixed split": [runs["fixed"][key][0].report], "random k-fold": runs["kfold"][key],
                "LOSO": runs["loso"][key]}
     out = {}
     for t in TARGETS:
         for name in baselines.CLASSIFIERS:
             fitted = {s: baselines.run_baseline(name, data, t, protocols.tested_splits(recs), seed=values["seed"],
                                                 **where(values, device=False)) for s, recs in schemes.items()}
-            out[baselines.LABELS[name], t] = {s: baselines.summary(recs) for s, recs in fitted.items()}
+            out[baselines.LABELS[name], t] = {s: summaries.baseline_folds(recs) for s, recs in fitted.items()}
         for m in [m for m, tt in runs["loso"] if tt == t]:
-            deep = {"fixed split": [runs["fixed"][m, t]["report"]], "random k-fold": runs["kfold"][m, t],
+            deep = {"fixed split": [runs["fixed"][m, t][0].report], "random k-fold": runs["kfold"][m, t],
                     "LOSO": runs["loso"][m, t]}
             out[f"{m.upper()} (last epoch)", t] = {s: summaries.folds(recs, "last") for s, recs in deep.items()}
         logreg = out[baselines.LABELS["logreg"], t]
-        out["majority baseline", t] = {s: {**v, "mean": v["baseline"]} for s, v in logreg.items()}
+        out["majority baseline", t] = {s: v.replace(mean=v.baseline) for s, v in logreg.items()}
     return out
 
 
@@ -157,8 +146,8 @@ def scalp_maps(runs: dict, data: Prepared) -> dict:
     maps = {}
     for t in TARGETS:
         maps[t, "effect"] = importance.channel_effects(data.features, data.labels(t), stat="std")
-        record = runs["fixed"]["cnn", t]["report"]
-        test = record["split"]["test"]
+        record = runs["fixed"]["cnn", t][0].report
+        test = record.split.test
         maps[t, "occlusion"] = importance.channel_occlusion(
             protocols.load_weights(record), data.features[test].astype("float32"), data.labels(t)[test], metric="loss")
     return maps

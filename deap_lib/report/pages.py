@@ -1,8 +1,8 @@
-"""The chapters' words and tables: page headers, Markdown tables, admonitions and sentences
-computed from the numbers (:mod:`deap_lib.report.chapters` computes them, :mod:`deap_lib.report.plotting` draws).
+"""The chapters' words and tables, computed from the numbers (:mod:`deap_lib.report.chapters` computes
+them, :mod:`deap_lib.report.plotting` draws them): text or IPython ``Markdown``; nothing here trains.
 
-Everything here returns text or IPython ``Markdown`` (which renders in a notebook and in the book);
-nothing here trains or reads data.
+``fixed`` is ``{(model, target): [FixedRun per training seed]}``; ``runs`` of a cross-validation
+``{(model, target): [fold Record]}``; ``seeds`` is :func:`deap_lib.evaluation.summaries.seed_figures`.
 """
 
 from __future__ import annotations
@@ -18,11 +18,10 @@ from myst_nb import glue
 
 from deap_lib.data import deap_format, features
 from deap_lib.evaluation import stats
-from deap_lib.evaluation.summaries import (HONEST_EPOCH, PROTOCOLS, SEED_FIGURES, above_chance, at_chance,
-                                           compare_over_seeds, folds, seed_figures, several_seeds, steadier)
+from deap_lib.evaluation.results import Protocol
+from deap_lib.evaluation.summaries import HONEST_EPOCH, compare_over_seeds, folds, seed_figures, several_seeds, steadier
 from deap_lib.experiment import splits
 from deap_lib.experiment.engine import LAST_K, default_device, resolve_precision, versions
-from deap_lib.experiment.protocols import test_predictions, tested_splits
 from deap_lib.report import paper
 from deap_lib.report.plotting import SEED_FIGURE_LABELS
 
@@ -125,52 +124,45 @@ def _pct(x) -> str:
     return "" if x is None else f"{x:.1%}"
 
 
-def fixed_split_rows(pairs: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
-    """One row per (model, target) on the fixed split: the report's figure beside honest ones.
-
-    ``pairs``: ``{(model, target): run_fixed(...) item}``. Honest figures carry a Wilson 95 %
-    interval; the best-on-test figure does not, because an interval around a maximum over epochs
-    chosen on the same trials is not a valid confidence interval. ``reported``: the last
-    column's heading and ``{(model, target): text}``; default the report's DEAP figures.
-    """
+def fixed_split_rows(fixed: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
+    """One row per experiment on the fixed split (training seed 0): the report's best-on-test figure
+    beside the honest ones with their Wilson 95 % intervals (a maximum over epochs chosen on the test
+    trials has no valid interval). ``reported``: the last column's heading and ``{key: text}``
+    (default the report's DEAP figures)."""
     if reported is None:
         reported = ("report (DEAP)", {k: _pct(v["as_reported"]) for k, v in paper.FIXED_SPLIT.items()})
 
+    def with_ci(fig, n):
+        if fig is None:
+            return "not run"
+        low, high = stats.accuracy_ci(fig.accuracy, n)
+        return f"{fig.accuracy:.1%} ({low:.0%}-{high:.0%}), ep. {fig.epoch}"
+
     rows = []
-    for (model, target), pair in pairs.items():
-        s = pair["summary"]
-        n = s["n_test"]
-
-        def with_ci(fig):
-            if fig is None:
-                return "not run"
-            low, high = stats.accuracy_ci(fig["accuracy"], n)
-            return f"{fig['accuracy']:.1%} ({low:.0%}-{high:.0%}), ep. {fig['epoch']}"
-
+    for (model, target), runs in fixed.items():
+        s = runs[0].summary
         rows.append({
             "experiment": f"{model.upper()} {target}",
-            "best on test": f"{s['as_reported']['accuracy']:.1%}, ep. {s['as_reported']['epoch']}",
-            "last epoch": with_ci(s["last"]),
-            "validation-chosen": with_ci(s["val_chosen"]),
-            "majority": _pct(s["majority_baseline"]),
-            reported[0]: reported[1].get((model, target), "-"),
+            "best on test": f"{s.as_reported.accuracy:.1%}, ep. {s.as_reported.epoch}",
+            "last epoch": with_ci(s.last, s.n_test), "validation-chosen": with_ci(s.val_chosen, s.n_test),
+            "majority": _pct(s.majority_baseline), reported[0]: reported[1].get((model, target), "-"),
         })
     return rows
 
 
-def headline_fixed(pairs: dict) -> str:
+def headline_fixed(fixed: dict) -> str:
     """The fixed-split figures as plain text lines: what a notebook executed outside the book shows."""
     lines = []
-    for (model, target), pair in pairs.items():
-        s = pair["summary"]
-        vc = f"{s['val_chosen']['accuracy']:.1%} (epoch {s['val_chosen']['epoch']})" if s["val_chosen"] else "not run"
-        lines.append(f"{model.upper()} {target}, fixed split, {pair['config'].epochs} epochs: best on test "
-                     f"{s['as_reported']['accuracy']:.1%} (epoch {s['as_reported']['epoch']}; optimistic), last epoch "
-                     f"{s['last']['accuracy']:.1%}, validation-chosen {vc}, majority baseline {s['majority_baseline']:.1%}")
-    if several_seeds(pairs):
-        seeds = seed_figures(pairs)
+    for (model, target), runs in fixed.items():
+        s = runs[0].summary
+        vc = f"{s.val_chosen.accuracy:.1%} (epoch {s.val_chosen.epoch})" if s.val_chosen else "not run"
+        lines.append(f"{model.upper()} {target}, fixed split, {runs[0].config.epochs} epochs: best on test "
+                     f"{s.as_reported.accuracy:.1%} (epoch {s.as_reported.epoch}; optimistic), last epoch "
+                     f"{s.last.accuracy:.1%}, validation-chosen {vc}, majority baseline {s.majority_baseline:.1%}")
+    if several_seeds(fixed):
+        seeds = seed_figures(fixed)
         w = seed_headline(seeds)
-        lines += [f"{m.upper()} {t}, over {v[w]['n']} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
+        lines += [f"{m.upper()} {t}, over {v[w].n} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
                   f"{_seed_clause(v[w])}" for (m, t), v in seeds.items()]
     return "\n".join(lines)
 
@@ -180,28 +172,24 @@ def headline_folds(runs: dict, which: str, scheme: str) -> str:
     lines = []
     for (model, target), recs in runs.items():
         f = folds(recs, which)
-        lines.append(f"{model.upper()} {target}, {scheme}, {f['n']} folds of {f['epochs']} epochs: "
-                     f"mean {f['mean']:.1%} (folds {min(f['values']):.1%}-{max(f['values']):.1%}), "
-                     f"majority baseline {f['baseline']:.1%}")
+        lines.append(f"{model.upper()} {target}, {scheme}, {f.n} folds of {f.epochs} epochs: mean {f.mean:.1%} "
+                     f"(folds {f.min:.1%}-{f.max:.1%}), majority baseline {f.baseline:.1%}")
     return "\n".join(lines)
 
 
-def balance_rows(data, records: list[dict]) -> list[dict]:
-    """Class balance (high / low) of the training and test trials of each run's split, as the report printed."""
-
+def balance_rows(data, records: list) -> list[dict]:
+    """Class balance (high / low) of the training and test trials of each run's split (each split
+    and target once), as the report printed it."""
     rows, seen = [], set()
     for r in records:
-        target = r["config"]["target"]
-        if (r["split"]["name"], target) in seen:  # the same split and labels (another model): shown once
+        target = r.config.target
+        if (r.split.name, target) in seen:
             continue
-        seen.add((r["split"]["name"], target))
-        [split] = tested_splits([r])
-        b = splits.split_balance(data.labels(target), split)
-        rows.append({
-            "split": split.name, "target": target,
-            "train: high / low": f"{b['train']['high']} / {b['train']['low']} ({b['train']['share_high']:.1%} high)",
-            "test: high / low": f"{b['test']['high']} / {b['test']['low']} ({b['test']['share_high']:.1%} high)",
-        })
+        seen.add((r.split.name, target))
+        b = splits.split_balance(data.labels(target), r.split)
+        rows.append({"split": r.split.name, "target": target,
+                     **{f"{part}: high / low": f"{b[part]['high']} / {b[part]['low']} "
+                                               f"({b[part]['share_high']:.1%} high)" for part in ("train", "test")}})
     return rows
 
 
@@ -226,82 +214,78 @@ def _literal(text: str) -> str:
 def mahnob_numbers(values: dict, mahnob: dict) -> dict:
     """The MAHNOB-HCI chapter's numbers: what was read, the epochs, the test size and the half-width
     of a Wilson interval on it (at 60 % correct)."""
-    pairs = mahnob["fixed"]
-    s = next(iter(pairs.values()))["summary"]
-    low, high = stats.accuracy_ci(round(0.6 * s["n_test"]) / s["n_test"], s["n_test"])
-    return {"mahnob_note": mahnob["data"].data_note() + ".", "mahnob_n_test": s["n_test"],
-            "epochs": next(iter(pairs.values()))["config"].epochs, "mahnob_ci_width": (high - low) / 2}
+    first = next(iter(mahnob["fixed"].values()))[0]
+    n = first.summary.n_test
+    low, high = stats.accuracy_ci(round(0.6 * n) / n, n)
+    return {"mahnob_note": mahnob["data"].data_note() + ".", "mahnob_n_test": n, "epochs": first.config.epochs,
+            "mahnob_ci_width": (high - low) / 2}
 
 
-def mahnob_verdicts(mahnob: dict) -> "Markdown":
+def mahnob_verdicts(mahnob: dict) -> Markdown:
     """Each experiment's honest fixed-split figure against its majority baseline (over the training
-    seeds when there are several, as the fixed-split chapter judges it; else the one run's last
-    epoch and its Wilson interval), and the 6-fold means against theirs: one sentence each."""
-    lines = []
-    pairs = mahnob["fixed"]
-    if several_seeds(pairs):  # over the training seeds
-        seeds = seed_figures(pairs)
+    seeds when there are several, as the fixed-split chapter judges it; else the one run's last epoch
+    with its Wilson interval), and the k-fold means against theirs: one sentence each."""
+    fixed = mahnob["fixed"]
+    if several_seeds(fixed):
+        seeds = seed_figures(fixed)
         w = seed_headline(seeds)
-        lines += [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w]['n']} training seeds: "
-                  f"{'above chance' if above_chance(v[w]) else 'not told from chance'}: {_seed_clause(v[w])}."
-                  for (m, t), v in seeds.items()]
+        lines = [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w].n} training seeds: "
+                 f"{'above chance' if v[w].above_chance() else 'not told from chance'}: {_seed_clause(v[w])}."
+                 for (m, t), v in seeds.items()]
     else:
-        for (model, target), pair in pairs.items():
-            s = pair["summary"]
-            low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
-            lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s["last"]["accuracy"],
-                                        low, high, s["majority_baseline"]))
+        lines = []
+        for (model, target), runs in fixed.items():
+            s = runs[0].summary
+            low, high = stats.accuracy_ci(s.last.accuracy, s.n_test)
+            lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s.last.accuracy,
+                                        low, high, s.majority_baseline))
     for (model, target), recs in mahnob["kfold"].items():
         f = folds(recs, "last")
-        lines.append("- " + verdict(f"{model.upper()} {target}, {f['n']} of the folds, mean of the last epochs",
-                                    f["mean"], f["low"], f["high"], f["baseline"]))
+        lines.append("- " + verdict(f"{model.upper()} {target}, {f.n} of the folds, mean of the last epochs",
+                                    f.mean, f.low, f.high, f.baseline))
     low, high = paper.MAHNOB["range"]
-    source = mahnob["data"].source
     where = ("These are numbers on the synthetic MAHNOB-HCI twin, not MAHNOB-HCI results: they show that "
              "the pipeline runs on MAHNOB-HCI's format and recovers the effects planted in the twin."
-             if source.kind == "mahnob-twin" else "These are numbers on real MAHNOB-HCI.")
+             if mahnob["data"].source.kind == "mahnob-twin" else "These are numbers on real MAHNOB-HCI.")
     return Markdown("\n".join(lines) + f"\n\nThe report stated {low:.0%}-{high:.0%} on real MAHNOB-HCI, "
                     f"without baselines or intervals. {where}")
 
 
-def mahnob_reported(pairs_or_runs: dict) -> tuple[str, dict]:
-    """The last column of the MAHNOB-HCI tables: the report's stated range, for every experiment."""
+def mahnob_reported(keys) -> tuple[str, dict]:
+    """The last column of the MAHNOB-HCI tables: the report's stated range, for every experiment key."""
     low, high = paper.MAHNOB["range"]
-    return ("report (MAHNOB-HCI)", {key: f"{low:.0%}-{high:.0%} (stated over all)" for key in pairs_or_runs})
+    return ("report (MAHNOB-HCI)", {key: f"{low:.0%}-{high:.0%} (stated over all)" for key in keys})
 
 
-def honest_run_sentences(pairs: dict, profile: str) -> dict:
-    """The models chapter's sentences ``honest_run`` and ``honest_result``, which depend on whether
-    the profile made honest runs (``val_fraction`` > 0) beside the report's. ``pairs``:
-    ``{(model, target): pair}`` of :func:`deap_lib.experiment.protocols.run_fixed`."""
-    first = next(iter(pairs.values()))
-    if first["honest"] is None:
+def honest_run_sentences(fixed: dict, profile: str) -> dict:
+    """The models chapter's sentences ``honest_run`` and ``honest_result``: whether the profile made
+    honest runs (``val_fraction`` > 0) beside the report's, and what they chose."""
+    first = next(iter(fixed.values()))[0]
+    if first.honest is None:
         return {"honest_run": f"The {profile} profile runs no separate honest run (val_fraction is 0): the honest "
                               "figure is the last epoch of the report's run, on which nothing was chosen.",
                 "honest_result": "no validation-chosen figure was computed (val_fraction is 0)"}
-    split = first["honest"]["split"]
-    chosen = [f"{pair['summary']['val_chosen']['accuracy']:.1%} for the {m.upper()} (epoch "
-              f"{pair['summary']['val_chosen']['epoch']})" for (m, _), pair in pairs.items()]
-    return {"honest_run": f"An honest run of its own holds {len(split['val'])} of the training trials out as a "
-                          f"validation set (fitting the other {len(split['fit'])}), so that an epoch can be chosen "
-                          "without looking at the test set.",
+    chosen = [f"{runs[0].summary.val_chosen.accuracy:.1%} for the {m.upper()} (epoch "
+              f"{runs[0].summary.val_chosen.epoch})" for (m, _), runs in fixed.items()]
+    return {"honest_run": f"An honest run of its own holds {len(first.honest.val)} of the training trials out as a "
+                          f"validation set (fitting the other {len(first.honest.fit)}), so that an epoch can be "
+                          "chosen without looking at the test set.",
             "honest_result": "the honest runs' epochs with the best validation accuracy give " + " and ".join(chosen)}
 
 
-def fixed_split_numbers(pairs: dict) -> dict:
+def fixed_split_numbers(fixed: dict) -> dict:
     """The fixed-split chapter's numbers: epochs, test size, the DNN's valence figures and the
     report's, the half-width of a Wilson interval on this test set, and McNemar from the report's counts."""
-    s = pairs["dnn", "valence"]["summary"]
-    low, high = stats.accuracy_ci(s["last"]["accuracy"], s["n_test"])
+    run = fixed["dnn", "valence"][0]
+    s = run.summary
+    low, high = stats.accuracy_ci(s.last.accuracy, s.n_test)
     r = paper.MCNEMAR
     return {
-        "epochs": pairs["dnn", "valence"]["config"].epochs, "n_test": s["n_test"],
-        "dnn_best": s["as_reported"]["accuracy"],
-        "honest_clause": f"the same run's last epoch {s['last']['accuracy']:.1%}" + (
-            f", and the epoch chosen on validation data in the honest run {s['val_chosen']['accuracy']:.1%}"
-            if s["val_chosen"] else " (this profile makes no separate validation run)"),
-        "ci_width": (high - low) / 2,
-        "report_dnn_best": paper.FIXED_SPLIT["dnn", "valence"]["as_reported"],
+        "epochs": run.config.epochs, "n_test": s.n_test, "dnn_best": s.as_reported.accuracy,
+        "honest_clause": f"the same run's last epoch {s.last.accuracy:.1%}" + (
+            f", and the epoch chosen on validation data in the honest run {s.val_chosen.accuracy:.1%}"
+            if s.val_chosen else " (this profile makes no separate validation run)"),
+        "ci_width": (high - low) / 2, "report_dnn_best": paper.FIXED_SPLIT["dnn", "valence"]["as_reported"],
         "report_only_dnn": r["only_dnn"], "report_only_cnn": r["only_cnn"],
         "report_p": stats.mcnemar_exact_from_counts(r["only_dnn"], r["only_cnn"])["p_value"],
     }
@@ -312,10 +296,9 @@ def kfold_numbers(values: dict, cv: dict) -> dict:
     first experiment beside the report's DNN valence range on DEAP."""
     (m, t), first = next(iter(cv.items()))
     f = folds(first, "last")
-    return {"n_folds": values["n_folds"], "n_run": f["n"], "n_fit": len(first[0]["split"]["fit"]),
-            "cv_epochs": f["epochs"], "range_of": f"{m.upper()}'s {t}", "dnn_min": min(f["values"]),
-            "dnn_max": max(f["values"]), "report_min": paper.KFOLD32_DNN_FOLD_RANGE[0],
-            "report_max": paper.KFOLD32_DNN_FOLD_RANGE[1]}
+    return {"n_folds": values["n_folds"], "n_run": f.n, "n_fit": len(first[0].fit), "cv_epochs": f.epochs,
+            "range_of": f"{m.upper()}'s {t}", "dnn_min": f.min, "dnn_max": f.max,
+            "report_min": paper.KFOLD32_DNN_FOLD_RANGE[0], "report_max": paper.KFOLD32_DNN_FOLD_RANGE[1]}
 
 
 def honest_numbers(values: dict, data, runs: dict) -> dict:
@@ -325,7 +308,7 @@ def honest_numbers(values: dict, data, runs: dict) -> dict:
     rule = ("the epoch is chosen on a validation set of other participants held out of training, never on the "
             "test participant" if values["val_fraction"] > 0 else "the last epoch is taken (this profile holds "
             "no validation set out: val_fraction is 0), so nothing is chosen on the test participant")
-    return {"n_loso": f["n"], "n_participants": len(np.unique(data.participant)), "loso_epochs": f["epochs"],
+    return {"n_loso": f.n, "n_participants": len(np.unique(data.participant)), "loso_epochs": f.epochs,
             "loso_rule": rule, "honest_epoch": HONEST_EPOCH}
 
 
@@ -338,15 +321,16 @@ def permutation_numbers(perm: dict) -> dict:
     return numbers
 
 
-def mcnemar_rows(dnn: dict, cnn: dict) -> list[dict]:
-    """McNemar's exact test between two fixed-split pairs on the same test trials, at each figure's
-    epochs (validation-chosen, last, best on test), and the report's own counts as the last row."""
+def mcnemar_rows(dnn: list, cnn: list) -> list[dict]:
+    """McNemar's exact test between two experiments' fixed split (training seed 0: the same test
+    trials) at each figure's epochs, and the report's own counts as the last row."""
+    dnn, cnn = dnn[0], cnn[0]
     rows = []
     for which, label in (("val_chosen", "validation-chosen"), ("last", "last"),
                          ("as_reported", "best on test (as the report)")):
-        if dnn["summary"][which] is None:
+        if getattr(dnn.summary, which) is None:
             continue
-        m = stats.mcnemar_exact(dnn["report"]["y_test"], test_predictions(dnn, which), test_predictions(cnn, which))
+        m = stats.mcnemar_exact(dnn.report.y_test, dnn.predictions(which), cnn.predictions(which))
         rows.append({"epochs used": label, "both right": m["both_right"], "both wrong": m["both_wrong"],
                      "only DNN right": m["n01"], "only CNN right": m["n10"], "exact p": f"{m['p_value']:.3f}"})
     r = paper.MCNEMAR
@@ -357,9 +341,8 @@ def mcnemar_rows(dnn: dict, cnn: dict) -> list[dict]:
 
 
 def standardization_rows(trial: np.ndarray, channel: str) -> list[dict]:
-    """One raw trial's whole-channel mean, std and variance of ``channel`` under each standardization.
-
-    ``trial``: shape (32, n_samples), the EEG of one trial."""
+    """One raw trial's (shape (32, n_samples)) whole-channel mean, std and variance of ``channel``
+    under each standardization."""
     names, c = features.feature_names(), deap_format.EEG_CHANNELS.index(channel)
     rows = []
     for method in features.STANDARDIZATIONS:
@@ -387,7 +370,7 @@ def class_balance_rows(balance: list[dict]) -> list[dict]:
 
 def classical_rows(table: dict) -> list[dict]:
     """Rows of :func:`deap_lib.report.chapters.classical_baselines`: each method's mean accuracy per scheme."""
-    return [{"method": method, "target": t, **{scheme: f"{v['mean']:.1%}" for scheme, v in by_scheme.items()}}
+    return [{"method": method, "target": t, **{scheme: f"{v.mean:.1%}" for scheme, v in by_scheme.items()}}
             for (method, t), by_scheme in table.items()]
 
 
@@ -395,25 +378,24 @@ def control_rows(control: dict | None) -> list[dict]:
     """Rows of :func:`deap_lib.evaluation.summaries.judge_control`: each figure against chance."""
     if control is None:
         return [{"negative control": "not run in this build"}]
-    return [{"figure": name, "accuracy": f"{v['mean']:.1%} ({v['low']:.1%}-{v['high']:.1%})",
-             "majority baseline": f"{v['baseline']:.1%}",
-             "at chance": ("yes" if at_chance(v) else "NO") if judged else "(not judged)"}
+    return [{"figure": name, "accuracy": f"{v.mean:.1%} ({v.low:.1%}-{v.high:.1%})",
+             "majority baseline": f"{v.baseline:.1%}",
+             "at chance": ("yes" if v.at_chance() else "NO") if judged else "(not judged)"}
             for name, v, judged in control["figures"]]
 
 
-def conclusions(summary: dict, control: dict | None) -> "Markdown":
+def conclusions(summary: dict, control: dict | None) -> Markdown:
     """What holds and what does not, one sentence per finding, written from this build's numbers."""
     lines = []
-    for (m, t), by_protocol in summary.items():
-        best, honest = by_protocol[PROTOCOLS[0]]["mean"], by_protocol[PROTOCOLS[1]]["mean"]
+    for (m, t), by in summary.items():
+        best, honest = by[Protocol.BEST_ON_TEST].mean, by[Protocol.FIXED].mean
         lines.append(f"- {m.upper()} {t}: this build's best-on-test figure (the report's protocol, {best:.1%}) "
                      f"minus its honest-epoch one ({honest:.1%}) on the same test trials: "
                      f"{100 * (best - honest):+.1f} points.")
-        v, k = by_protocol[PROTOCOLS[3]], by_protocol[PROTOCOLS[2]]
-        lines.append("  " + verdict(f"Across participants (LOSO, {v['n']} folds)", v["mean"], v["low"], v["high"],
-                                    v["baseline"]))
-        lines.append(f"  Random k-fold (participants mixed) says {k['mean']:.1%}: "
-                     f"{100 * (k['mean'] - v['mean']):+.1f} points against LOSO.")
+        v, k = by[Protocol.LOSO], by[Protocol.KFOLD]
+        lines.append("  " + verdict(f"Across participants (LOSO, {v.n} folds)", v.mean, v.low, v.high, v.baseline))
+        lines.append(f"  Random k-fold (participants mixed) says {k.mean:.1%}: "
+                     f"{100 * (k.mean - v.mean):+.1f} points against LOSO.")
     if control:
         lines.append("- Negative control (null twin): every honest figure at chance: "
                      f"{'yes' if control['all_at_chance'] else 'NO, investigate'}.")
@@ -421,12 +403,8 @@ def conclusions(summary: dict, control: dict | None) -> "Markdown":
 
 
 def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, epochs: int) -> str | None:
-    """A sentence naming the honest ``figures`` (``{label: accuracy}``) that lie inside the majority
-    baseline's 95 % interval, or None when none does.
-
-    The baseline's interval is the Wilson interval of its accuracy on the same ``n`` test trials.
-    """
-
+    """A sentence naming the honest ``figures`` (``{label: accuracy}``) inside the majority baseline's
+    Wilson 95 % interval on the same ``n`` test trials, or None when none is."""
     low, high = stats.accuracy_ci(baseline, n)
     inside = [f"{label} {acc:.1%}" for label, acc in figures.items() if acc is not None and acc <= high]
     if not inside:
@@ -435,60 +413,58 @@ def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, e
             f"({low:.1%}-{high:.1%} on {n} test trials) after {epochs} epochs")
 
 
-def fixed_split_warning(pairs: dict, *, profile: str | None = None) -> "Markdown":
-    """:func:`budget_warning` for the honest figures of fixed-split pairs: over their training seeds
-    when they hold several (the headline honest figure of :func:`seed_headline`), else the one
-    run's last and validation-chosen epochs."""
-    if several_seeds(pairs):
-        seeds = seed_figures(pairs)
+def _seeds_not_learned(name: str, v) -> str | None:
+    """:func:`not_learned` for a figure over training seeds: its t-interval reaching the baseline."""
+    return None if v.above_chance() else (
+        f"{name}, {_pm(v)} over {v.n} training seeds, the t-interval of their mean "
+        f"({100 * v.low:.1f}-{100 * v.high:.1f} %) reaching the baseline {v.baseline:.1%}, after {v.epochs} epochs")
+
+
+def fixed_split_warning(fixed: dict, *, profile: str | None = None) -> Markdown | None:
+    """:func:`budget_warning` for the honest fixed-split figures: over the training seeds when there
+    are several (the headline figure of :func:`seed_headline`), else the one run's last and
+    validation-chosen epochs."""
+    if several_seeds(fixed):
+        seeds = seed_figures(fixed)
         w = seed_headline(seeds)
-        items = [None if above_chance(v[w]) else
-                 f"{m.upper()} {t}: {SEED_FIGURE_LABELS[w]} {_pm(v[w])} over {v[w]['n']} training seeds against a "
-                 f"baseline of {v[w]['baseline']:.1%}, after {v[w]['epochs']} epochs" for (m, t), v in seeds.items()]
-        return budget_warning(items, profile=profile)
+        return budget_warning([_seeds_not_learned(f"{m.upper()} {t}: {SEED_FIGURE_LABELS[w]}", v[w])
+                               for (m, t), v in seeds.items()], profile=profile)
     items = []
-    for (model, target), pair in pairs.items():
-        s = pair["summary"]
-        figures = {"last epoch": s["last"]["accuracy"],
-                   "validation-chosen": s["val_chosen"]["accuracy"] if s["val_chosen"] else None}
-        items.append(not_learned(f"{model.upper()} {target}", figures, s["majority_baseline"], s["n_test"],
-                                 pair["config"].epochs))
+    for (model, target), runs in fixed.items():
+        s = runs[0].summary
+        figures = {"last epoch": s.last.accuracy, "validation-chosen": s.val_chosen.accuracy if s.val_chosen else None}
+        items.append(not_learned(f"{model.upper()} {target}", figures, s.majority_baseline, s.n_test,
+                                 runs[0].config.epochs))
     return budget_warning(items, profile=profile)
 
 
-def folds_warning(runs: dict, which: str, *, profile: str | None = None) -> "Markdown | None":
-    """:func:`budget_warning` for cross-validations: ``runs`` is ``{(model, target): [fold records]}``;
-    the mean of the folds' ``which`` figure against the baseline's interval on all their test trials."""
+def folds_warning(runs: dict, which: str, *, profile: str | None = None) -> Markdown | None:
+    """:func:`budget_warning` for cross-validations: the mean of the folds' ``which`` figure against
+    the baseline's interval on all their test trials."""
     items = []
     for (model, target), recs in runs.items():
         f = folds(recs, which)
-        items.append(not_learned(f"{model.upper()} {target}", {f"mean of {f['n']} folds": f["mean"]},
-                                 f["baseline"], f["n_test"], f["epochs"]))
+        items.append(not_learned(f"{model.upper()} {target}", {f"mean of {f.n} folds": f.mean}, f.baseline,
+                                 f.n_test, f.epochs))
     return budget_warning(items, profile=profile)
 
 
-def protocols_warning(summary: dict, *, profile: str | None = None) -> "Markdown":
-    """:func:`budget_warning` for the honest protocols of :func:`protocol_summary` results.
-
-    When an experiment is at chance under leave-one-subject-out but above it under a protocol that
-    mixes participants, the admonition says so: with the same budget, the models did learn.
-    """
+def protocols_warning(summary: dict, *, profile: str | None = None) -> Markdown | None:
+    """:func:`budget_warning` for the honest protocols of :func:`~deap_lib.evaluation.summaries.protocol_summary`
+    results; when an experiment is at chance under leave-one-subject-out but above it where
+    participants are mixed, it says so: with the same budget, the models did learn."""
     items, learned_elsewhere = [], []
-    for (model, target), by_protocol in summary.items():
-        honest = {p: v for p, v in by_protocol.items() if p != PROTOCOLS[0]}
+    for (model, target), by in summary.items():
         flags = {}
-        for protocol, v in honest.items():  # baselines and test sizes differ by protocol
-            if v.get("interval") == "t over seeds":  # judged as the fixed-split chapter judges it
-                flags[protocol] = None if above_chance(v) else (
-                    f"{model.upper()} {target}: {protocol}, {_pm(v)} over {v['n']} training seeds, the t-interval "
-                    f"of their mean ({100 * v['low']:.1f}-{100 * v['high']:.1f} %) reaching the baseline "
-                    f"{v['baseline']:.1%}, after {v['epochs']} epochs")
-            else:
-                flags[protocol] = not_learned(f"{model.upper()} {target}", {protocol: v["mean"]}, v["baseline"],
-                                              v["n_test"], v["epochs"])
+        for protocol, v in by.items():
+            if protocol is Protocol.BEST_ON_TEST:
+                continue
+            name = f"{model.upper()} {target}"
+            flags[protocol] = (_seeds_not_learned(f"{name}: {protocol.value}", v) if v.interval == "t over seeds"
+                               else not_learned(name, {protocol.value: v.mean}, v.baseline, v.n_test, v.epochs))
             items.append(flags[protocol])
-        learned = [p for p, f in flags.items() if f is None and p != PROTOCOLS[3]]
-        if flags[PROTOCOLS[3]] and learned:
+        learned = [p.value for p, f in flags.items() if f is None and p is not Protocol.LOSO]
+        if flags[Protocol.LOSO] and learned:
             learned_elsewhere.append(f"{model.upper()} {target} ({'; '.join(learned)})")
     context = ""
     if learned_elsewhere:
@@ -498,13 +474,12 @@ def protocols_warning(summary: dict, *, profile: str | None = None) -> "Markdown
     return budget_warning(items, profile=profile, context=context)
 
 
-def budget_warning(items: list[str | None], *, profile: str | None = None, context: str = "") -> "Markdown | None":
-    """An admonition listing the honest figures that are not distinguishable from the majority
-    baseline (nothing when there are none). ``context``: a sentence computed by the caller."""
-
+def budget_warning(items: list[str | None], *, profile: str | None = None, context: str = "") -> Markdown | None:
+    """An admonition listing the honest figures not distinguishable from the majority baseline (None,
+    so no output at all, when there are none). ``context``: a sentence computed by the caller."""
     items = [i for i in items if i]
     if not items:
-        return None  # no output at all (an empty Markdown would render as its repr)
+        return None
     which = f"the `{profile}` profile's" if profile else "this build's"
     return Markdown(
         ":::{admonition} Not distinguishable from the majority baseline\n:class: warning\n"
@@ -518,78 +493,65 @@ def budget_warning(items: list[str | None], *, profile: str | None = None, conte
     )
 
 
-def cv_rows(records: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
-    """One row per (model, target) cross-validation: last-epoch mean over folds with its spread.
-
-    ``reported``: the last column's heading and ``{(model, target): text}``; default the report's
-    DEAP 32-fold figures, its arousal ones marked "(a)" (its arousal run used valence labels).
-    """
+def cv_rows(runs: dict, reported: tuple[str, dict] | None = None) -> list[dict]:
+    """One row per cross-validation: last-epoch mean over folds with its spread. ``reported``: the
+    last column's heading and ``{key: text}``; default the report's DEAP 32-fold figures, its arousal
+    ones marked "(a)" (its arousal run used valence labels)."""
     if reported is None:
         reported = ("report, DEAP (32 folds)", {key: _pct(v) + (" (a)" if key in paper.KFOLD32_CAVEAT else "")
                                                 for key, v in paper.KFOLD32.items()})
     rows = []
-    for (model, target), recs in records.items():
+    for (model, target), recs in runs.items():
         f = folds(recs, "last")
         rows.append({
-            "experiment": f"{model.upper()} {target}", "folds x seeds": f"{f['n']} x {f['seeds']}",
-            "mean (t over folds)": f"{f['mean']:.1%} ({f['low']:.0%}-{f['high']:.0%})",
-            "fold range": f"{min(f['values']):.0%}-{max(f['values']):.0%}",
-            "sd: folds / seeds": spread_text(f),
-            "majority": _pct(f["baseline"]),
-            reported[0]: reported[1].get((model, target), "not reported"),
+            "experiment": f"{model.upper()} {target}", "folds x seeds": f"{f.n} x {f.seeds}",
+            "mean (t over folds)": f"{f.mean:.1%} ({f.low:.0%}-{f.high:.0%})",
+            "fold range": f"{f.min:.0%}-{f.max:.0%}", "sd: folds / seeds": spread_text(f),
+            "majority": _pct(f.baseline), reported[0]: reported[1].get((model, target), "not reported"),
         })
     return rows
 
 
-def spread_text(f: dict) -> str:
-    """A cross-validation's spread split in two: the folds' means (training seeds averaged within a
-    fold) and one fold's seeds, in percentage points (``folds`` gives both)."""
-    fold = "-" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f}"
-    seed = "-" if math.isnan(f["seed_sd"]) else f"{100 * f['seed_sd']:.1f}"
-    return f"{fold} / {seed} pts"
+def _points(sd: float) -> str:
+    return "-" if math.isnan(sd) else f"{100 * sd:.1f}"
 
 
-def spread_note(records: dict, which: str = "last") -> "Markdown":
-    """:func:`spread_sentence` as a paragraph of the page."""
-    return Markdown("**Folds and seeds** (standard deviations of the test accuracy):\n\n"
-                    + "\n".join(f"- {part}." for part in spread_sentence(records, which)[:-1].split("; ")))
+def spread_text(f) -> str:
+    """A cross-validation's spread in two (:func:`~deap_lib.evaluation.summaries.folds`): the folds'
+    means and one fold's seeds, in percentage points."""
+    return f"{_points(f.fold_sd)} / {_points(f.seed_sd)} pts"
 
 
-def spread_sentence(records: dict, which: str = "last") -> str:
+def spread_note(runs: dict, which: str = "last") -> Markdown:
     """How much of each cross-validation's spread is the folds and how much the training seeds."""
     parts = []
-    for (m, t), recs in records.items():
+    for (m, t), recs in runs.items():
         f = folds(recs, which)
-        if math.isnan(f["seed_sd"]):
-            parts.append(f"{m.upper()} {t}: one training seed per fold, so the spread of its {f['n']} folds "
+        if math.isnan(f.seed_sd):
+            parts.append(f"{m.upper()} {t}: one training seed per fold, so the spread of its {f.n} folds "
                          "mixes the fold and the seed")
             continue
-        fold = "cannot be measured from one fold" if math.isnan(f["fold_sd"]) else f"{100 * f['fold_sd']:.1f} points"
-        parts.append(f"{m.upper()} {t}: the {f['n']} folds' means (each over {f['seeds']} training seeds) spread by "
-                     f"{fold} (sd), one fold's seeds by {100 * f['seed_sd']:.1f} points")
-    return "; ".join(parts) + "."
-
-
-#: Short column headings for :data:`PROTOCOLS` in tables.
-PROTOCOL_HEADINGS = ("best on test", "fixed, honest epoch", "random k-fold", "LOSO")
+        fold = "cannot be measured from one fold" if math.isnan(f.fold_sd) else f"{_points(f.fold_sd)} points"
+        parts.append(f"{m.upper()} {t}: the {f.n} folds' means (each over {f.seeds} training seeds) spread by "
+                     f"{fold} (sd), one fold's seeds by {_points(f.seed_sd)} points")
+    return Markdown("**Folds and seeds** (standard deviations of the test accuracy):\n\n"
+                    + "\n".join(f"- {part}." for part in parts))
 
 
 def protocol_rows(summary: dict) -> list[dict]:
-    """Table rows of :func:`protocol_summary` results, one per (model, target)."""
+    """Table rows of :func:`~deap_lib.evaluation.summaries.protocol_summary` results, one per experiment."""
     rows = []
-    for (m, t), by_protocol in summary.items():
+    for (m, t), by in summary.items():
         row = {"experiment": f"{m.upper()} {t}"}
-        for heading, (protocol, v) in zip(PROTOCOL_HEADINGS, by_protocol.items()):
-            spread = "" if v["interval"] == "none" else f" ({v['low']:.1%}-{v['high']:.1%})"
-            row[heading] = f"{v['mean']:.1%}{spread}"
-        row["majority, LOSO"] = _pct(by_protocol[PROTOCOLS[3]]["baseline"])
+        for protocol, v in by.items():
+            row[protocol.heading] = f"{v.mean:.1%}" + ("" if v.interval == "none" else f" ({v.low:.1%}-{v.high:.1%})")
+        row["majority, LOSO"] = _pct(by[Protocol.LOSO].baseline)
         rows.append(row)
     return rows
 
 
 def verdict(name: str, mean: float, low: float, high: float, baseline: float) -> str:
-    """One sentence comparing an accuracy and its interval with its chance level, driven by the numbers."""
-
+    """One sentence comparing an accuracy and its interval with its chance level."""
     if math.isnan(low):
         where = "a single number without an interval"
     elif low > baseline:
@@ -639,52 +601,46 @@ def five_by_two_section(values: dict, five: dict | None) -> "Markdown":
     )
 
 
-
-
-# --------------------------------------------------------------------------------------------
-# Figures over training seeds
-# --------------------------------------------------------------------------------------------
-
 def seed_headline(seeds: dict) -> str:
     """The headline honest figure: of the last epoch and the mean of the last k epochs, the one
     whose spread over seeds is smaller here (:func:`deap_lib.evaluation.summaries.steadier`)."""
     return steadier(seeds)["choice"]
 
 
-def _pm(v: dict) -> str:
+def _pm(v) -> str:
     """"58.7 ± 1.7 % (55.9-60.2)": mean, sd and range over seeds, in percent."""
-    sd = "" if math.isnan(v["sd"]) else f" ± {100 * v['sd']:.1f}"
-    return f"{100 * v['mean']:.1f}{sd} % ({100 * v['min']:.1f}-{100 * v['max']:.1f})"
+    sd = "" if math.isnan(v.sd) else f" ± {100 * v.sd:.1f}"
+    return f"{100 * v.mean:.1f}{sd} % ({100 * v.min:.1f}-{100 * v.max:.1f})"
 
 
-def _seed_clause(v: dict) -> str:
+def _seed_clause(v) -> str:
     """"3 of 5 seeds above the baseline's interval; the t-interval over seeds (55-66 %) includes
     the baseline 53.0 %"."""
-    clause = f"{v['n_above']} of {v['n']} seeds above the majority baseline's 95 % interval (> {v['baseline_high']:.1%})"
-    if v["n"] < 2:
+    clause = f"{v.n_above} of {v.n} seeds above the majority baseline's 95 % interval (> {v.baseline_high:.1%})"
+    if v.n < 2:
         return clause
-    side = "excludes" if v["low"] > v["baseline"] else "includes"
-    return clause + (f"; the t-interval of the mean over seeds ({v['low']:.1%}-{v['high']:.1%}) {side} the "
-                     f"baseline {v['baseline']:.1%}")
+    side = "excludes" if v.low > v.baseline else "includes"
+    return clause + f"; the t-interval of the mean over seeds ({v.low:.1%}-{v.high:.1%}) {side} the baseline {v.baseline:.1%}"
+
+
+def _said(v) -> str:
+    return "above chance" if v.above_chance() else "not told from chance"
 
 
 def seed_rows(seeds: dict) -> list[dict]:
-    """One row per fixed-split experiment over its training seeds: each figure's mean +/- sd
-    (range), the baseline, how many seeds beat its interval, and the verdict on the headline figure."""
+    """One row per fixed-split experiment over its training seeds: each figure's mean ± sd (range),
+    the baseline, how many seeds beat its interval, and the verdict on the headline figure."""
     w = seed_headline(seeds)
     other = "last" if w == "last_k" else "last_k"
     rows = []
     for (m, t), v in seeds.items():
         h = v[w]
         rows.append({
-            "experiment": f"{m.upper()} {t}",
-            f"{SEED_FIGURE_LABELS[w]} (headline)": _pm(h),
-            SEED_FIGURE_LABELS[other]: _pm(v[other]),
-            "best on test (optimistic)": _pm(v["as_reported"]),
-            "majority (95 % upper)": f"{100 * h['baseline']:.1f} % ({100 * h['baseline_high']:.1f})",
-            "seeds above it": f"{h['n_above']} of {h['n']}",
-            "verdict (t-interval over seeds)": ("above chance" if above_chance(h) else "not told from chance")
-            + ("" if h["n"] < 2 else f" ({100 * h['low']:.1f}-{100 * h['high']:.1f} %)"),
+            "experiment": f"{m.upper()} {t}", f"{SEED_FIGURE_LABELS[w]} (headline)": _pm(h),
+            SEED_FIGURE_LABELS[other]: _pm(v[other]), "best on test (optimistic)": _pm(v["as_reported"]),
+            "majority (95 % upper)": f"{100 * h.baseline:.1f} % ({100 * h.baseline_high:.1f})",
+            "seeds above it": f"{h.n_above} of {h.n}",
+            "verdict (t-interval over seeds)": _said(h) + ("" if h.n < 2 else f" ({100 * h.low:.1f}-{100 * h.high:.1f} %)"),
         })
     return rows
 
@@ -693,35 +649,34 @@ def seed_numbers(seeds: dict) -> dict:
     """The numbers the seeds section quotes: the number of seeds, k, both honest figures' spreads
     (root mean of the experiments' seed variances), the headline choice, and the best-on-test spread."""
     choice = steadier(seeds)
-    first = next(iter(seeds.values()))
-    best_sd = float(np.sqrt(np.mean([v["as_reported"]["sd"] ** 2 for v in seeds.values()])))
-    return {"n_seeds": first["last"]["n"], "last_k": min(LAST_K, first["last"]["epochs"]), "sd_last": choice["sd"]["last"],
-            "sd_last_k": choice["sd"]["last_k"], "sd_best": best_sd, "headline_figure": SEED_FIGURE_LABELS[choice["choice"]],
+    first = next(iter(seeds.values()))["last"]
+    best_sd = float(np.sqrt(np.mean([v["as_reported"].sd ** 2 for v in seeds.values()])))
+    return {"n_seeds": first.n, "last_k": min(LAST_K, first.epochs), "sd_last": choice["sd"]["last"],
+            "sd_last_k": choice["sd"]["last_k"], "sd_best": best_sd,
+            "headline_figure": SEED_FIGURE_LABELS[choice["choice"]],
             "other_figure": SEED_FIGURE_LABELS["last" if choice["choice"] == "last_k" else "last_k"]}
 
 
-def seed_verdicts(seeds: dict) -> "Markdown":
+def seed_verdicts(seeds: dict) -> Markdown:
     """One line per experiment, computed from the distribution over seeds of the headline figure."""
     w = seed_headline(seeds)
-    lines = [f"- **{m.upper()} {t}**: {'above chance' if above_chance(v[w]) else 'not told from chance'}: "
-             f"{_seed_clause(v[w])}." for (m, t), v in seeds.items()]
+    lines = [f"- **{m.upper()} {t}**: {_said(v[w])}: {_seed_clause(v[w])}." for (m, t), v in seeds.items()]
     return Markdown(f":::{{admonition}} Verdicts over training seeds ({SEED_FIGURE_LABELS[w]})\n:class: note\n"
                     + "\n".join(lines) + "\n:::")
 
 
 def model_comparison_rows(seeds: dict) -> list[dict]:
     """DNN against CNN per target over training seeds, on the headline honest figure: both means,
-    their difference beside one model's seed spread, Welch's t-test and the share of seed pairs
-    the DNN wins."""
+    their difference beside the seed spreads, Welch's t-test and the share of seed pairs the DNN wins."""
     w = seed_headline(seeds)
     rows = []
     for t in dict.fromkeys(t for _, t in seeds):
         if ("dnn", t) not in seeds or ("cnn", t) not in seeds:
             continue
         a, b = seeds["dnn", t][w], seeds["cnn", t][w]
-        c = compare_over_seeds(a["values"], b["values"])
+        c = compare_over_seeds(a.values, b.values)
         rows.append({
-            "target": t, "DNN mean": f"{a['mean']:.1%}", "CNN mean": f"{b['mean']:.1%}",
+            "target": t, "DNN mean": f"{a.mean:.1%}", "CNN mean": f"{b.mean:.1%}",
             "DNN - CNN": f"{100 * c['difference']:+.1f} points",
             "seed sd (DNN / CNN)": f"{100 * c['sd_a']:.1f} / {100 * c['sd_b']:.1f} points",
             "Welch's t (p)": "-" if math.isnan(c["t"]) else f"{c['t']:.2f} ({c['p_value']:.2f})",
