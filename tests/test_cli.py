@@ -28,7 +28,8 @@ def test_bad_folder_is_a_clear_error(tmp_path, capsys):
 
 def test_train_and_cv_commands(cache, capsys, monkeypatch):
     monkeypatch.delenv("DEAP_DIR", raising=False)
-    small = ["--participants", "1", "2", "3", "--epochs", "1", "--set", "model_kwargs={hidden: [8], p_input: 0.1, p_hidden: 0.1}"]
+    small = ["--participants", "1", "2", "3", "--epochs", "1",
+             "--set", "model_kwargs={hidden: [8], p_input: 0.1, p_hidden: 0.1}"]
     assert main(["train", "--config", "deap_dnn_arousal", *small, "--set", "n_test=20"]) == 0
     out = capsys.readouterr().out
     assert "synthetic DEAP twin" in out and "as reported; optimistic" in out and "majority" in out

@@ -23,7 +23,8 @@ def test_paper_profile_runs_follow_the_profile_and_the_split_functions():
     assert by_step["leave-one-subject-out"] == n_exp * 32 * fold_seeds
     assert by_step["fixed split, report's protocol"] == by_step["fixed split, validation run"] == n_exp * seeds
     assert by_step["5x2cv"] == 20
-    assert by_step["MAHNOB-HCI fixed split"] == 2 * n_exp * seeds and by_step["MAHNOB-HCI 6-fold"] == n_exp * 6 * fold_seeds
+    assert by_step["MAHNOB-HCI fixed split"] == 2 * n_exp * seeds
+    assert by_step["MAHNOB-HCI 6-fold"] == n_exp * 6 * fold_seeds
     assert all(by_step[f"null-twin control: {s}"] == by_step[s] for s in by_step
                if not s.startswith(("null", "5x2", "MAHNOB")))
     kfold = next(r for r in rows if r["step"] == "random k-fold")

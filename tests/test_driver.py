@@ -1,6 +1,9 @@
-"""The book driver: stamps decide what a plain `jupyter-book build book` executes; copies leave the user's book alone."""
+"""The book driver: stamps decide what a plain `jupyter-book build book` executes; copies leave the user's
+book alone; progress, Jupyter Book 2 and kernel shutdowns."""
 
 import json
+import os
+from types import SimpleNamespace
 
 from deap_lib.experiment import protocols
 from deap_lib.report import driver
@@ -11,7 +14,8 @@ def _fake_chapters(folder, profile="quick", parameters=None, changes=None):
     stamps = {}
     for name in driver.CHAPTERS:
         (folder / f"{name}.ipynb").write_text("{}")
-        stamps[name] = {**driver._wanted(profile, parameters), "source": driver._source_hash(name, driver.ROOT / "notebooks"),
+        stamps[name] = {**driver._wanted(profile, parameters),
+                        "source": driver._source_hash(name, driver.ROOT / "notebooks"),
                         "seconds": 3.0, **(changes or {}).get(name, {})}
     (folder / driver.STAMP).write_text(json.dumps(stamps))
 
@@ -51,9 +55,14 @@ def test_prepare_book_copies_sources_not_chapters(tmp_path):
     assert not (driver.prepare_book(tmp_path / "smoke") / "stray.md").exists()  # a fresh copy each time
 
 
-def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
-    record = {"config": {"model": "dnn", "target": "valence", "epochs": 60}, "split": {"name": "kfold32-fold09"},
-              "epoch_seconds": [1.5] * 60}
+def _record(model, split, epoch_seconds):
+    """What the training engine's progress line reads of a run's record."""
+    return SimpleNamespace(config=SimpleNamespace(model=model, target="valence", epochs=60),
+                           split=SimpleNamespace(name=split), epoch_seconds=[epoch_seconds] * 60)
+
+
+def test_progress_lines_only_when_asked_with_what_is_left(tmp_path, monkeypatch):
+    record = _record("dnn", "kfold32-fold09", 1.5)
     monkeypatch.delenv(driver.PROGRESS_ENV, raising=False)
     protocols._report_progress(record, 1, 2, 90.0)  # no file named: nothing written anywhere
     path = tmp_path / "progress"
@@ -62,20 +71,23 @@ def test_progress_lines_only_when_asked(tmp_path, monkeypatch):
     protocols._report_progress(record, 2, 2, 180.0)
     protocols._report_progress(record, 1, 2, 91.0, n_jobs=2)  # two at a time: the other is finishing too
     protocols._report_progress(record, 1, 4, 91.0, n_jobs=2)  # two more to come after these
-    first, second, third, fourth = path.read_text().splitlines()
+    # two CNN runs first, then two DNN runs that cost 1 / 2.7 of one each: 240 * (2 + 2 / 2.7) / 2 - 240 = 89
+    protocols._report_progress(_record("cnn", "fixed", 4.0), 1, 4, 240.0, n_jobs=2, like_this=2 + 2 / 2.7)
+    first, second, third, fourth, fifth = path.read_text().splitlines()
     assert first == "run 1/2 trained: dnn valence kfold32-fold09, 60 epochs, 90 s, about 90 s left for this step"
     assert second.startswith("run 2/2") and "left" not in second
     assert "left" not in third and fourth.endswith("about 89 s left for this step")
+    assert fifth.startswith("run 1/4 trained: cnn") and fifth.endswith("about 89 s left for this step")
 
 
-def test_progress_estimate_scales_by_the_cost_of_what_is_left(tmp_path, monkeypatch):
-    record = {"config": {"model": "cnn", "target": "valence", "epochs": 60}, "split": {"name": "fixed"},
-              "epoch_seconds": [4.0] * 60}
-    path = tmp_path / "progress"
-    monkeypatch.setenv(driver.PROGRESS_ENV, str(path))
-    # two CNN runs first, then two DNN runs that cost 1 / 2.7 of one each: 240 * (2 + 2 / 2.7) / 2 - 240 = 89
-    protocols._report_progress(record, 1, 4, 240.0, n_jobs=2, like_this=2 + 2 / 2.7)
-    assert path.read_text().strip().endswith("about 89 s left for this step")
+def test_progress_of_a_chapter_is_printed_and_its_file_removed(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(driver.PROGRESS_ENV, raising=False)
+    path = tmp_path / ".01_data.progress"
+    with driver._progress(path, "01_data"):
+        assert os.environ[driver.PROGRESS_ENV] == str(path.resolve())
+        path.write_text("run 1/2 trained\nrun 2/2 trained\n")
+    assert capsys.readouterr().err == "  01_data: run 1/2 trained\n  01_data: run 2/2 trained\n"
+    assert not path.exists() and driver.PROGRESS_ENV not in os.environ
 
 
 def test_jupyter_book_2_is_refused_with_what_to_install(monkeypatch):
@@ -84,7 +96,8 @@ def test_jupyter_book_2_is_refused_with_what_to_install(monkeypatch):
     import pytest
 
     monkeypatch.setattr(metadata, "version", lambda name: "2.0.1")
-    with pytest.raises(driver.JupyterBookVersionError, match=r"^Jupyter Book 2.0.1 is installed.*pip install 'jupyter-book<2'"):
+    with pytest.raises(driver.JupyterBookVersionError,
+                       match=r"^Jupyter Book 2.0.1 is installed.*pip install 'jupyter-book<2'"):
         driver.build()
     assert isinstance(driver.JupyterBookVersionError("x"), OSError)  # the CLI's one-line errors
 

@@ -1,10 +1,8 @@
-"""The book's figures: legible at the book's width, labelled, and honest about their intervals.
-
-The book shows each figure rendered inline at matplotlib's default 100 dpi, scaled down to the
-content width (about 800 px) when wider; the tests measure text at that displayed size.
-"""
+"""The book's figures: legible at the book's width (100 dpi, shrunk to about 800 px), labelled, and
+honest about their intervals."""
 
 import io as _io
+from types import SimpleNamespace
 
 import matplotlib
 
@@ -18,8 +16,10 @@ from matplotlib.container import ErrorbarContainer  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.text import Text  # noqa: E402
 
-from deap_lib.data import deap_format
-from deap_lib.evaluation.summaries import PROTOCOLS  # noqa: E402
+from deap_lib.data import deap_format  # noqa: E402
+from deap_lib.evaluation import results  # noqa: E402
+from deap_lib.evaluation.results import Estimate, Protocol, RunSummary  # noqa: E402
+from deap_lib.experiment.records import FixedRun  # noqa: E402
 from deap_lib.report import plotting  # noqa: E402
 
 MIN_PT = 9
@@ -46,27 +46,15 @@ def fake_history(n_epochs=30, seed=0, val=True):
 def fake_record(model="dnn", split="fixed", acc=0.6, baseline=0.55, val=True, n_epochs=30, seed=0):
     h = fake_history(n_epochs, seed, val)
     best = int(np.argmax(h["test_acc"]))
-    chosen = int(np.argmax(h["val_acc"])) if val else None
-    return {
-        "history": h,
-        "split": {"name": split},
-        "config": {"model": model, "epochs": n_epochs},
-        "summary": {
-            "n_test": 40,
-            "majority_baseline": baseline,
-            "as_reported": {"accuracy": h["test_acc"][best], "epoch": best + 1},
-            "last": {"accuracy": acc, "epoch": n_epochs},
-            "val_chosen": {"accuracy": acc + 0.01, "epoch": chosen + 1} if val else None,
-        },
-    }
+    chosen = results.Figure(acc + 0.01, int(np.argmax(h["val_acc"])) + 1) if val else None
+    summary = RunSummary(40, baseline, results.Figure(h["test_acc"][best], best + 1), results.Figure(acc, n_epochs),
+                         results.Figure(acc, n_epochs, k=10), chosen)
+    return SimpleNamespace(history=SimpleNamespace(**h), split=SimpleNamespace(name=split),
+                           config=SimpleNamespace(model=model, epochs=n_epochs), summary=summary)
 
 
 def fake_pair(honest=True):
-    report = fake_record(val=False, seed=1)
-    hon = fake_record(val=True, seed=2) if honest else None
-    summary = dict(report["summary"])
-    summary["val_chosen"] = hon["summary"]["val_chosen"] if hon else None
-    return {"report": report, "honest": hon, "summary": summary}
+    return FixedRun(None, fake_record(val=False, seed=1), fake_record(val=True, seed=2) if honest else None)
 
 
 def fake_loso(n_participants=32, models=("dnn", "cnn"), targets=("valence", "arousal"), val=True):
@@ -89,15 +77,12 @@ def fake_groups(n_groups=4, n_folds=32):
 
 
 def fake_protocol_summary(keys=(("dnn", "valence"), ("cnn", "valence"), ("dnn", "arousal"), ("cnn", "arousal"))):
-    out = {}
-    for k, key in enumerate(keys):
-        out[key] = {
-            PROTOCOLS[0]: {"mean": 0.70, "low": float("nan"), "high": float("nan"), "baseline": 0.56},
-            PROTOCOLS[1]: {"mean": 0.58, "low": 0.48, "high": 0.67, "baseline": 0.56},
-            PROTOCOLS[2]: {"mean": 0.60 + 0.01 * k, "low": 0.55, "high": 0.65, "baseline": 0.57},
-            PROTOCOLS[3]: {"mean": 0.52, "low": 0.45, "high": 0.59, "baseline": 0.58},
-        }
-    return out
+    def est(mean, low, high, baseline):
+        return Estimate(mean, low, high, baseline, 2, 100, (mean,), "t over folds", 2)
+
+    return {key: {Protocol.BEST_ON_TEST: est(0.70, float("nan"), float("nan"), 0.56),
+                  Protocol.FIXED: est(0.58, 0.48, 0.67, 0.56), Protocol.KFOLD: est(0.60 + 0.01 * k, 0.55, 0.65, 0.57),
+                  Protocol.LOSO: est(0.52, 0.45, 0.59, 0.58)} for k, key in enumerate(keys)}
 
 
 def fake_permutation(targets=("valence", "arousal")):
@@ -107,7 +92,8 @@ def fake_permutation(targets=("valence", "arousal")):
 
 def fake_maps():
     rng = np.random.default_rng(6)
-    return {(t, k): rng.normal(0, 0.3, deap_format.N_EEG) for t in ("valence", "arousal") for k in ("effect", "occlusion")}
+    return {(t, k): rng.normal(0, 0.3, deap_format.N_EEG)
+            for t in ("valence", "arousal") for k in ("effect", "occlusion")}
 
 
 def fake_feature_map(standardized=True):
@@ -126,6 +112,13 @@ def fake_raw(n_channels=deap_format.N_EEG, seconds=10):
     return rng.normal(0, 20, (n_channels, seconds * deap_format.SFREQ)).cumsum(axis=1) * 0.1
 
 
+def fake_seeds():
+    rng = np.random.default_rng(9)
+    return {key: {w: Estimate(0.6, 0.55, 0.65, 0.55, 5, 100, tuple(rng.uniform(0.5, 0.7, 5)), "t over seeds", 30,
+                              baseline_high=0.65)
+                  for w in ("as_reported", "last", "last_k")} for key in (("dnn", "valence"), ("cnn", "valence"))}
+
+
 def _folds(n_groups, n_folds):
     groups, baselines, reported = fake_groups(n_groups, n_folds)
     return plotting.plot_fold_accuracies(groups, baselines=baselines, reported=reported)
@@ -142,6 +135,9 @@ FIGURES = {
     "history_no_honest": lambda: plotting.plot_history(fake_pair(honest=False)),
     "test_curves": lambda: plotting.plot_test_curves(
         {"DNN": fake_record("dnn", seed=1), "CNN": fake_record("cnn", seed=2)}, title="valence"),
+    "test_curves_by_target": lambda: plotting.plot_test_curves_by_target(
+        {(m, t): [fake_pair()] for m in ("dnn", "cnn") for t in ("valence", "arousal")}, prefix="MAHNOB-HCI "),
+    "seed_spread": lambda: plotting.plot_seed_spread(fake_seeds(), title="fixed split"),
     "folds_4x32": lambda: _folds(4, 32),
     "folds_1x2": lambda: _folds(1, 2),
     "loso_32": lambda: plotting.plot_loso(fake_loso()),
@@ -179,13 +175,9 @@ def _visible_texts(fig: Figure) -> list[Text]:
 
 
 @pytest.mark.parametrize("name", list(FIGURES))
-def test_returns_a_figure(name):
-    assert isinstance(FIGURES[name](), Figure)
-
-
-@pytest.mark.parametrize("name", list(FIGURES))
-def test_text_at_least_9_pt_at_book_width(name):
+def test_returns_a_figure_with_text_at_least_9_pt_at_book_width(name):
     fig = FIGURES[name]()
+    assert isinstance(fig, Figure)
     scale = min(1.0, BOOK_WIDTH_PX / _png_width(fig))  # the book shrinks wider figures to its width
     texts = _visible_texts(fig)
     assert texts, "a figure without any text"
@@ -195,27 +187,22 @@ def test_text_at_least_9_pt_at_book_width(name):
 
 
 @pytest.mark.parametrize("name", ["raw", "feature_map"])
-def test_every_channel_is_labelled(name):
+def test_every_channel_is_labelled_without_overlap(name):
     fig = FIGURES[name]()
     fig.canvas.draw()
-    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
-    assert labels == list(deap_format.EEG_CHANNELS)
+    ticks = fig.axes[0].get_yticklabels()
+    assert [t.get_text() for t in ticks] == list(deap_format.EEG_CHANNELS)
+    boxes = sorted((t.get_window_extent(fig.canvas.get_renderer()) for t in ticks), key=lambda b: b.y0)
+    for lower, upper in zip(boxes, boxes[1:]):
+        assert upper.y0 >= lower.y1 - 0.5, "channel labels overlap"
 
 
-def test_channel_labels_do_not_overlap():
-    for name in ("raw", "feature_map"):
-        fig = FIGURES[name]()
-        fig.canvas.draw()
-        renderer = fig.canvas.get_renderer()
-        boxes = sorted((t.get_window_extent(renderer) for t in fig.axes[0].get_yticklabels()), key=lambda b: b.y0)
-        for lower, upper in zip(boxes, boxes[1:]):
-            assert upper.y0 >= lower.y1 - 0.5, f"{name}: channel labels overlap"
-
-
-def test_montage_names_every_channel():
-    fig = plotting.plot_montage()
-    texts = {t.get_text() for t in fig.axes[0].texts}
-    assert set(deap_format.EEG_CHANNELS) <= texts
+def test_montage_names_every_channel_where_the_scalp_maps_put_it():
+    names = {t.get_text(): t.get_position() for t in plotting.plot_montage().axes[0].texts if t.get_text()}
+    assert list(names) == list(deap_format.EEG_CHANNELS)
+    topomap = plotting.plot_topomap(np.zeros(deap_format.N_EEG)).axes[0]
+    [sensors] = [c for c in topomap.collections if len(c.get_offsets()) == deap_format.N_EEG]
+    np.testing.assert_allclose(list(names.values()), sensors.get_offsets(), atol=1e-12)
 
 
 # --------------------------------------------------------------------------------------------
@@ -261,11 +248,11 @@ def test_protocols_best_on_test_has_no_error_bar(n_keys):
         assert xs == [1.0, 2.0, 3.0]  # never at x=0, the best-on-test protocol
         for c in bars:  # the interval drawn is the stored one
             x = int(round(float(np.asarray(c.lines[0].get_xdata())[0])))
-            v = summary[key][PROTOCOLS[x]]
+            v = summary[key][list(Protocol)[x]]
             (seg,) = c.lines[2][0].get_segments()
-            assert np.allclose(sorted(seg[:, 1]), [v["low"], v["high"]])
+            assert np.allclose(sorted(seg[:, 1]), [v.low, v.high])
         # the best-on-test figure is still drawn, as a bare marker at x=0
-        best = summary[key][PROTOCOLS[0]]["mean"]
+        best = summary[key][Protocol.BEST_ON_TEST].mean
         bare = [line for line in ax.lines if line.get_linestyle() == "None"
                 and np.allclose(line.get_xdata(), [0]) and np.allclose(line.get_ydata(), [best])]
         assert bare, "the best-on-test point is missing"
@@ -274,13 +261,9 @@ def test_protocols_best_on_test_has_no_error_bar(n_keys):
         assert sum(len(c.get_segments()) for c in dotted) == 4
 
 
-def test_protocols_single_key_is_not_tiny():
+def test_protocols_single_key_is_not_tiny_and_its_labels_are_wrapped():
     fig = plotting.plot_protocols(fake_protocol_summary(keys=(("dnn", "valence"),)))
     assert fig.get_size_inches()[0] >= 5
-
-
-def test_protocols_x_labels_are_wrapped():
-    fig = plotting.plot_protocols(fake_protocol_summary(keys=(("dnn", "valence"),)))
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert len(labels) == 4 and "\n" in labels[0]
     assert [" ".join(lab.split()) for lab in labels] == list(SHORT_PROTOCOLS)
@@ -332,10 +315,10 @@ def test_loso_draws_each_participants_baseline_and_accuracy():
     ax = fig.axes[0]
     recs = loso["dnn", "valence"]
     heights = [p.get_height() for p in ax.patches]
-    assert np.allclose(heights, [r["summary"]["majority_baseline"] for r in recs])
+    assert np.allclose(heights, [r.summary.majority_baseline for r in recs])
     fig.canvas.draw()
     ys = np.concatenate([c.get_offsets()[:, 1] for c in ax.collections if len(c.get_offsets())])
-    assert np.allclose(np.sort(ys), np.sort([r["summary"]["last"]["accuracy"] for r in recs]))
+    assert np.allclose(np.sort(ys), np.sort([r.summary.last.accuracy for r in recs]))
 
 
 def test_no_global_style_change():

@@ -99,11 +99,6 @@ def steadier(seeds: dict) -> dict:
     return {"choice": "last_k" if sd["last_k"] < sd["last"] else "last", "sd": sd}
 
 
-def several_seeds(fixed: dict) -> bool:
-    """Whether any experiment of ``fixed`` (``{key: [FixedRun]}``) holds more than one training seed."""
-    return max(len(runs) for runs in fixed.values()) > 1
-
-
 def compare_over_seeds(a, b) -> dict:
     """Two models' seed values on one split: the difference of means, Welch's t-test (nan with
     fewer than two seeds a side), and the share of seed pairs that ``a`` wins (ties count half)."""

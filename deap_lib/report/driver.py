@@ -1,18 +1,9 @@
-"""Executing the chapters and building the book: the one driver behind ``make book``, ``make test``
-and a plain ``jupyter-book build book``.
+"""Executing the chapters with papermill and building the book (``make book``, ``make test``).
 
-- :func:`execute_chapters` runs each chapter notebook with papermill into ``<book>/chapters/`` and
-  records, per chapter, what it was executed with (profile, parameters, the source's hash) in
-  ``<book>/chapters/.executed.json``. While a chapter runs, the training engine reports each
-  finished run to a progress file that the driver prints to the terminal.
-- :func:`build` runs ``jupyter-book build`` with warnings as errors.
-- :func:`prepare_book` copies the book's sources to another folder, so that a build (the smoke
-  build of ``make test``) never touches the user's ``book/chapters`` and ``_build/html``.
-- As a Sphinx extension (listed in ``_config.yml``), :func:`setup` executes, before a plain
-  ``jupyter-book build book``, every chapter that is missing or was executed with other
-  parameters or another source. The profile is ``$DEAP_LIB_PROFILE`` if set, else the one the
-  chapters were last executed with, else ``quick``; the data is ``$DEAP_DIR`` if set, else the
-  one last used (the twin when never set), and likewise ``$MAHNOB_DIR`` for the MAHNOB-HCI chapter.
+Each chapter is stamped with what it was executed with in ``<book>/chapters/.executed.json``. As a
+Sphinx extension (:func:`setup`, in ``_config.yml``), a plain ``jupyter-book build book`` first executes
+the stale chapters, with ``$DEAP_LIB_PROFILE`` (else the last profile, else ``quick``) and the data of
+``$DEAP_DIR`` / ``$MAHNOB_DIR`` when set (else the last used).
 """
 
 from __future__ import annotations
@@ -27,7 +18,12 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from jupyter_core.utils import ensure_event_loop
 
 from deap_lib import fingerprint
 from deap_lib.data.deap_format import DEAP_DIR_ENV
@@ -37,11 +33,16 @@ from deap_lib.store import atomic_write_text, stable_hash
 
 #: The chapters in reading order (notebooks/NN_topic.py).
 CHAPTERS = ("01_data", "02_models", "03_fixed_split", "04_kfold", "05_honest", "06_mahnob")
-
 ROOT = Path(__file__).resolve().parents[2]
 #: Where the training engine appends one line per finished run while a chapter executes.
 PROGRESS_ENV = "DEAP_LIB_PROGRESS_FILE"
 STAMP = ".executed.json"
+#: Parameters that say where runs execute, not what they compute: a change never makes a chapter stale.
+WHERE_ONLY = ("scheduler",)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _source_hash(name: str, notebooks: Path) -> str:
@@ -49,15 +50,9 @@ def _source_hash(name: str, notebooks: Path) -> str:
     return hashlib.sha256(src.read_bytes()).hexdigest()[:16] if src.exists() else ""
 
 
-#: Parameters that say where runs execute, not what they compute: a change never makes a chapter stale.
-WHERE_ONLY = ("scheduler",)
-
-
 def _wanted(profile: str, parameters: dict | None) -> dict:
-    """What a chapter's execution depends on: the profile (its name and its values: an edited
-    profile file makes the chapters stale), the parameters that change results, and the code of
-    all of deap_lib (an edit of the pages re-executes the chapters; their runs are read from the
-    store unless the code that trains them changed)."""
+    """What a chapter's execution depends on: the profile's name and values, the parameters that
+    change results, and the code of all of deap_lib."""
     kept = {k: v for k, v in (parameters or {}).items() if k not in WHERE_ONLY}
     try:
         values = stable_hash(load_profile(profile))
@@ -79,14 +74,12 @@ def stale_chapters(chapters_dir: Path, profile: str, parameters: dict | None = N
                    notebooks: Path = ROOT / "notebooks") -> list[str]:
     """The chapters that are missing, or were executed with other parameters or another source."""
     stamps, wanted = read_stamps(chapters_dir), _wanted(profile, parameters)
+
     def executed_with(name):
         return {k: v for k, v in stamps.get(name, {}).items() if k != "seconds"}
 
-    return [
-        name for name in CHAPTERS
-        if not (Path(chapters_dir) / f"{name}.ipynb").exists()
-        or executed_with(name) != {**wanted, "source": _source_hash(name, Path(notebooks))}
-    ]
+    return [name for name in CHAPTERS if not (Path(chapters_dir) / f"{name}.ipynb").exists()
+            or executed_with(name) != {**wanted, "source": _source_hash(name, Path(notebooks))}]
 
 
 def _sync_pair(name: str, notebooks: Path) -> Path:
@@ -97,55 +90,43 @@ def _sync_pair(name: str, notebooks: Path) -> Path:
     if src.exists():
         text = jupytext.read(src)
         if not ipynb.exists() or [c.source for c in jupytext.read(ipynb).cells] != [c.source for c in text.cells]:
-            jupytext.write(text, ipynb)  # only when the sources differ: no churn of cell ids
+            jupytext.write(text, ipynb)
     return ipynb
 
 
-class _Progress:
-    """Prints the lines the training engine appends to the progress file, while a chapter runs."""
+@contextmanager
+def _progress(path: Path, name: str):
+    """Prints the lines the training engine appends to ``path`` (named in ``$DEAP_LIB_PROGRESS_FILE``)."""
+    path.write_text("")
+    os.environ[PROGRESS_ENV] = str(path.resolve())
+    stop = threading.Event()
 
-    def __init__(self, path: Path, name: str):
-        self.path, self.name, self.stop = path, name, threading.Event()
-        path.write_text("")
-        self.thread = threading.Thread(target=self._follow, daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.stop.set()
-        self.thread.join()
-        self.path.unlink(missing_ok=True)
-
-    def _follow(self):
-        seen = 0
-        while True:
-            stopping = self.stop.wait(2.0)
-            lines = self.path.read_text().splitlines() if self.path.exists() else []
+    def follow():
+        seen, stopping = 0, False
+        while not stopping:
+            stopping = stop.wait(2.0)
+            lines = path.read_text().splitlines() if path.exists() else []
             for line in lines[seen:]:
-                print(f"  {self.name}: {line}", file=sys.stderr, flush=True)
+                _say(f"  {name}: {line}")
             seen = len(lines)
-            if stopping:
-                return
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        path.unlink(missing_ok=True)
+        os.environ.pop(PROGRESS_ENV, None)
 
 
-def execute_chapters(
-    profile: str = "quick",
-    *,
-    notebooks: str | os.PathLike = ROOT / "notebooks",
-    out: str | os.PathLike = ROOT / "book" / "chapters",
-    chapters: tuple[str, ...] = CHAPTERS,
-    parameters: dict | None = None,
-) -> dict[str, float]:
-    """Execute the chapters in order with papermill; return each one's wall time in seconds.
-
-    Only the parameters a notebook declares are passed to it. Progress (each chapter, each
-    finished training run with its time, and an estimate from the previous build when there was
-    one) goes to the terminal. A failing chapter raises papermill's error; chapters executed
-    before it keep their stamps, so a re-run starts again where it stopped. Ctrl-C raises
-    :class:`ChaptersInterrupted`, whose message says what was finished and stored.
-    """
+def execute_chapters(profile: str = "quick", *, notebooks: str | os.PathLike = ROOT / "notebooks",
+                     out: str | os.PathLike = ROOT / "book" / "chapters", chapters: tuple[str, ...] = CHAPTERS,
+                     parameters: dict | None = None) -> dict[str, float]:
+    """Execute ``chapters`` in order with papermill into ``out``, each with the parameters it declares;
+    return each one's wall time (s). A failing chapter raises papermill's error (those before it keep
+    their stamps); Ctrl-C raises :class:`ChaptersInterrupted`."""
     import papermill
 
     load_profile(profile)  # fail early on a bad name
@@ -153,8 +134,8 @@ def execute_chapters(
         profile = str(Path(profile).resolve())  # the kernels run in the output folder
     notebooks, out = Path(notebooks), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    stamps = read_stamps(out)
-    times = {}
+    logging.getLogger("papermill").addFilter(_DEAD_KERNEL_LINE)  # added once: the same filter
+    stamps, times = read_stamps(out), {}
     for i, name in enumerate(chapters, 1):
         ipynb = _sync_pair(name, notebooks)
         declared = papermill.inspect_notebook(str(ipynb))
@@ -162,31 +143,22 @@ def execute_chapters(
         before = stamps.get(name, {})
         estimate = (f", about {before['seconds']:.0f} s last time with these parameters"
                     if before.get("seconds") and before.get("profile") == str(profile) else "")
-        print(f"[{i}/{len(chapters)}] executing {name} (profile {Path(str(profile)).stem}{estimate}) ...",
-              file=sys.stderr, flush=True)
+        _say(f"[{i}/{len(chapters)}] executing {name} (profile {Path(str(profile)).stem}{estimate}) ...")
         start = time.perf_counter()
-        progress_file = out / f".{name}.progress"
-        os.environ[PROGRESS_ENV] = str(progress_file.resolve())
-        logger = logging.getLogger("papermill")
-        if not any(isinstance(f, _NoDeadKernelLine) for f in logger.filters):
-            logger.addFilter(_NoDeadKernelLine())
         try:
-            with _Progress(progress_file, name):
-                papermill.execute_notebook(
-                    str(ipynb), str(out / f"{name}.ipynb"), parameters=params, progress_bar=False,
-                    cwd=str(out), kernel_manager_class="deap_lib.report.driver.QuietKernelManager",
-                )
+            with _progress(out / f".{name}.progress", name):
+                papermill.execute_notebook(str(ipynb), str(out / f"{name}.ipynb"), parameters=params,
+                                           progress_bar=False, cwd=str(out),
+                                           kernel_manager_class="deap_lib.report.driver.QuietKernelManager")
         except KeyboardInterrupt:
-            _forget_abandoned_cell()
+            ensure_event_loop().set_exception_handler(_quiet_abandoned_cell)
             raise ChaptersInterrupted(list(times), name) from None
-        finally:
-            os.environ.pop(PROGRESS_ENV, None)
         _hide_injected_parameters(out / f"{name}.ipynb")
         times[name] = time.perf_counter() - start
         stamps[name] = {**_wanted(profile, parameters), "source": _source_hash(name, notebooks),
                         "seconds": round(times[name], 1)}
         atomic_write_text(out / STAMP, json.dumps(stamps, indent=1))
-        print(f"[{i}/{len(chapters)}] {name}: {times[name]:.0f} s", file=sys.stderr, flush=True)
+        _say(f"[{i}/{len(chapters)}] {name}: {times[name]:.0f} s")
     return times
 
 
@@ -200,62 +172,46 @@ class ChaptersInterrupted(KeyboardInterrupt):
 
 
 class _NoDeadKernelLine(logging.Filter):
-    """Drops nbclient's log line "Kernel died while waiting for execute reply." (on papermill's
-    logger). After Ctrl-C, which reaches the kernel too, it came before the one-line message, depending
-    on timing; a kernel that really dies still fails its chapter with papermill's ``DeadKernelError``."""
+    """Drops nbclient's "Kernel died while waiting for execute reply." (after Ctrl-C, which reaches the
+    kernel too, it could come before the one-line message); a kernel that really dies still fails its
+    chapter with papermill's ``DeadKernelError``."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         return not record.getMessage().startswith("Kernel died while waiting for execute reply")
 
 
-def _forget_abandoned_cell() -> None:
-    """After Ctrl-C, papermill's task for the interrupted cell ends with an error that nobody reads:
-    asyncio would print its traceback at exit. The kernel is shut down already; say nothing of it."""
-    from jupyter_core.utils import ensure_event_loop
-
-    def handler(loop, context):
-        if context.get("message") != "Task exception was never retrieved":
-            loop.default_exception_handler(context)
-
-    ensure_event_loop().set_exception_handler(handler)
+_DEAD_KERNEL_LINE = _NoDeadKernelLine()
 
 
-def _kernel_manager_class():
-    from jupyter_client.manager import AsyncKernelManager
-
-    class QuietKernelManager(AsyncKernelManager):
-        """Kernels over local sockets (IPC), not TCP: no network port, and no warning about one; shut
-        down without the interrupt that makes an idle kernel log an error."""
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.transport = "ipc"
-            # the socket files live in a private temporary folder, not in the working directory
-            self.ip = str(Path(tempfile.mkdtemp(prefix="deap-lib-kernel-")) / "kernel")
-
-        async def _async_interrupt_kernel(self):
-            # jupyter_client sends SIGINT before every shutdown; at a chapter's end the kernel is idle and
-            # logs "KeyboardInterrupt caught in kernel", and after Ctrl-C the cell's traceback comes back
-            # too: a shutdown request (then SIGTERM, SIGKILL) ends it alone, and its workers with it.
-            if not self.shutting_down:
-                await super()._async_interrupt_kernel()
-
-        interrupt_kernel = _async_interrupt_kernel
-
-        async def _async_cleanup_resources(self, restart=False):
-            await super()._async_cleanup_resources(restart=restart)
-            if not restart:
-                shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
-
-        cleanup_resources = _async_cleanup_resources
-
-    return QuietKernelManager
+def _quiet_abandoned_cell(loop, context) -> None:
+    """asyncio's exception handler after Ctrl-C: papermill's task for the interrupted cell fails unread."""
+    if context.get("message") != "Task exception was never retrieved":
+        loop.default_exception_handler(context)
 
 
-def __getattr__(name):  # the kernel manager class is built lazily (jupyter_client is a heavy import)
-    if name == "QuietKernelManager":
-        return _kernel_manager_class()
-    raise AttributeError(name)
+class QuietKernelManager(AsyncKernelManager):
+    """Kernels over local sockets (IPC) in a private temporary folder, not TCP ports; shut down
+    without the interrupt that makes an idle kernel log an error."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = str(Path(tempfile.mkdtemp(prefix="deap-lib-kernel-")) / "kernel")
+
+    async def _async_interrupt_kernel(self):
+        # jupyter_client sends SIGINT before every shutdown: an idle kernel logs "KeyboardInterrupt caught in
+        # kernel" (and after Ctrl-C the cell's traceback); the shutdown request alone ends it and its workers
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
+    interrupt_kernel = _async_interrupt_kernel
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources
 
 
 def _hide_injected_parameters(path: Path) -> None:
@@ -271,28 +227,35 @@ def _hide_injected_parameters(path: Path) -> None:
 
 
 def prepare_book(dest: str | os.PathLike) -> Path:
-    """Copy the book's sources (pages, figures, ``_config.yml``, ``_toc.yml``) to ``dest``/book.
-
-    Returns the new book folder; its chapters go to ``<dest>/book/chapters`` and its HTML, when
-    built, to ``<dest>/_build/html``.
-    """
+    """A fresh copy of the book's sources (pages, figures, ``_config.yml``, ``_toc.yml``) in ``<dest>/book``,
+    returned; its chapters go to ``<dest>/book/chapters`` and its HTML to ``<dest>/_build/html``."""
     book = Path(dest) / "book"
     if book.exists():
         shutil.rmtree(book)
     shutil.copytree(ROOT / "book", book, ignore=shutil.ignore_patterns("chapters", "_toc.yml"))
-    shutil.copy(ROOT / "_config.yml", book / "_config.yml")
-    shutil.copy(ROOT / "_toc.yml", book / "_toc.yml")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, book / name)
     return book
+
+
+class JupyterBookVersionError(OSError):
+    """The installed Jupyter Book cannot build this book (Jupyter Book 2 builds nothing and exits 0)."""
 
 
 def build(book_dir: str | os.PathLike = ROOT / "book", *, out: str | os.PathLike | None = None,
           profile: str | None = None) -> None:
-    """``jupyter-book build`` with warnings as errors (a missing chapter is otherwise only a warning).
-
-    ``profile`` goes to the Sphinx extension through ``$DEAP_LIB_PROFILE``, so that it finds the
-    chapters just executed up to date instead of executing them with another profile.
-    """
-    _check_jupyter_book()
+    """``jupyter-book build`` with warnings as errors (a missing chapter is otherwise only a warning);
+    ``profile`` reaches the Sphinx extension (``$DEAP_LIB_PROFILE``) so that it finds the chapters just
+    executed up to date. Raises :class:`JupyterBookVersionError` under Jupyter Book 2."""
+    try:
+        version = metadata.version("jupyter-book")
+    except metadata.PackageNotFoundError:  # not in this environment: the one on PATH runs (or is missing)
+        version = "1"
+    if int(version.split(".")[0]) >= 2:
+        raise JupyterBookVersionError(
+            f"Jupyter Book {version} is installed, but this book is a Jupyter Book 1 project (_config.yml, "
+            "_toc.yml, glue), which Jupyter Book 2 ignores (it builds nothing and exits 0): "
+            "pip install 'jupyter-book<2' (make setup installs the pinned 1.0.4.post1)")
     exe = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(exe) if exe.exists() else "jupyter-book", "build", str(book_dir), "-W", "-n", "--keep-going"]
     if out is not None:
@@ -301,34 +264,12 @@ def build(book_dir: str | os.PathLike = ROOT / "book", *, out: str | os.PathLike
     subprocess.run(cmd, check=True, env=env, cwd=ROOT)
 
 
-class JupyterBookVersionError(OSError):
-    """The installed Jupyter Book cannot build this book (Jupyter Book 2 builds nothing and exits 0)."""
-
-
-def _check_jupyter_book() -> None:
-    from importlib import metadata
-
-    try:
-        version = metadata.version("jupyter-book")
-    except metadata.PackageNotFoundError:
-        return  # not in this environment: the one on PATH runs (or its absence is the error)
-    if int(version.split(".")[0]) >= 2:
-        raise JupyterBookVersionError(
-            f"Jupyter Book {version} is installed, but this book is a Jupyter Book 1 project (_config.yml, "
-            "_toc.yml, glue), which Jupyter Book 2 ignores (it builds nothing and exits 0): "
-            "pip install 'jupyter-book<2' (make setup installs the pinned 1.0.4.post1)")
-
-
-# --------------------------------------------------------------------------------------------
-# Sphinx extension: a plain `jupyter-book build book` executes what is missing or stale first.
-
-
 def _on_builder_inited(app) -> None:
+    """Before a plain ``jupyter-book build``: execute the first stale chapter and every one after it."""
     from sphinx.errors import ExtensionError
 
     chapters_dir = Path(app.srcdir) / "chapters"
-    stamps = read_stamps(chapters_dir)
-    last = next(iter(stamps.values()), {})
+    last = next(iter(read_stamps(chapters_dir).values()), {})
     profile = os.environ.get(PROFILE_ENV) or last.get("profile") or "quick"
     parameters = dict(last.get("parameters") or {})
     for env, name in ((DEAP_DIR_ENV, "deap_dir"), (MAHNOB_DIR_ENV, "mahnob_dir")):
@@ -337,11 +278,9 @@ def _on_builder_inited(app) -> None:
     todo = stale_chapters(chapters_dir, profile, parameters)
     if not todo:
         return
-    # A chapter reads the runs of the ones before it: once one is stale, execute it and all after it.
-    run = CHAPTERS[CHAPTERS.index(todo[0]):]
-    print(f"deap_lib: {', '.join(todo)} missing or executed with other parameters or source; executing "
-          f"{', '.join(run)} first (profile {Path(profile).stem}); set {PROFILE_ENV}=smoke|quick|paper to choose",
-          file=sys.stderr, flush=True)
+    run = CHAPTERS[CHAPTERS.index(todo[0]):]  # a chapter reads the runs of the ones before it
+    _say(f"deap_lib: {', '.join(todo)} missing or executed with other parameters or source; executing "
+         f"{', '.join(run)} first (profile {Path(profile).stem}); set {PROFILE_ENV}=smoke|quick|paper to choose")
     try:
         execute_chapters(profile, out=chapters_dir, chapters=run, parameters=parameters)
     except Exception as err:  # one line for the build's log; the notebook holds the traceback

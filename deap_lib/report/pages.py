@@ -19,7 +19,7 @@ from myst_nb import glue
 from deap_lib.data import deap_format, features
 from deap_lib.evaluation import stats
 from deap_lib.evaluation.results import Protocol
-from deap_lib.evaluation.summaries import HONEST_EPOCH, compare_over_seeds, folds, seed_figures, several_seeds, steadier
+from deap_lib.evaluation.summaries import HONEST_EPOCH, compare_over_seeds, folds, seed_figures, steadier
 from deap_lib.experiment import splits
 from deap_lib.experiment.engine import LAST_K, default_device, resolve_precision, versions
 from deap_lib.report import paper
@@ -34,7 +34,6 @@ def glue_all(numbers: dict) -> None:
 
 def reduced_note(values: dict, what: str, ran: list, of: list, why: str) -> "Markdown | None":
     """A note saying which part of a scheme this build ran, when it ran less than all of it."""
-
     if len(ran) == len(of):
         return None
     return Markdown(f":::{{admonition}} Reduced: {len(ran)} of the {len(of)} {what}\n:class: note\n"
@@ -53,9 +52,7 @@ def arithmetic(values: dict) -> str:
 
 
 def page_header(values: dict, data) -> "Markdown":
-    """The box at the top of every chapter: data source, profile, library versions."""
-
-
+    """The box at the top of every chapter: data source, profile, arithmetic, library versions."""
     profile = values.get("profile")
     reduced = {
         "smoke": " **Smoke profile: a tiny run that only shows the chapter executes; its numbers mean nothing.**",
@@ -81,7 +78,6 @@ def page_header(values: dict, data) -> "Markdown":
 
 def md_table(rows: list[dict], columns: list[str] | None = None) -> "Markdown":
     """A list of dicts as a Markdown table (renders in the notebook and in the book)."""
-
     columns = columns or list(rows[0])
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(str(r.get(c, "")) for c in columns) + " |" for r in rows]
@@ -159,11 +155,10 @@ def headline_fixed(fixed: dict) -> str:
         lines.append(f"{model.upper()} {target}, fixed split, {runs[0].config.epochs} epochs: best on test "
                      f"{s.as_reported.accuracy:.1%} (epoch {s.as_reported.epoch}; optimistic), last epoch "
                      f"{s.last.accuracy:.1%}, validation-chosen {vc}, majority baseline {s.majority_baseline:.1%}")
-    if several_seeds(fixed):
-        seeds = seed_figures(fixed)
-        w = seed_headline(seeds)
-        lines += [f"{m.upper()} {t}, over {v[w].n} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
-                  f"{_seed_clause(v[w])}" for (m, t), v in seeds.items()]
+    seeds = seed_figures(fixed)
+    w = seed_headline(seeds)
+    lines += [f"{m.upper()} {t}, over {v[w].n} training seeds, {SEED_FIGURE_LABELS[w]}: {_pm(v[w])}; "
+              f"{_seed_clause(v[w])}" for (m, t), v in seeds.items()]
     return "\n".join(lines)
 
 
@@ -222,23 +217,12 @@ def mahnob_numbers(values: dict, mahnob: dict) -> dict:
 
 
 def mahnob_verdicts(mahnob: dict) -> Markdown:
-    """Each experiment's honest fixed-split figure against its majority baseline (over the training
-    seeds when there are several, as the fixed-split chapter judges it; else the one run's last epoch
-    with its Wilson interval), and the k-fold means against theirs: one sentence each."""
-    fixed = mahnob["fixed"]
-    if several_seeds(fixed):
-        seeds = seed_figures(fixed)
-        w = seed_headline(seeds)
-        lines = [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w].n} training seeds: "
-                 f"{'above chance' if v[w].above_chance() else 'not told from chance'}: {_seed_clause(v[w])}."
-                 for (m, t), v in seeds.items()]
-    else:
-        lines = []
-        for (model, target), runs in fixed.items():
-            s = runs[0].summary
-            low, high = stats.accuracy_ci(s.last.accuracy, s.n_test)
-            lines.append("- " + verdict(f"{model.upper()} {target}, fixed split, last epoch", s.last.accuracy,
-                                        low, high, s.majority_baseline))
+    """Each experiment's headline honest fixed-split figure over its training seeds against its majority
+    baseline (as the fixed-split chapter judges it), and the k-fold means against theirs: a sentence each."""
+    seeds = seed_figures(mahnob["fixed"])
+    w = seed_headline(seeds)
+    lines = [f"- {m.upper()} {t}, fixed split, {SEED_FIGURE_LABELS[w]} over {v[w].n} training seeds: "
+             f"{_said(v[w])}: {_seed_clause(v[w])}." for (m, t), v in seeds.items()]
     for (model, target), recs in mahnob["kfold"].items():
         f = folds(recs, "last")
         lines.append("- " + verdict(f"{model.upper()} {target}, {f.n} of the folds, mean of the last epochs",
@@ -414,28 +398,20 @@ def not_learned(name: str, figures: dict[str, float], baseline: float, n: int, e
 
 
 def _seeds_not_learned(name: str, v) -> str | None:
-    """:func:`not_learned` for a figure over training seeds: its t-interval reaching the baseline."""
-    return None if v.above_chance() else (
-        f"{name}, {_pm(v)} over {v.n} training seeds, the t-interval of their mean "
-        f"({100 * v.low:.1f}-{100 * v.high:.1f} %) reaching the baseline {v.baseline:.1%}, after {v.epochs} epochs")
+    """:func:`not_learned` for a figure over training seeds (:meth:`Estimate.above_chance`)."""
+    if v.above_chance():
+        return None
+    why = (f"the t-interval of their mean ({100 * v.low:.1f}-{100 * v.high:.1f} %) reaching the baseline {v.baseline:.1%}"
+           if v.n > 1 else f"inside the majority baseline's 95 % interval (up to {v.baseline_high:.1%})")
+    return f"{name}, {_pm(v)} over {v.n} training seed{'s' if v.n > 1 else ''}, {why}, after {v.epochs} epochs"
 
 
 def fixed_split_warning(fixed: dict, *, profile: str | None = None) -> Markdown | None:
-    """:func:`budget_warning` for the honest fixed-split figures: over the training seeds when there
-    are several (the headline figure of :func:`seed_headline`), else the one run's last and
-    validation-chosen epochs."""
-    if several_seeds(fixed):
-        seeds = seed_figures(fixed)
-        w = seed_headline(seeds)
-        return budget_warning([_seeds_not_learned(f"{m.upper()} {t}: {SEED_FIGURE_LABELS[w]}", v[w])
-                               for (m, t), v in seeds.items()], profile=profile)
-    items = []
-    for (model, target), runs in fixed.items():
-        s = runs[0].summary
-        figures = {"last epoch": s.last.accuracy, "validation-chosen": s.val_chosen.accuracy if s.val_chosen else None}
-        items.append(not_learned(f"{model.upper()} {target}", figures, s.majority_baseline, s.n_test,
-                                 runs[0].config.epochs))
-    return budget_warning(items, profile=profile)
+    """:func:`budget_warning` for the headline honest fixed-split figure over the training seeds."""
+    seeds = seed_figures(fixed)
+    w = seed_headline(seeds)
+    return budget_warning([_seeds_not_learned(f"{m.upper()} {t}: {SEED_FIGURE_LABELS[w]}", v[w])
+                           for (m, t), v in seeds.items()], profile=profile)
 
 
 def folds_warning(runs: dict, which: str, *, profile: str | None = None) -> Markdown | None:

@@ -10,19 +10,12 @@ FIXED_SPLIT = {
     ("cnn", "valence"): {"as_reported": 0.660, "ci": None, "range": (0.56, 0.75)},
 }
 #: 32-fold random cross-validation, last epoch, mean over folds.
-KFOLD32 = {
-    ("dnn", "valence"): 0.587,
-    ("cnn", "valence"): 0.592,
-    ("dnn", "arousal"): 0.569,
-    ("cnn", "arousal"): 0.591,
-}
+KFOLD32 = {("dnn", "valence"): 0.587, ("cnn", "valence"): 0.592, ("dnn", "arousal"): 0.569, ("cnn", "arousal"): 0.591}
 KFOLD32_DNN_FOLD_RANGE = (0.43, 0.78)
 #: The report's arousal k-fold run had valence hard-coded as its target: its "arousal" figures
 #: are valence figures of another run, shown with this caveat.
-KFOLD32_CAVEAT = {
-    ("dnn", "arousal"): "its arousal run used valence labels (a target hard-coded in its code)",
-    ("cnn", "arousal"): "its arousal run used valence labels (a target hard-coded in its code)",
-}
+KFOLD32_CAVEAT = dict.fromkeys([("dnn", "arousal"), ("cnn", "arousal")],
+                               "its arousal run used valence labels (a target hard-coded in its code)")
 #: McNemar on the fixed split's 100 valence test trials (DNN vs CNN). With 52 both right, the best
 #: epochs' DNN 71 % and CNN 66 % imply that only the DNN was right on 19 trials, only the CNN on 14.
 MCNEMAR = {"both_right": 52, "both_wrong": 15, "only_dnn": 19, "only_cnn": 14, "p_value": 0.487}
@@ -32,13 +25,6 @@ FIVE_BY_TWO = {"t": -2.502, "epochs": 150, "dnn": 0.543, "cnn": 0.572}
 DEAP_HIGH = {"valence": 724, "arousal": 754}
 DEAP_HIGH_STRICT = {"valence": 708, "arousal": 737}  # rating > 5: the report's prose
 DEAP_MAJORITY = {"valence": 0.566, "arousal": 0.589}
-#: Tripathi et al. (2017), 2-class DEAP, 40 channels.
-TRIPATHI = {
-    ("dnn", "valence"): 0.7578,
-    ("cnn", "valence"): 0.8141,
-    ("dnn", "arousal"): 0.7313,
-    ("cnn", "arousal"): 0.7336,
-}
 #: Trainable parameters the report states for its two models.
 N_PARAMS = {"dnn": 18_847_501, "cnn": 4_021_777}
 #: MAHNOB-HCI (emotion elicitation): the report ran the same pipeline on 546 usable sessions, a
