@@ -37,9 +37,9 @@ from deap_lib.experiment.splits import kfold_splits
 def epoch_seconds(results: list, stacked: bool) -> float:
     """Median seconds of one epoch of all the runs, the first (warm-up) epoch left out."""
     if stacked:  # every run of a stack records the stack's epoch
-        per_epoch = results[0][0]["epoch_seconds"]
+        per_epoch = results[0][0].epoch_seconds
     else:
-        per_epoch = [sum(epoch) for epoch in zip(*(record["epoch_seconds"] for record, _ in results))]
+        per_epoch = [sum(epoch) for epoch in zip(*(record.epoch_seconds for record, _ in results))]
     return statistics.median(per_epoch[1:] or per_epoch)
 
 
@@ -71,7 +71,7 @@ def main() -> None:
             start = time.perf_counter()
             results = engine.train_runs(config, data, folds, scheme="kfold", device=device, progress=False,
                                         stacked=stacked)
-            assert all(record["stacked"] == stacked for record, _ in results)
+            assert all((record.stack_size > 1) == stacked for record, _ in results)
             seconds[stacked] = epoch_seconds(results, stacked)
             del results
             if device.type == "cuda":

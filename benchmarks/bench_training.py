@@ -1,13 +1,14 @@
 """How fast does the library's training loop train the report's models, in float32 and bfloat16, against this CPU's matmul peaks?
 
 Trains the DNN and the CNN of ``deap_lib.models`` with the library's one training loop,
-:func:`deap_lib.experiment.engine.train_run` (the report's optimizer and batch size, every training row fitted
-as in the report, the training set re-evaluated after each epoch as the report did), on random data
-shaped like the task (1180 training trials and 100 test trials of 32 x 99), and prints per epoch,
-after one warm-up epoch: the seconds of the training pass, its achieved GFLOP/s and percentage of
-the matmul peak, the share of it spent in ``optimizer.step()``, the seconds of the evaluation that
-follows it (eval mode, the training and the test set) as a share of the training pass, and the
-whole epoch as ``train_run`` records it (``epoch_seconds``: training, evaluation and bookkeeping).
+:func:`deap_lib.experiment.engine.train_run` (the report's optimizer and batch size, every training row
+fitted as in the report; with ``--train-accuracy eval`` the training set re-evaluated after each epoch
+as the report did), on random data shaped like the task (1180 training trials and 100 test trials of
+32 x 99), and prints per epoch, after one warm-up epoch: the seconds of the training pass, its achieved
+GFLOP/s and percentage of the matmul peak, the share of it spent in ``optimizer.step()``, the seconds
+of the evaluation that follows it (eval mode: the test set, and the training set with
+``--train-accuracy eval``) as a share of the training pass, and the whole epoch as ``train_run``
+records it (``epoch_seconds``: training, evaluation and bookkeeping).
 
 The loop is not copied here: ``train_run`` builds its model through ``build_model``, which this
 script wraps (while ``train_run`` runs) to put a forward pre-hook and a forward hook on the model;
@@ -209,12 +210,12 @@ def epoch_phases(events: list) -> list[dict]:
             current["evals"].append([t, None])
         elif kind == "forward_end" and not training:
             current["evals"][-1][1] = t
-    # After the last epoch train_run predicts the test set once more: not part of an epoch.
-    n_evals = len(epochs[0]["evals"])
+    # Every eval-mode forward belongs to the epoch it follows: train_run evaluates after each epoch's
+    # training pass and nothing after the last one (the record's test logits are the last epoch's).
     phases = []
     for epoch in epochs:
         (t0, cpu0, faults0), (t1, cpu1, faults1) = epoch["start"], epoch["end"]
-        evals = epoch["evals"][:n_evals]
+        evals = epoch["evals"]
         phases.append({
             "seconds": t1 - t0,
             "cores": (cpu1 - cpu0) / (t1 - t0),
@@ -254,7 +255,7 @@ def bench_model(name: str, args, data: Prepared, split: Split, precision: str = 
         phases = epoch_phases(events)
         assert len(phases) == config.epochs, (len(phases), config.epochs)
         results[label], shares[label] = [], []
-        for epoch, (phase, seconds) in enumerate(zip(phases, record["epoch_seconds"])):
+        for epoch, (phase, seconds) in enumerate(zip(phases, record.epoch_seconds)):
             if epoch == 0:
                 continue  # warm-up: allocations, oneDNN's kernel choices
             rate = epoch_flops / phase["seconds"] / 1e9

@@ -15,8 +15,8 @@ one loop (:func:`deap_lib.experiment.engine.train_runs`):
 Each is the median of ``--epochs`` epochs after one warm-up epoch. From them the paper profile's
 runs (:func:`deap_lib.report.costs.profile_runs`) are scheduled as the engine would run them on this
 one device, stacked where their shapes agree. The projection is printed as such, never as a
-measurement of the whole profile. ``--device cpu --epochs 1 --stack 2`` runs the same script on a
-CPU (the test suite does, on tiny models, to keep it working).
+measurement of the whole profile. ``--device cpu --epochs 1 --stack 2 --tiny`` runs the same script on a
+CPU, on tiny models: a check that the script still works, not a measurement.
 
 Precision on CUDA: the same ``precision`` setting as on the CPU (bf16 weights and activations,
 float32 master weights and loss), not TF32: one bf16 arithmetic on both kinds of device, and
@@ -54,7 +54,7 @@ def time_part(model: str, precision: str, splits: list[Split], data, args, model
     out = engine.train_runs(config, data, splits, device=args.device, progress=False, stacked=len(splits) > 1)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
-    return statistics.median(out[0][0]["epoch_seconds"][1:])
+    return statistics.median(out[0][0].epoch_seconds[1:])
 
 
 def main(argv=None) -> int:

@@ -68,11 +68,11 @@ def _run(job: dict) -> dict:
         split = splits.five_by_two_splits(n, seed=config.seed)[0][0]
     start = time.perf_counter()
     record, _ = train_run(config, data, split, scheme=job["scheme"], device="cpu", progress=False)
-    h = record["history"]
-    return {**job, "n_train": len(record["split"]["fit"]), "n_val": len(record["split"]["val"]),
-            "n_test": len(record["y_test"]), "test_acc": h["test_acc"], "val_acc": h["val_acc"],
-            "seconds": record["epoch_seconds"], "wall_s": time.perf_counter() - start,
-            "majority": record["summary"]["majority_baseline"]}
+    h = record.history
+    return {**job, "n_train": len(record.fit), "n_val": len(record.val),
+            "n_test": len(record.y_test), "test_acc": list(h.test_acc), "val_acc": list(h.val_acc),
+            "seconds": list(record.epoch_seconds), "wall_s": time.perf_counter() - start,
+            "majority": record.summary.majority_baseline}
 
 
 def measure(args) -> None:

@@ -47,10 +47,11 @@ def _run(job: dict) -> dict:
     split = splits.fixed_split(len(data.features), n_test=config.n_test, seed=config.seed)
     start = time.perf_counter()
     record, _ = train_run(config, data, split, device="cpu", progress=False)
-    return {**job, "test_acc": record["history"]["test_acc"], "loss": record["history"]["loss"],
-            "seconds": record["epoch_seconds"], "wall_s": time.perf_counter() - start,
-            "majority": record["summary"]["majority_baseline"], "n_test": record["summary"]["n_test"],
-            "last_k": record["summary"]["last_k"], "precision_run": record["precision"]}
+    s = record.summary
+    return {**job, "test_acc": list(record.history.test_acc), "loss": list(record.history.loss),
+            "seconds": list(record.epoch_seconds), "wall_s": time.perf_counter() - start,
+            "majority": s.majority_baseline, "n_test": s.n_test,
+            "last_k": s.last_k.to_json(), "precision_run": record.precision}
 
 
 def machine() -> str:

@@ -12,6 +12,7 @@ import scipy.stats
 from deap_lib.evaluation import stats, summaries
 from deap_lib.evaluation.results import Estimate, Protocol
 from deap_lib.experiment import engine, protocols
+from deap_lib.experiment import settings
 from deap_lib.experiment.settings import ExperimentConfig
 from deap_lib.experiment.splits import Split, fixed_split
 from deap_lib.report import chapters, pages
@@ -123,3 +124,24 @@ def test_the_protocols_chapter_judges_seeds_as_the_fixed_split_chapter():
     text = pages.protocols_warning(summary).data
     assert "training seeds" not in text and "leave-one-subject-out, honest epoch 50.0%" in text
     assert "above chance where participants are mixed: DNN valence (fixed split" in text
+
+
+def test_chapters_compute_what_they_show_in_any_order(tmp_path, monkeypatch):
+    """The fixed-split chapter alone gives the same runs as after the models chapter (which trains
+    only its own target's runs): no chapter relies on another having run."""
+    data = helpers.fake_data(signal=1.5)
+    monkeypatch.setattr(chapters, "prepared", lambda values: data)
+    values = settings.chapter_settings({"profile": "smoke", "epochs": 2, "train_seeds": 2, "n_jobs": 1})
+
+    def runs(fixed):
+        return {key: [(r.report.id, r.report.history, r.honest and r.honest.history) for r in seeds]
+                for key, seeds in fixed.items()}
+
+    monkeypatch.setenv("DEAP_LIB_CACHE", str(tmp_path / "in order"))
+    shown = chapters.models_chapter({**values, "target": "arousal"})["fixed"]
+    assert list(shown) == [("dnn", "arousal"), ("cnn", "arousal")]
+    in_order = runs(chapters.fixed_runs(values, data))
+    monkeypatch.setenv("DEAP_LIB_CACHE", str(tmp_path / "alone"))
+    alone = runs(chapters.fixed_runs(values, data))
+    assert alone == in_order and len(alone) == 4
+    assert {k: in_order[k] for k in shown} == runs(shown)
