@@ -12,6 +12,8 @@ from deap_lib.evaluation.results import Protocol
 from deap_lib.experiment import settings
 from deap_lib.report import chapters, pages
 
+pytestmark = pytest.mark.slow  # trains every protocol on the null twin
+
 
 @pytest.fixture(scope="module")
 def smoke():

@@ -56,6 +56,7 @@ def test_same_seed_same_history_other_seed_different(cache):
     assert torch.equal(global_state, torch.get_rng_state())  # the caller's RNG is untouched
 
 
+@pytest.mark.slow
 def test_overfits_a_tiny_set(cache):
     data = fake_data(n_participants=1, signal=0.0)  # pure noise labels: only memorisation helps
     split = fixed_split(40, n_test=5, seed=1)
@@ -66,6 +67,7 @@ def test_overfits_a_tiny_set(cache):
     assert record.history.loss[-1] < 0.05 < record.history.loss[0]
 
 
+@pytest.mark.slow
 def test_learns_a_planted_signal(cache):
     data = fake_data(signal=1.5)
     split = fixed_split(len(data.features), n_test=40, seed=3)
@@ -134,6 +136,7 @@ def test_damaged_run_entries_are_trained_again(cache, caplog):
     protocols.load_weights(run_splits(config(), data, [split], progress=False)[0])
 
 
+@pytest.mark.slow
 def test_n_jobs_does_not_change_results(tmp_path):
     data = fake_data()
     folds = kfold_splits(len(data.features), n_folds=4, seed=12)

@@ -126,6 +126,7 @@ def test_the_protocols_chapter_judges_seeds_as_the_fixed_split_chapter():
     assert "above chance where participants are mixed: DNN valence (fixed split" in text
 
 
+@pytest.mark.slow
 def test_chapters_compute_what_they_show_in_any_order(tmp_path, monkeypatch):
     """The fixed-split chapter alone gives the same runs as after the models chapter (which trains
     only its own target's runs): no chapter relies on another having run."""

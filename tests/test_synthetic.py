@@ -89,6 +89,7 @@ def _within_participant_accuracy(data, target):
     return acc, max(y.mean(), 1 - y.mean())
 
 
+@pytest.mark.slow  # trains classifiers on 16 prepared twin participants
 @pytest.mark.parametrize("target", ["valence", "arousal"])
 def test_planted_effect_detectable_null_not(twin_features, target):
     acc, majority = _within_participant_accuracy(twin_features[synthetic.DEFAULT_EFFECT], target)

@@ -11,23 +11,13 @@ from pathlib import Path
 
 def resolve_folder(root: str | os.PathLike | None, *, env: str, dataset: str, holding: str,
                    required: bool = True) -> Path | None:
-    """The folder ``root``, else the one ``$env`` names, checked to exist.
+    """The folder ``root``, else the one ``$env`` names, checked to exist, with ``~`` expanded.
 
     ``dataset`` names the data in messages ("DEAP"), ``holding`` says what the folder holds
     ("s01.dat ... s32.dat (DEAP's data_preprocessed_python)"). With ``required=False``, None is
-    returned when neither names a folder (the caller then uses the synthetic twin).
-
-    Returns
-    -------
-    Path or None
-        The folder, with ``~`` expanded.
-
-    Raises
-    ------
-    FileNotFoundError
-        If neither ``root`` nor ``$env`` is given (and ``required``), or the folder does not exist.
-    NotADirectoryError
-        If the path exists but is not a folder.
+    returned when neither names a folder (the caller then uses the synthetic twin). Raises
+    FileNotFoundError when no folder is named (and ``required``) or it does not exist,
+    NotADirectoryError when the path is not a folder.
     """
     if root is not None and str(root) != "":
         source = "the given folder"
@@ -48,45 +38,28 @@ def resolve_folder(root: str | os.PathLike | None, *, env: str, dataset: str, ho
 
 
 class NotABoundedFile(ValueError):
-    """A path that :func:`open_regular` refuses: not a regular file, or larger than allowed.
-
-    The message says what was found and expected, without the path (the caller names it).
-    """
+    """A path :func:`open_regular` refuses: not a regular file, or larger than allowed. The message
+    says what was found and expected, without the path (the caller names it)."""
 
 
-_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+_KINDS = ((stat.S_ISREG, "a regular file"), (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+          (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
 
 
 def file_kind(mode: int) -> str:
     """What a file of ``st_mode`` ``mode`` is, in words: "a regular file", "a FIFO", "a directory" ..."""
-    if stat.S_ISREG(mode):
-        return "a regular file"
     return next((name for test, name in _KINDS if test(mode)), "not a regular file")
 
 
 def open_regular(path: str | os.PathLike, max_bytes: int) -> tuple[io.FileIO, int]:
-    """Open ``path`` for reading, refusing anything but a regular file of at most ``max_bytes``.
+    """``path`` opened for reading (unbuffered, at its start; the caller closes it) and its size at
+    open, refusing anything but a regular file of at most ``max_bytes``.
 
-    The path is opened with ``O_NONBLOCK`` (a FIFO opens at once instead of waiting for a
-    writer), then the open descriptor is checked with ``fstat`` (no race between the check and
-    the read), then put back in blocking mode. Symbolic links are followed: a link to
-    ``/dev/zero`` is refused as a character device.
-
-    Returns
-    -------
-    file : io.FileIO
-        Unbuffered, positioned at the start; the caller closes it.
-    size : int
-        The file's size at open (``st_size``); a reader should still read at most ``max_bytes``.
-
-    Raises
-    ------
-    FileNotFoundError, OSError
-        As ``os.open`` (missing file, dangling link, link loop, permission).
-    NotABoundedFile
-        If it is not a regular file ("is not a regular file (a FIFO)") or is larger than ``max_bytes``
-        ("is 20000000000 bytes, more than 207489536").
+    Opened with ``O_NONBLOCK`` (a FIFO opens at once instead of waiting for a writer), checked with
+    ``fstat`` on the open descriptor (no race between check and read), then put back in blocking
+    mode. Links are followed: one to ``/dev/zero`` is refused as a character device. Raises what
+    ``os.open`` raises (missing file, dangling link, permission), and :class:`NotABoundedFile`
+    ("is not a regular file (a FIFO)", "is 20000000000 bytes, more than 207489536").
     """
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     try:

@@ -21,20 +21,8 @@ def check_target(target: str) -> int:
 
 
 def binarize(ratings: np.ndarray, target: str, *, threshold: float = THRESHOLD) -> np.ndarray:
-    """Binary labels (1 = high) for one target.
-
-    Parameters
-    ----------
-    ratings : ndarray, shape (n_trials, 4)
-        DEAP ratings: valence, arousal, dominance, liking.
-    target : {"valence", "arousal"}
-    threshold : float
-        A rating ``>= threshold`` is "high".
-
-    Returns
-    -------
-    y : ndarray of int64, shape (n_trials,)
-    """
+    """Labels (int64, 1 = rating ``>= threshold``) of ``target`` from ``ratings`` (n_trials, 4):
+    valence, arousal, dominance, liking."""
     ratings = np.asarray(ratings)
     if ratings.ndim != 2 or ratings.shape[1] < 2:
         raise ValueError(f"ratings must have shape (n_trials, 4), got {ratings.shape}")
@@ -46,20 +34,11 @@ def class_balance(ratings: np.ndarray, *, threshold: float = THRESHOLD) -> list[
 
     ``high_if_strict`` counts ``rating > threshold``: the convention behind the report's prose.
     """
-    ratings = np.asarray(ratings)
     rows = []
     for target, col in TARGETS.items():
-        r = ratings[:, col]
+        r = np.asarray(ratings)[:, col]
         high = int((r >= threshold).sum())
-        rows.append(
-            {
-                "target": target,
-                "n_trials": int(r.size),
-                "high": high,
-                "low": int(r.size - high),
-                "share_high": high / r.size if r.size else float("nan"),
-                "at_threshold": int((r == threshold).sum()),
-                "high_if_strict": int((r > threshold).sum()),
-            }
-        )
+        rows.append({"target": target, "n_trials": int(r.size), "high": high, "low": int(r.size - high),
+                     "share_high": high / r.size if r.size else float("nan"),
+                     "at_threshold": int((r == threshold).sum()), "high_if_strict": int((r > threshold).sum())})
     return rows
