@@ -1,8 +1,8 @@
-"""deap_lib: the library behind the DEAP DNN/CNN literate report.
+"""deap_lib: the library behind the DEAP DNN/CNN literate report, in layers (``ARCHITECTURE.md``).
 
-Modules, one per concern: ``io`` (reading real DEAP), ``synthetic`` (the DEAP twin),
-``features`` (reduction to 32 x 99), ``labels``, ``dataset`` (prepared, cached features),
-``models``, ``training``, ``splits``, ``stats``, ``config``, ``cli``.
+``data/`` (readers, twins, features, labels, the prepared dataset), ``evaluation/`` (numbers in, numbers out),
+``experiment/`` (settings, splits, the training loop, protocols, where runs execute), ``report/`` (chapters,
+pages, figures, the book driver); ``models``, ``store`` (the cache), ``fingerprint`` (of the code) and ``cli``.
 """
 
 __version__ = "0.1.0"

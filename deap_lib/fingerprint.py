@@ -1,12 +1,9 @@
 """Fingerprints of deap_lib's own code, so that stored results follow the code that made them.
 
-A fingerprint hashes the syntax tree of some of the package's modules, with docstrings dropped
-(comments never reach the tree), so an edit of words leaves it as it was and any edit of code
-changes it. :data:`PRODUCERS` names the code behind each kind of stored entry; the store puts
-that code's fingerprint into every key of the kind (:func:`deap_lib.store.entry_key`), so an
-edit of the models retrains, and an edit of the report layer does not. The book driver stamps
-each executed chapter with the fingerprint of the whole package, so any edit re-executes the
-chapters (which then read their stored runs).
+A fingerprint hashes the syntax tree of some modules without docstrings (comments never reach it): edited
+words keep it, edited code changes it. :data:`PRODUCERS` names the code behind each kind of stored entry,
+whose fingerprint is part of every key of the kind (:func:`deap_lib.store.entry_key`); the book driver stamps
+each chapter with the whole package's (:func:`package`).
 """
 
 from __future__ import annotations
@@ -22,21 +19,19 @@ PACKAGE = Path(__file__).resolve().parent
 PRODUCERS = {
     # the readers, the twins, the reduction, the labels and the prepared dataset
     "features": ("data/*.py",),
-    # the models, the training loop and its stacked form, the splits, a run's summary figures
+    # the models, the training loop and its stacked form, the splits, a run's figures, the stored record's form
     "records": ("models.py", "experiment/engine.py", "experiment/stacked.py", "experiment/splits.py",
-                "evaluation/stats.py"),
+                "evaluation/stats.py", "evaluation/results.py", "experiment/records.py"),
     "baselines": ("experiment/baselines.py", "experiment/splits.py", "evaluation/stats.py"),
 }
 PRODUCERS["weights"] = PRODUCERS["records"]  # a run's weights come with its record
+_DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
+        if isinstance(node, _DOCUMENTED) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
     return tree
 
 

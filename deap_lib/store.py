@@ -1,24 +1,13 @@
-"""The one store of everything cached: prepared features, run records, weights, baseline fits.
-
-An *entry* is one file, ``<cache>/store/<kind>/<key>``: a header line that records the payload's
-length and SHA-256, then the payload (an ``.npz`` archive, JSON text or a torch ``state_dict``).
-Entries are written atomically (a temporary file renamed over the target, with the user's umask)
-and verified on every read. A damaged entry (truncated, bit-flipped, undecodable), or anything else
-at an entry's path (a directory, a symbolic link, a FIFO or another special file: never followed,
-never waited on), is reported in one log line naming its path, removed, and read as missing, so its
-caller computes it again. A full disk is one :class:`CacheFullError` naming the folder and the size.
-
-Keys are hashes of everything that determines an entry (:func:`entry_key`), including the
-fingerprint of the code that produces its kind (:mod:`deap_lib.fingerprint`): an edit of that code
-retires the kind's old entries, an edit elsewhere (the report's pages) keeps them.
-Where the cache lives: ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib`` (:func:`cache_dir`).
-"""
+"""The one store of everything cached: ``<cache>/store/<kind>/<key>`` files, a header line (the payload's length
+and SHA-256) then the payload. Written atomically, verified on every read: a damaged entry, or anything but a
+regular file at its path, is logged in one line, removed and read as missing. Keys (:func:`entry_key`) hash
+everything that determines an entry, the fingerprint of the code producing its kind included."""
 
 from __future__ import annotations
 
 import errno
 import hashlib
-import io as _bytesio
+import io
 import json
 import logging
 import os
@@ -34,8 +23,7 @@ import numpy as np
 from deap_lib import fingerprint
 
 CACHE_ENV = "DEAP_LIB_CACHE"
-#: Kinds of entry and what each holds. The fingerprint of the code producing a kind
-#: (:data:`deap_lib.fingerprint.PRODUCERS`) is part of every key of that kind.
+#: Kinds of entry and what each holds.
 KINDS = {
     "features": "one participant's prepared features and ratings (.npz)",
     "records": "one run's record: config, history, split, predictions (JSON)",
@@ -57,8 +45,8 @@ class CacheFullError(OSError):
     """No space left (or quota exceeded) in the cache folder: one line naming it and the size."""
 
 
-class _NotAnEntry(Exception):
-    """Something other than a regular file at an entry's path (its message says what)."""
+class _Damaged(Exception):
+    """An entry that cannot be used (its message says why)."""
 
 
 _SPECIAL = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
@@ -67,14 +55,13 @@ _SPECIAL = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (s
 
 def _not_a_file(mode: int) -> str | None:
     """What a non-regular file is (None for a regular file)."""
-    if stat.S_ISREG(mode):
-        return None
-    return next((f"{what}, not a file" for test, what in _SPECIAL if test(mode)), "not a regular file")
+    if not stat.S_ISREG(mode):
+        return next((f"{what}, not a file" for test, what in _SPECIAL if test(mode)), "not a regular file")
 
 
 def remove_path(path: str | os.PathLike) -> None:
-    """Remove whatever is at ``path`` (a file, a link itself, a special file, a directory tree);
-    nothing when missing (another process may have removed it first)."""
+    """Remove whatever is at ``path`` (a file, a link itself, a special file, a directory tree); nothing when
+    missing (another process may have removed it first)."""
     path = Path(path)
     try:
         is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
@@ -92,7 +79,7 @@ def remove_path(path: str | os.PathLike) -> None:
 
 
 def cache_dir(path: str | os.PathLike | None = None) -> Path:
-    """Return the cache root: ``path``, else ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib``."""
+    """The cache root, created: ``path``, else ``$DEAP_LIB_CACHE``, else ``~/.cache/deap_lib``."""
     if path is None:
         path = os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "deap_lib"
     root = Path(path).expanduser()
@@ -107,7 +94,7 @@ def stable_hash(obj: Any, *, length: int = 16) -> str:
 
 
 def entry_key(kind: str, parts: Any) -> str:
-    """Key of an entry of ``kind`` determined by ``parts`` (any JSON-able value)."""
+    """Key of an entry of ``kind`` determined by ``parts`` (any JSON-able value) and the code producing ``kind``."""
     return stable_hash({"kind": kind, "code": fingerprint.code_of(kind), "parts": parts}, length=24)
 
 
@@ -118,11 +105,8 @@ def _umask() -> int:
 
 
 def atomic_write_bytes(path: str | os.PathLike, write: Callable) -> None:
-    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it over ``path``.
-
-    A run killed half-way leaves at most a stray ``.tmp`` file, never a truncated ``path``. The
-    file gets the mode the user's umask gives (not ``mkstemp``'s 0600).
-    """
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it over ``path``: a run killed
+    half-way leaves at most a stray ``.tmp`` file, never a truncated ``path``. The file's mode follows the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -150,22 +134,13 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 
 
 def file_identity(path: str | os.PathLike, how: str = "stat") -> dict:
-    """What identifies a data file's content for caching.
-
-    ``how="stat"`` (default, free): the resolved path, size, inode and device, and the
-    modification and status-change times in nanoseconds, as git's index does. Rewriting a file
-    changes its status-change time (``ctime``) even when its modification time is put back (as
-    ``cp -p``, rsync and archive tools do), and ``ctime`` cannot be set by a user. Moving or copying
-    the folder makes its files new to the cache. ``how="content"``: the SHA-256 of the file (a full
-    read; identical copies anywhere share their cache entries).
-    """
+    """What identifies a data file's content for caching: ``how="stat"`` (free, as git's index: the resolved path,
+    size, inode, device, and mtime and ctime in ns: a rewrite moves ``ctime`` even when ``mtime`` is put back, as
+    ``cp -p`` does), or ``"content"``: the file's SHA-256 (a full read)."""
     path = Path(path)
     if how == "content":
-        h = hashlib.sha256()
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                h.update(block)
-        return {"sha256": h.hexdigest()}
+            return {"sha256": hashlib.file_digest(f, "sha256").hexdigest()}
     if how != "stat":
         raise ValueError(f"identity must be one of {IDENTITIES}, got {how!r}")
     st = path.stat()
@@ -174,13 +149,7 @@ def file_identity(path: str | os.PathLike, how: str = "stat") -> dict:
 
 
 class Store:
-    """Entries under ``<root>/store/<kind>/<key>``, verified on read (see the module docstring).
-
-    Parameters
-    ----------
-    root : path, optional
-        The cache root (default :func:`cache_dir`).
-    """
+    """Entries under ``<root>/store/<kind>/<key>`` (``root``: the cache root, default :func:`cache_dir`)."""
 
     def __init__(self, root: str | os.PathLike | None = None):
         self.cache = cache_dir(root)
@@ -191,19 +160,12 @@ class Store:
             raise ValueError(f"unknown cache kind {kind!r}; kinds: {sorted(KINDS)}")
         return self.root / kind / key
 
-    # -- bytes ---------------------------------------------------------------------------------
-
     def write(self, kind: str, key: str, payload: bytes) -> Path:
-        """Store ``payload`` as the entry ``(kind, key)``, atomically; return its file."""
+        """Store ``payload`` as the entry ``(kind, key)``, atomically; return its file (CacheFullError: disk full)."""
         path = self.path(kind, key)
         header = b"%s %d %d %s\n" % (_MAGIC, _FORMAT, len(payload), hashlib.sha256(payload).hexdigest().encode())
-
-        def write(f):
-            f.write(header)
-            f.write(payload)
-
         try:
-            atomic_write_bytes(path, write)
+            atomic_write_bytes(path, lambda f: f.writelines((header, payload)))
         except OSError as err:
             if err.errno not in (errno.ENOSPC, errno.EDQUOT):
                 raise
@@ -213,49 +175,44 @@ class Store:
                 f"or point ${CACHE_ENV} at another folder") from None
         return path
 
-    def _open(self, path: Path):
-        """``path`` opened for reading, only if it is a regular file: a symbolic link is never followed
-        and a FIFO never waited on. FileNotFoundError when missing, :class:`_NotAnEntry` otherwise."""
-        why = _not_a_file(os.lstat(path).st_mode)
-        if why is None:
+    def _payload(self, path: Path, *, verify: bool = True) -> bytes | None:
+        """The payload at ``path``, length and checksum verified (without ``verify``: b"", length only); None when
+        missing; else :class:`_Damaged`. A symbolic link is never followed, a FIFO never waited on."""
+        try:
+            why = _not_a_file(os.lstat(path).st_mode)
+            if why is not None:
+                raise _Damaged(why)
             fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
             why = _not_a_file(os.fstat(fd).st_mode)  # swapped since the lstat: still no blocking read
-            if why is None:
-                return os.fdopen(fd, "rb")
-            os.close(fd)
-        raise _NotAnEntry(why)
-
-    def _header(self, f) -> tuple[int, str] | str:
-        """(length, sha256) from an entry's header line, or why it cannot be read."""
-        line = f.readline(_HEADER_MAX)
-        parts = line.split()
-        if len(parts) != 4 or parts[0] != _MAGIC or not line.endswith(b"\n"):
-            return "no valid header"
-        if parts[1] != str(_FORMAT).encode() or not parts[2].isdigit() or len(parts[3]) != 64:
-            return "no valid header"
-        return int(parts[2]), parts[3].decode("ascii", "replace")
+            if why is not None:
+                os.close(fd)
+                raise _Damaged(why)
+            with os.fdopen(fd, "rb") as f:
+                line = f.readline(_HEADER_MAX)
+                parts = line.split()
+                if (len(parts) != 4 or parts[0] != _MAGIC or not line.endswith(b"\n") or parts[1] != b"%d" % _FORMAT
+                        or not parts[2].isdigit() or len(parts[3]) != 64):
+                    raise _Damaged("no valid header")
+                length = int(parts[2])
+                payload = f.read(length + 1) if verify else b""
+                size = len(payload) if verify else os.fstat(f.fileno()).st_size - f.tell()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise _Damaged(f"cannot be read ({err.strerror or err})") from None
+        if size != length:
+            raise _Damaged(f"{size} payload bytes, {length} recorded at write")
+        if verify and hashlib.sha256(payload).hexdigest() != parts[3].decode("ascii", "replace"):
+            raise _Damaged("its checksum does not match the one recorded at write")
+        return payload
 
     def read(self, kind: str, key: str) -> bytes | None:
         """The payload of ``(kind, key)``, verified; None when missing or damaged (then deleted)."""
         path = self.path(kind, key)
         try:
-            with self._open(path) as f:
-                header = self._header(f)
-                if isinstance(header, str):
-                    return self._discard(path, header)
-                length, digest = header
-                payload = f.read(length + 1)
-        except FileNotFoundError:
-            return None
-        except _NotAnEntry as err:
+            return self._payload(path)
+        except _Damaged as err:
             return self._discard(path, str(err))
-        except OSError as err:
-            return self._discard(path, f"cannot be read ({err.strerror or err})")
-        if len(payload) != length:
-            return self._discard(path, f"{len(payload)} payload bytes, {length} recorded at write")
-        if hashlib.sha256(payload).hexdigest() != digest:
-            return self._discard(path, "its checksum does not match the one recorded at write")
-        return payload
 
     def read_as(self, kind: str, key: str, decode: Callable[[bytes], Any]) -> Any:
         """``decode(payload)`` of a verified entry; None when missing, damaged or undecodable."""
@@ -268,24 +225,14 @@ class Store:
             return self._discard(self.path(kind, key), f"cannot be decoded ({type(err).__name__}: {err})")
 
     def intact(self, kind: str, key: str) -> bool:
-        """Whether ``(kind, key)`` exists with a valid header and the recorded length (no checksum:
-        cheap enough to ask of a 75 MB entry; :meth:`read` verifies the content)."""
+        """Whether ``(kind, key)`` exists with a valid header and the recorded length (no checksum: cheap for a
+        75 MB entry; :meth:`read` verifies the content)."""
         path = self.path(kind, key)
         try:
-            with self._open(path) as f:
-                header = self._header(f)
-                size = os.fstat(f.fileno()).st_size - f.tell()
-        except FileNotFoundError:
+            return self._payload(path, verify=False) is not None
+        except _Damaged as err:
+            self._discard(path, str(err))
             return False
-        except (_NotAnEntry, OSError) as err:
-            header = str(err) if isinstance(err, _NotAnEntry) else f"cannot be read ({err.strerror or err})"
-        if isinstance(header, str):
-            self._discard(path, header)
-            return False
-        if size != header[0]:
-            self._discard(path, f"{size} payload bytes, {header[0]} recorded at write")
-            return False
-        return True
 
     def delete(self, kind: str, key: str) -> None:
         remove_path(self.path(kind, key))
@@ -300,8 +247,6 @@ class Store:
             log.warning("cache entry %s is damaged (%s): deleted, it will be computed again", path, why)
         return None
 
-    # -- typed payloads ------------------------------------------------------------------------
-
     def write_json(self, kind: str, key: str, obj: Any) -> Any:
         """Store ``obj`` as JSON; return exactly what a later :meth:`read_json` gives."""
         text = json.dumps(obj, default=str)
@@ -313,18 +258,16 @@ class Store:
 
     def write_arrays(self, kind: str, key: str, **arrays: np.ndarray) -> None:
         """Store numeric arrays as an ``.npz`` payload (never pickled)."""
-        buf = _bytesio.BytesIO()
+        buf = io.BytesIO()
         np.savez(buf, **arrays)
         self.write(kind, key, buf.getvalue())
 
     def read_arrays(self, kind: str, key: str) -> dict[str, np.ndarray] | None:
         def decode(payload: bytes) -> dict[str, np.ndarray]:
-            with np.load(_bytesio.BytesIO(payload), allow_pickle=False) as z:
+            with np.load(io.BytesIO(payload), allow_pickle=False) as z:
                 return {name: z[name] for name in z.files}
 
         return self.read_as(kind, key, decode)
-
-    # -- housekeeping --------------------------------------------------------------------------
 
     def usage(self) -> dict[str, tuple[int, int]]:
         """``{kind: (number of entries, bytes)}``; ``"old layout"`` when files of deap_lib 0.1 remain."""
@@ -338,10 +281,8 @@ class Store:
         return out
 
     def clear(self, kinds) -> int:
-        """Delete every entry of ``kinds`` (``"all"``: every kind and the old layout); return how many.
-
-        Deleting records deletes the weights too (a run is stored only with both).
-        """
+        """Delete every entry of ``kinds`` (``"all"``: every kind and the old layout; records take their weights
+        with them: a run is stored only with both); return how many."""
         kinds = set(KINDS) | {"old layout"} if "all" in kinds else set(kinds)
         kinds |= {"weights"} if "records" in kinds else set()
         n = 0

@@ -44,14 +44,14 @@ def cluster(tmp_path_factory):
     try:
         yield cluster.scheduler_address, locked
     finally:
-        for client in list(executor._CLIENTS.values()):
+        for client, _, _ in executor._CLUSTERS.values():
             client.close()
-        executor._CLIENTS.clear()
+        executor._CLUSTERS.clear()
         cluster.close()
 
 
 def _comparable(records):
-    return [{k: v for k, v in r.items() if k not in VOLATILE} for r in records]
+    return [{k: v for k, v in r.to_json().items() if k not in VOLATILE} for r in records]
 
 
 def _assert_same_runs(got, want):
@@ -64,6 +64,7 @@ def _assert_same_runs(got, want):
         np.testing.assert_allclose(g["test_logits"], w["test_logits"], rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_kfold_and_loso_on_the_cluster_equal_the_serial_runs(cluster, tmp_path):
     address, locked = cluster
     data = helpers.fake_data(3)
@@ -76,26 +77,28 @@ def test_kfold_and_loso_on_the_cluster_equal_the_serial_runs(cluster, tmp_path):
     got += protocols.run_loso(cfg.replace(model="cnn", model_kwargs=SMALL_CNN), data, holdout=2,
                               cache=cluster_cache, progress=False, scheduler=address)
     _assert_same_runs(got, want)
-    assert {r["ran_on"]["worker"] for r in got} <= {0, 1}  # trained on the workers (which ones: Dask decides)
-    assert all(r["ran_on"]["worker"] is None for r in want)
+    assert {r.ran_on["worker"] for r in got} <= {0, 1}  # trained on the workers (which ones: Dask decides)
+    assert all(r.ran_on["worker"] is None for r in want)
     # ... and stored by the client: the workers' cache stayed empty (it is not even writable).
     client_store = Store(cluster_cache)
     for r, w in zip(got, want):
-        assert client_store.intact("weights", r["id"]) and client_store.read_json("records", r["id"]) is not None
-        theirs, ours = (protocols.load_weights(x, cache=c).state_dict() for x, c in ((r, cluster_cache), (w, serial_cache)))
+        assert client_store.intact("weights", r.id) and client_store.read_json("records", r.id) is not None
+        theirs, ours = (protocols.load_weights(x, cache=c).state_dict()
+                        for x, c in ((r, cluster_cache), (w, serial_cache)))
         assert theirs.keys() == ours.keys()
         for name in ours:
             torch.testing.assert_close(theirs[name], ours[name], rtol=1e-4, atol=1e-5)
     assert list(locked.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_stored_runs_are_not_sent_again_and_the_env_variable_selects_the_cluster(cluster, tmp_path, monkeypatch):
     address, _ = cluster
     data = helpers.fake_data(2, seed=3)
     folds = splits.kfold_splits(len(data.features), n_folds=3, seed=12)
     monkeypatch.setenv(executor.SCHEDULER_ENV, address)
     first = protocols.run_splits(config(), data, folds, scheme="kfold", cache=tmp_path, progress=False)
-    assert all(r["ran_on"]["worker"] is not None for r in first)
+    assert all(r.ran_on["worker"] is not None for r in first)
 
     def no_work(*args, **kwargs):
         raise AssertionError("a stored run was trained again")
@@ -103,9 +106,10 @@ def test_stored_runs_are_not_sent_again_and_the_env_variable_selects_the_cluster
 
     monkeypatch.setattr(executor, "run_tasks", no_work)
     again = protocols.run_splits(config(), data, folds, scheme="kfold", cache=tmp_path, progress=False)
-    assert again == first
+    assert [r.to_json() for r in again] == [r.to_json() for r in first]
 
 
+@pytest.mark.slow
 def test_a_worker_killed_mid_run_still_gives_the_complete_identical_result(tmp_path_factory, tmp_path):
     cluster, _ = _cluster(tmp_path_factory)
     try:
@@ -137,10 +141,11 @@ def test_a_worker_killed_mid_run_still_gives_the_complete_identical_result(tmp_p
         want = protocols.run_splits(cfg, data, folds, scheme="kfold", cache=tmp_path / "s", progress=False)
         _assert_same_runs(got, want)
     finally:
-        executor._CLIENTS.pop(cluster.scheduler_address).close()
+        executor._CLUSTERS.pop(cluster.scheduler_address)[0].close()
         cluster.close()
 
 
+@pytest.mark.slow
 def test_baselines_and_permutations_go_to_the_cluster(cluster, tmp_path):
     address, _ = cluster
     data = helpers.fake_data(3, seed=7)
@@ -153,6 +158,7 @@ def test_baselines_and_permutations_go_to_the_cluster(cluster, tmp_path):
             == baselines.permutation_null("logreg", data, "valence", **kw))
 
 
+@pytest.mark.slow
 def test_a_worker_without_deap_lib_or_with_other_sources_is_one_clear_error(tmp_path_factory, tmp_path, monkeypatch):
     hide = tmp_path / "hide_deap_lib.py"
     hide.write_text("import sys\nsys.modules['deap_lib'] = None  # as if it were not installed\n")
@@ -168,11 +174,14 @@ def test_a_worker_without_deap_lib_or_with_other_sources_is_one_clear_error(tmp_
         cluster.close()
 
 
+@pytest.mark.slow
 def test_workers_of_another_version_are_refused(cluster, monkeypatch):
     address, _ = cluster
-    executor._CLIENTS.pop(address).close() if address in executor._CLIENTS else None
+    if address in executor._CLUSTERS:
+        executor._CLUSTERS.pop(address)[0].close()
     monkeypatch.setattr(deap_lib, "__version__", "0.0.dev-other")  # here only: the workers keep theirs
-    with pytest.raises(executor.ClusterError, match=r"differs from this machine: deap_lib '.*' \(here '0.0.dev-other'\)"):
+    differs = r"differs from this machine: deap_lib '.*' \(here '0.0.dev-other'\)"
+    with pytest.raises(executor.ClusterError, match=differs):
         executor.connect(address)
 
 
@@ -184,7 +193,8 @@ def test_an_unreachable_scheduler_is_one_clear_error_in_a_few_seconds(monkeypatc
         executor.connect("tcp://127.0.0.1:9")
     assert time.perf_counter() - start < 5
     message = str(err.value)
-    assert message.startswith("cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1.5 s") and "\n" not in message
+    assert message.startswith("cannot reach the Dask scheduler at 'tcp://127.0.0.1:9' within 1.5 s")
+    assert "\n" not in message
     assert executor.TIMEOUT_ENV in message
     monkeypatch.setenv(executor.TIMEOUT_ENV, "soon")
     with pytest.raises(ValueError, match=f"{executor.TIMEOUT_ENV} must be a number of seconds > 0, got 'soon'"):
@@ -194,7 +204,8 @@ def test_an_unreachable_scheduler_is_one_clear_error_in_a_few_seconds(monkeypatc
 def test_the_device_is_part_of_a_run_and_each_gpu_worker_uses_its_own(monkeypatch):
     data = helpers.fake_data(2)
     split = splits.fixed_split(len(data.features), n_test=20, seed=12)
-    assert protocols.run_id(config(), data, split, "fixed", "cpu") != protocols.run_id(config(), data, split, "fixed", "cuda")
+    assert (protocols.run_id(config(), data, split, "fixed", "cpu")
+            != protocols.run_id(config(), data, split, "fixed", "cuda"))
     assert executor.device_kind("cpu", None) == "cpu" and executor.device_kind("cuda:1", None) == "cuda"
     monkeypatch.setattr(executor, "cluster_facts", lambda address: {"a": {"cuda_devices": 1}, "b": {"cuda_devices": 0}})
     with pytest.raises(executor.ClusterError, match="1 of the 2 Dask workers have a GPU"):
@@ -219,6 +230,7 @@ def test_scheduler_resolution(monkeypatch):
     assert executor.resolve_scheduler(None) is None
 
 
+@pytest.mark.slow
 def test_stacked_folds_on_the_cluster_are_shared_out_and_equal_the_plain_runs(cluster, tmp_path):
     address, _ = cluster
     data = helpers.fake_data(3, seed=11)
@@ -226,7 +238,7 @@ def test_stacked_folds_on_the_cluster_are_shared_out_and_equal_the_plain_runs(cl
     plain = protocols.run_kfold(cfg, data, n_folds=4, cache=tmp_path / "plain", progress=False)
     got = protocols.run_kfold(cfg, data, n_folds=4, cache=tmp_path / "stacked", progress=False, scheduler=address,
                               stacked=True)
-    assert all(r["stacked"] and r["stack_size"] == 2 for r in got)  # 4 folds, 2 workers: two stacks of two
-    assert {r["ran_on"]["worker"] for r in got} <= {0, 1}
-    assert all(not r["stacked"] for r in plain)
+    assert all(r.stack_size == 2 for r in got)  # 4 folds, 2 workers: two stacks of two
+    assert {r.ran_on["worker"] for r in got} <= {0, 1}
+    assert all(r.stack_size == 1 for r in plain)
     _assert_same_runs(got, plain)

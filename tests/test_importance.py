@@ -40,10 +40,6 @@ def test_effect_sizes_recover_a_planted_column():
     pooled = np.sqrt(((len(a) - 1) * a.var(ddof=1) + (len(b) - 1) * b.var(ddof=1)) / (len(a) + len(b) - 2))
     assert d[0, 0] == pytest.approx((a.mean() - b.mean()) / pooled)
 
-    with pytest.raises(ValueError, match="features must have shape"):
-        effect_sizes(x[:, 0], y)
-    with pytest.raises(ValueError, match="y must have shape"):
-        effect_sizes(x, y[:-1])
     with pytest.raises(ValueError, match="both classes"):
         effect_sizes(x, np.ones(n, dtype=int))
 
@@ -55,15 +51,11 @@ def test_stat_columns_and_channel_effects():
     assert cols == [9 * w + 4 for w in range(10)] + [94]
     assert [names[c] for c in cols] == [f"w{w}_std" for w in range(10)] + ["all_std"]
     assert [names[c] for c in stat_columns("kurtosis", whole_channel=False)][-1] == "all_kurtosis"
-    with pytest.raises(ValueError, match="stat must be one of"):
-        stat_columns("power")
 
     rng = np.random.default_rng(1)
     x, y = rng.standard_normal((60, 4, 99)), rng.integers(0, 2, 60)
     expected = effect_sizes(x, y)[:, cols[:-1]].mean(axis=1)
     np.testing.assert_allclose(channel_effects(x, y, "std"), expected)
-    with pytest.raises(ValueError, match="features must have shape"):
-        channel_effects(x[:, :, :90], y)
 
 
 @pytest.fixture(scope="module")
@@ -140,10 +132,6 @@ def test_channel_occlusion_finds_the_only_channel_read():
 
     with pytest.raises(ValueError, match="metric must be one of"):
         channel_occlusion(model, x, y, metric="auc")
-    with pytest.raises(ValueError, match="y must hold"):
-        channel_occlusion(model, x, y[:-1])
-    with pytest.raises(ValueError, match="batch_size"):
-        channel_occlusion(model, x, y, batch_size=0)
 
 
 def test_plot_topomap():

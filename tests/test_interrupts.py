@@ -59,7 +59,6 @@ def test_local_workers_end_when_their_parent_is_killed(tmp_path):
                 os.kill(pid, signal.SIGKILL)
 
 
-
 def _descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for stat_file in Path("/proc").glob("[0-9]*/stat"):
@@ -76,10 +75,12 @@ def _descendants(pid: int) -> list[int]:
     return found
 
 
-_DEFAULT_CTRL_C = "import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); " \
-                  "runpy.run_module('deap_lib', run_name='__main__')"  # as in a terminal, even if SIGINT is ignored here
+# as in a terminal, even if SIGINT is ignored here
+_DEFAULT_CTRL_C = ("import runpy, signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+                   "runpy.run_module('deap_lib', run_name='__main__')")
 
 
+@pytest.mark.slow  # starts a notebook kernel
 @pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 def test_ctrl_c_on_book_is_one_line_and_ends_the_kernel(tmp_path):
     log = tmp_path / "out.txt"

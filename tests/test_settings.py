@@ -66,8 +66,6 @@ def test_every_setting_has_a_case():
 
 @pytest.mark.parametrize("name, text, value, bad", CASES, ids=[c[0] for c in CASES])
 def test_values_are_coerced_and_bad_ones_named_in_one_line(name, text, value, bad):
-    import yaml
-
     assert coerce(name, yaml.safe_load(text)) == value and type(coerce(name, yaml.safe_load(text))) is type(value)
     for b in bad:
         with pytest.raises(ParameterError) as err:
@@ -159,7 +157,6 @@ def test_bad_set_values_stop_before_any_work(capsys, monkeypatch):
         assert cli.main(["train", "--config", "deap_dnn_valence", "--set", item]) == 2
         err = capsys.readouterr().err
         assert err.startswith(f"error: {expected}") and err.count("\n") == 1
-    assert settings.coerce("lr", "1e-3") == 1e-3
 
 
 def test_settings_fill_none_from_profile(monkeypatch):
@@ -184,6 +181,6 @@ def test_bad_profiles(tmp_path):
 
 def test_cv_experiments_parameter():
     assert settings.cv_experiments({"cv_experiments": None}) == list(settings.EXPERIMENTS)
-    assert settings.cv_experiments({"cv_experiments": ["cnn arousal", "dnn valence"]}) == [("dnn", "valence"), ("cnn", "arousal")]
-    with pytest.raises(ValueError, match="cv_experiments must be a non-empty list"):
-        settings.chapter_settings({"profile": "smoke", "cv_experiments": ["dnn dominance"]})
+    chosen = {"cv_experiments": ["cnn arousal", "dnn valence"], "mahnob_experiments": ["cnn valence"]}
+    assert settings.cv_experiments(chosen) == [("dnn", "valence"), ("cnn", "arousal")]
+    assert settings.cv_experiments(chosen, "mahnob_experiments") == [("cnn", "valence")]

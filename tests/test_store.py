@@ -6,7 +6,7 @@ import stat
 import numpy as np
 import pytest
 
-from deap_lib.store import KINDS, Store, entry_key, file_identity
+from deap_lib.store import Store, entry_key, file_identity
 
 
 def test_entries_round_trip_and_record_length_and_checksum(tmp_path):
