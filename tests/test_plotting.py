@@ -1,7 +1,7 @@
 """The book's figures: legible at the book's width (100 dpi, shrunk to about 800 px), labelled, and
 honest about their intervals."""
 
-import io as _io
+import io
 from types import SimpleNamespace
 
 import matplotlib
@@ -158,7 +158,7 @@ def _close():
 
 def _png_width(fig: Figure) -> int:
     """Width in pixels of the figure as the book's inline backend writes it (100 dpi, tight box)."""
-    buf = _io.BytesIO()
+    buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     buf.seek(0)
     return int(plt.imread(buf).shape[1])

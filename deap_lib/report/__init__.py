@@ -1,1 +1,1 @@
-"""The report: what each chapter computes, its words, tables and figures, the source report's numbers, the book driver."""
+"""The report: each chapter's computation, words, tables and figures, the source report's numbers, the book driver."""

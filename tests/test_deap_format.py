@@ -1,4 +1,6 @@
-"""Tests of deap_lib.data.deap_format: DEAP's file format, its validation, the safe unpickler, finding files."""
+"""Tests of deap_lib.data.deap_format: DEAP's file format, its validation, reading files, finding them.
+
+How a pickle is read as data (code payloads, crafted streams, the fuzzer) is tested in test_pickle_reader.py."""
 
 import os
 import pickle
@@ -312,13 +314,6 @@ def test_write_rejects_what_read_rejects(tmp_path, valid, change):
     assert os.listdir(tmp_path) == []
 
 
-def test_object_array_under_another_key_is_rejected(tmp_path, valid):
-    extra = np.array([{"x": 1}, "y"], dtype=object)
-    path = _dump(tmp_path / "s01.dat", {"data": valid[0], "labels": valid[1], "notes": extra})
-    with pytest.raises(DEAPFormatError, match="'notes'.*Python objects"):
-        deap_format.read_participant(path)
-
-
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
@@ -376,37 +371,21 @@ def test_read_missing_file_directory_and_unreadable(tmp_path, monkeypatch):
 
 
 # ---------------------------------------------------------------------------------------------
-# Security: a pickle must not be able to run code
+# Security: the files are read as data, never unpickled (the payloads: test_pickle_reader.py)
 # ---------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("protocol", [0, 2, 4, 5])
-@pytest.mark.parametrize("payload", ["os.system", "builtins.eval", "subprocess.call"])
-@pytest.mark.parametrize("where", ["top level", "inside the dict"])
-def test_code_in_a_pickle_is_refused(tmp_path, valid, protocol, payload, where):
-    marker = tmp_path / "pwned"
-    evil, global_names = helpers.code_payloads(marker)[payload]
-    obj = evil if where == "top level" else {"data": evil, "labels": valid[1]}
-    path = _dump(tmp_path / "s01.dat", obj, protocol)
+def test_read_never_unpickles(tmp_path, valid, monkeypatch):
+    path = _py2_dump(tmp_path / "s01.dat", {"labels": valid[1].astype(np.float64), "data": valid[0]})
 
-    with pytest.raises(DEAPFormatError) as info:
-        deap_format.read_participant(path)
-    message = str(info.value)
-    assert "refused" in message and str(path) in message
-    assert any(f"global {name} " in message for name in global_names)
-    assert not marker.exists()
+    def refuse(*args, **kwargs):
+        raise AssertionError("read_participant unpickled the file")
 
-
-def test_codecs_encode_is_latin1_only(tmp_path):
-    import codecs
-
-    class Zlib:
-        def __reduce__(self):
-            return codecs.encode, ("x" * 100, "zlib_codec")
-
-    path = _dump(tmp_path / "s01.dat", {"data": Zlib()})
-    with pytest.raises(DEAPFormatError, match="latin1"):
-        deap_format.read_participant(path)
+    for name in ("load", "loads", "Unpickler", "_Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    data, labels = deap_format.read_participant(path)
+    np.testing.assert_array_equal(data, valid[0])
+    np.testing.assert_array_equal(labels, valid[1])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -491,19 +470,14 @@ def test_resolve_deap_dir(tmp_path, monkeypatch):
         deap_format.resolve_deap_dir(tmp_path / "file")
 
 
-def test_written_files_follow_the_umask(tmp_path):
-    import os
+def test_written_files_follow_the_umask(tmp_path, valid):
     import stat
-
-    from deap_lib.store import atomic_write_text
 
     old = os.umask(0o022)
     try:
-        atomic_write_text(tmp_path / "a.json", "{}")
-        assert stat.S_IMODE((tmp_path / "a.json").stat().st_mode) == 0o644
+        assert stat.S_IMODE(deap_format.write_participant(tmp_path / "s01.dat", *valid).stat().st_mode) == 0o644
         os.umask(0o077)
-        atomic_write_text(tmp_path / "b.json", "{}")
-        assert stat.S_IMODE((tmp_path / "b.json").stat().st_mode) == 0o600
+        assert stat.S_IMODE(deap_format.write_participant(tmp_path / "s02.dat", *valid).stat().st_mode) == 0o600
     finally:
         os.umask(old)
 
