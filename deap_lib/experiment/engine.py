@@ -162,11 +162,6 @@ def _predict(net: torch.nn.Module, batches, k: int) -> torch.Tensor:
     return out
 
 
-def predict_logits(model: torch.nn.Module, x: torch.Tensor, *, batch_size: int = 1024) -> torch.Tensor:
-    """Logits of ``model`` on ``x`` (n, 32, 99) in eval mode, in order (never shuffled): (n,)."""
-    return _predict(model, x.split(batch_size), 1)[0]
-
-
 class _Run:
     """One run in the making: its rows, labels, seed and shuffle generator, and its history so far."""
 
