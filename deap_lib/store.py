@@ -11,9 +11,9 @@ import io
 import json
 import logging
 import os
+import secrets
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,8 @@ _FORMAT = 1
 _HEADER_MAX = 128
 #: Folders of the layout before this store (deap_lib 0.1): still counted and cleared.
 _OLD_LAYOUT = ("features", "results")
-
+_SPECIAL = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
+            (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
 log = logging.getLogger("deap_lib.store")
 
 
@@ -49,25 +50,17 @@ class _Damaged(Exception):
     """An entry that cannot be used (its message says why)."""
 
 
-_SPECIAL = ((stat.S_ISDIR, "a directory"), (stat.S_ISLNK, "a symbolic link"), (stat.S_ISFIFO, "a FIFO"),
-            (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
-
-
-def _not_a_file(mode: int) -> str | None:
-    """What a non-regular file is (None for a regular file)."""
+def _regular(mode: int) -> None:
+    """Refuse (:class:`_Damaged`) anything but a regular file, naming what it is."""
     if not stat.S_ISREG(mode):
-        return next((f"{what}, not a file" for test, what in _SPECIAL if test(mode)), "not a regular file")
+        raise _Damaged(next((f"{what}, not a file" for test, what in _SPECIAL if test(mode)), "not a regular file"))
 
 
 def remove_path(path: str | os.PathLike) -> None:
     """Remove whatever is at ``path`` (a file, a link itself, a special file, a directory tree); nothing when
     missing (another process may have removed it first)."""
     path = Path(path)
-    try:
-        is_dir = stat.S_ISDIR(os.lstat(path).st_mode)
-    except FileNotFoundError:
-        return
-    if not is_dir:
+    if (st := _lstat(path)) is None or not stat.S_ISDIR(st.st_mode):
         path.unlink(missing_ok=True)
         return
 
@@ -98,24 +91,18 @@ def entry_key(kind: str, parts: Any) -> str:
     return stable_hash({"kind": kind, "code": fingerprint.code_of(kind), "parts": parts}, length=24)
 
 
-def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it: put it back at once
-    os.umask(mask)
-    return mask
-
-
 def atomic_write_bytes(path: str | os.PathLike, write: Callable) -> None:
     """Call ``write(fileobj)`` on a temporary file beside ``path``, then rename it over ``path``: a run killed
     half-way leaves at most a stray ``.tmp`` file, never a truncated ``path``. The file's mode follows the umask."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)  # 0o666 less the umask
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
         try:
             os.replace(tmp, path)
         except OSError as err:
@@ -177,17 +164,11 @@ class Store:
 
     def _payload(self, path: Path, *, verify: bool = True) -> bytes | None:
         """The payload at ``path``, length and checksum verified (without ``verify``: b"", length only); None when
-        missing; else :class:`_Damaged`. A symbolic link is never followed, a FIFO never waited on."""
+        missing or damaged (then discarded). A symbolic link is never followed, a FIFO never waited on."""
         try:
-            why = _not_a_file(os.lstat(path).st_mode)
-            if why is not None:
-                raise _Damaged(why)
-            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            why = _not_a_file(os.fstat(fd).st_mode)  # swapped since the lstat: still no blocking read
-            if why is not None:
-                os.close(fd)
-                raise _Damaged(why)
-            with os.fdopen(fd, "rb") as f:
+            _regular(os.lstat(path).st_mode)
+            with open(path, "rb", opener=lambda name, flags: os.open(name, flags | os.O_NOFOLLOW | os.O_NONBLOCK)) as f:
+                _regular(os.fstat(f.fileno()).st_mode)  # swapped since the lstat: still no blocking read
                 line = f.readline(_HEADER_MAX)
                 parts = line.split()
                 if (len(parts) != 4 or parts[0] != _MAGIC or not line.endswith(b"\n") or parts[1] != b"%d" % _FORMAT
@@ -196,28 +177,25 @@ class Store:
                 length = int(parts[2])
                 payload = f.read(length + 1) if verify else b""
                 size = len(payload) if verify else os.fstat(f.fileno()).st_size - f.tell()
+            if size != length:
+                raise _Damaged(f"{size} payload bytes, {length} recorded at write")
+            if verify and hashlib.sha256(payload).hexdigest() != parts[3].decode("ascii", "replace"):
+                raise _Damaged("its checksum does not match the one recorded at write")
+            return payload
         except FileNotFoundError:
             return None
         except OSError as err:
-            raise _Damaged(f"cannot be read ({err.strerror or err})") from None
-        if size != length:
-            raise _Damaged(f"{size} payload bytes, {length} recorded at write")
-        if verify and hashlib.sha256(payload).hexdigest() != parts[3].decode("ascii", "replace"):
-            raise _Damaged("its checksum does not match the one recorded at write")
-        return payload
-
-    def read(self, kind: str, key: str) -> bytes | None:
-        """The payload of ``(kind, key)``, verified; None when missing or damaged (then deleted)."""
-        path = self.path(kind, key)
-        try:
-            return self._payload(path)
+            return self._discard(path, f"cannot be read ({err.strerror or err})")
         except _Damaged as err:
             return self._discard(path, str(err))
 
+    def read(self, kind: str, key: str) -> bytes | None:
+        """The payload of ``(kind, key)``, verified; None when missing or damaged (then deleted)."""
+        return self._payload(self.path(kind, key))
+
     def read_as(self, kind: str, key: str, decode: Callable[[bytes], Any]) -> Any:
         """``decode(payload)`` of a verified entry; None when missing, damaged or undecodable."""
-        payload = self.read(kind, key)
-        if payload is None:
+        if (payload := self.read(kind, key)) is None:
             return None
         try:
             return decode(payload)
@@ -227,12 +205,7 @@ class Store:
     def intact(self, kind: str, key: str) -> bool:
         """Whether ``(kind, key)`` exists with a valid header and the recorded length (no checksum: cheap for a
         75 MB entry; :meth:`read` verifies the content)."""
-        path = self.path(kind, key)
-        try:
-            return self._payload(path, verify=False) is not None
-        except _Damaged as err:
-            self._discard(path, str(err))
-            return False
+        return self._payload(self.path(kind, key), verify=False) is not None
 
     def delete(self, kind: str, key: str) -> None:
         remove_path(self.path(kind, key))
@@ -245,7 +218,6 @@ class Store:
                         path, why, err.strerror or err)
         else:
             log.warning("cache entry %s is damaged (%s): deleted, it will be computed again", path, why)
-        return None
 
     def write_json(self, kind: str, key: str, obj: Any) -> Any:
         """Store ``obj`` as JSON; return exactly what a later :meth:`read_json` gives."""
@@ -263,11 +235,7 @@ class Store:
         self.write(kind, key, buf.getvalue())
 
     def read_arrays(self, kind: str, key: str) -> dict[str, np.ndarray] | None:
-        def decode(payload: bytes) -> dict[str, np.ndarray]:
-            with np.load(io.BytesIO(payload), allow_pickle=False) as z:
-                return {name: z[name] for name in z.files}
-
-        return self.read_as(kind, key, decode)
+        return self.read_as(kind, key, lambda payload: dict(np.load(io.BytesIO(payload), allow_pickle=False)))
 
     def usage(self) -> dict[str, tuple[int, int]]:
         """``{kind: (number of entries, bytes)}``; ``"old layout"`` when files of deap_lib 0.1 remain."""
@@ -285,16 +253,14 @@ class Store:
         with them: a run is stored only with both); return how many."""
         kinds = set(KINDS) | {"old layout"} if "all" in kinds else set(kinds)
         kinds |= {"weights"} if "records" in kinds else set()
-        n = 0
-        for kind in sorted(kinds - {"old layout"}):
-            for p in list((self.root / kind).glob("*")):
-                remove_path(p)  # whatever it is: a stray directory or link goes too
-                n += 1
+        entries = [p for kind in sorted(kinds - {"old layout"}) for p in (self.root / kind).glob("*")]
+        for p in entries:
+            remove_path(p)  # whatever it is: a stray directory or link goes too
+        n = len(entries)
         if "old layout" in kinds:
+            n += self.usage().get("old layout", (0, 0))[0]
             for name in _OLD_LAYOUT:
-                folder = self.cache / name
-                n += sum(1 for p in folder.rglob("*") if p.is_file())
-                shutil.rmtree(folder, ignore_errors=True)
+                shutil.rmtree(self.cache / name, ignore_errors=True)
         return n
 
 

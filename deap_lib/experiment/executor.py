@@ -38,12 +38,10 @@ def check_device(name: str | None, scheduler: str | None = None) -> None:
     import torch
 
     device = torch.device(name)
-    if device.type != "cuda":
-        return
-    if not torch.cuda.is_available():
+    if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {name!r} asked for, but this torch has no CUDA (torch.cuda.is_available() is False); "
                          "use --device cpu (papermill: -p device cpu)")
-    if device.index is not None and device.index >= torch.cuda.device_count():
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
         raise ValueError(f"device {name!r} asked for, but this machine has {torch.cuda.device_count()} CUDA device(s)")
 
 
@@ -68,14 +66,9 @@ def worker_facts() -> dict:
     """What a process runs: deap_lib's version and code fingerprint, Python, torch, its GPUs and CPUs."""
     import torch
 
-    return {
-        "deap_lib": deap_lib.__version__,
-        "source": fingerprint.package(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "cuda_devices": torch.cuda.device_count() if torch.cuda.is_available() else 0,
-        "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1,
-    }
+    return {"deap_lib": deap_lib.__version__, "source": fingerprint.package(), "python": platform.python_version(),
+            "torch": torch.__version__, "cuda_devices": torch.cuda.device_count() if torch.cuda.is_available() else 0,
+            "cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1}
 
 
 #: Scheduler address -> (its checked client, {worker: worker_facts()}, {worker: torch threads per task}).
@@ -102,13 +95,6 @@ def connect(address: str):
         client.close()
         raise ClusterError(f"the Dask scheduler at {address!r} has no worker after {timeout:g} s "
                            f"(wait longer with ${TIMEOUT_ENV}=SECONDS)") from None
-    facts = _check_workers(client, address)
-    hosts = {w: info["host"] for w, info in client.scheduler_info()["workers"].items()}
-    _CLUSTERS[address] = (client, facts, _thread_shares(facts, client.nthreads(), hosts))
-    return client
-
-
-def _check_workers(client, address: str) -> dict:
     here = worker_facts()
     try:
         facts = client.run(worker_facts)
@@ -124,7 +110,12 @@ def _check_workers(client, address: str) -> dict:
             raise ClusterError(f"worker {worker} of the Dask cluster at {address!r} differs from this machine: "
                                f"{'; '.join(differ)}; results would not be comparable: install the same version "
                                "on every worker")
-    return facts
+    nthreads = client.nthreads()
+    hosts = {w: info["host"] for w, info in client.scheduler_info()["workers"].items()}
+    slots = {host: sum(n for w, n in nthreads.items() if hosts[w] == host) for host in hosts.values()}
+    threads = {w: max(1, facts[w]["cpus"] // slots[hosts[w]]) for w in nthreads if w in facts}
+    _CLUSTERS[address] = (client, facts, threads)
+    return client
 
 
 def cluster_facts(address: str) -> dict[str, dict]:
@@ -142,12 +133,11 @@ def device_kind(device, scheduler: str | None) -> str:
         return torch.device(device).type
     if scheduler is None:
         return "cuda" if torch.cuda.is_available() else "cpu"
-    counts = [f["cuda_devices"] for f in cluster_facts(scheduler).values()]
-    with_gpu = sum(c > 0 for c in counts)
-    if 0 < with_gpu < len(counts):
-        raise ClusterError(f"{with_gpu} of the {len(counts)} Dask workers have a GPU and the others do not: "
+    with_gpu = [f["cuda_devices"] > 0 for f in cluster_facts(scheduler).values()]
+    if any(with_gpu) and not all(with_gpu):
+        raise ClusterError(f"{sum(with_gpu)} of the {len(with_gpu)} Dask workers have a GPU and the others do not: "
                            "runs on them would differ; pass a device (--device cpu or cuda)")
-    return "cuda" if with_gpu else "cpu"
+    return "cuda" if any(with_gpu) else "cpu"
 
 
 def task_device(kind: str, slot: int = 0):
@@ -157,31 +147,31 @@ def task_device(kind: str, slot: int = 0):
 
     if kind != "cuda":
         return torch.device(kind)
-    name = worker_name()
-    if name is not None:
+    if (name := worker_name()) is not None:
         slot = int(name) if str(name).isdigit() else zlib.crc32(str(name).encode())
     return torch.device("cuda", slot % max(torch.cuda.device_count(), 1))
 
 
 def parallelism(n_jobs: int, scheduler: str | None, n_tasks: int) -> int:
     """How many tasks run at once: the cluster's worker threads, else ``n_jobs`` (at most ``n_tasks``)."""
-    if scheduler is not None:
-        return max(1, min(sum(connect(scheduler).nthreads().values()), n_tasks))
-    return max(1, min(n_jobs, n_tasks))
+    slots = n_jobs if scheduler is None else sum(connect(scheduler).nthreads().values())
+    return max(1, min(slots, n_tasks))
 
 
 def worker_name():
     """The name of the Dask worker running this code (an int on a LocalCluster), else None."""
-    try:
+    with contextlib.suppress(ImportError, ValueError):  # no distributed, or not in a Dask worker
         from distributed import get_worker
 
         return get_worker().name
-    except (ImportError, ValueError):
-        return None
+    return None
 
 
-def _call(index: int, fn: Callable, shared: Any, args: tuple, threads: int | dict | None):
-    """Run one task; ``threads``: torch's threads here, or ``{Dask worker address: threads}``."""
+def _call(index: int, fn: Callable, shared: Any, args: tuple, threads: int | dict | None, parent: int | None = None):
+    """Run one task; ``threads``: torch's threads here, or ``{Dask worker address: threads}``. In a local worker
+    process (of ``parent``, a process id), first make it end with its parent (even SIGKILLed) and leave Ctrl-C to it."""
+    if parent is not None and os.getpid() != parent:
+        _watch(parent)
     torch = sys.modules.get("torch")  # only where a task trains a model (the baselines need no torch)
     if isinstance(threads, dict):
         from distributed import get_worker
@@ -192,68 +182,47 @@ def _call(index: int, fn: Callable, shared: Any, args: tuple, threads: int | dic
     return index, fn(shared, *args)
 
 
-def _call_in_worker(parent: int, index: int, fn: Callable, shared: Any, args: tuple, threads: int):
-    """:func:`_call` in a local worker process, which ends with ``parent`` (even SIGKILLed) and leaves Ctrl-C to it."""
-    if os.getpid() != parent:
-        _watch(parent)
-    return _call(index, fn, shared, args, threads)
-
-
 @functools.cache  # once per worker process
 def _watch(parent: int) -> None:
+    def end_with_parent():
+        while os.getppid() == parent:  # a parent that dies leaves this process to another (init, a subreaper)
+            time.sleep(0.5)
+        os._exit(1)
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    threading.Thread(target=_end_with, args=(parent,), daemon=True, name="deap_lib-parent-watch").start()
-
-
-def _end_with(parent: int, every_s: float = 0.5) -> None:
-    while os.getppid() == parent:  # a parent that dies leaves this process to another (init, a subreaper)
-        time.sleep(every_s)
-    os._exit(1)
-
-
-def _thread_shares(facts: dict, nthreads: dict, hosts: dict) -> dict:
-    """Torch threads per task on each worker: its host's cores shared by every task slot there."""
-    slots = {host: sum(n for w, n in nthreads.items() if hosts[w] == host) for host in hosts.values()}
-    return {w: max(1, facts[w]["cpus"] // slots[hosts[w]]) for w in nthreads if w in facts}
+    threading.Thread(target=end_with_parent, daemon=True, name="deap_lib-parent-watch").start()
 
 
 def run_tasks(fn: Callable, tasks: list[tuple], *, shared: Any = None, n_jobs: int = 1, scheduler: str | None = None,
               retries: int = 2) -> Iterator[tuple[int, Any]]:
-    """Call ``fn(shared, *task)`` (a module-level ``fn``) for every task; yield ``(index, result)`` as each
-    finishes: here, in ``n_jobs`` processes, or on the cluster at ``scheduler`` (resolved; ``shared`` sent
-    once per worker, a task that raised retried ``retries`` times, one of a lost worker by Dask)."""
+    """Call ``fn(shared, *task)`` (a module-level ``fn``) for every task; yield ``(index, result)`` as each finishes:
+    here, in ``n_jobs`` processes, or on the cluster at ``scheduler`` (resolved; ``shared`` sent once per worker, a
+    task that raised retried ``retries`` times, one of a lost worker by Dask)."""
     if not tasks:
         return
-    if scheduler is not None:
-        yield from _run_dask(fn, tasks, shared, connect(scheduler), _CLUSTERS[scheduler][2], retries)
-        return
     n_jobs = parallelism(n_jobs, None, len(tasks))
-    if n_jobs == 1:
-        for i, args in enumerate(tasks):
-            yield _call(i, fn, shared, args, None)
-        return
-    from joblib import Parallel, delayed
+    if scheduler is not None:
+        from distributed import as_completed
 
-    threads = max(1, (os.cpu_count() or 1) // n_jobs)
-    calls = (delayed(_call_in_worker)(os.getpid(), i, fn, shared, args, threads) for i, args in enumerate(tasks))
-    yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
+        client = connect(scheduler)
+        [shared_future] = client.scatter([shared], broadcast=True, hash=False)  # a list: a tuple would be split
+        futures = [client.submit(_call, i, fn, shared_future, args, _CLUSTERS[scheduler][2], pure=False,
+                                 retries=retries) for i, args in enumerate(tasks)]
+        try:
+            for future in as_completed(futures, loop=client.loop):
+                yield future.result()
+                future.release()
+        finally:
+            client.cancel(futures)
+            shared_future.release()
+    elif n_jobs == 1:
+        yield from (_call(i, fn, shared, args, None) for i, args in enumerate(tasks))
+    else:
+        from joblib import Parallel, delayed
 
-
-def _run_dask(fn: Callable, tasks: list[tuple], shared: Any, client, threads: dict | None,
-              retries: int) -> Iterator[tuple[int, Any]]:
-    from distributed import as_completed
-
-    [shared_future] = client.scatter([shared], broadcast=True, hash=False)  # a list: a tuple would be split
-    futures = [client.submit(_call, i, fn, shared_future, args, threads, pure=False, retries=retries)
-               for i, args in enumerate(tasks)]
-    try:
-        for future in as_completed(futures, loop=client.loop):
-            yield future.result()
-            future.release()
-    finally:
-        for future in futures:
-            future.cancel()
-        shared_future.release()
+        threads = max(1, (os.cpu_count() or 1) // n_jobs)
+        calls = (delayed(_call)(i, fn, shared, args, threads, os.getpid()) for i, args in enumerate(tasks))
+        yield from Parallel(n_jobs=n_jobs, return_as="generator_unordered")(calls)
 
 
 @contextlib.contextmanager

@@ -1,8 +1,7 @@
 """Every setting of the report in one place: its type, range and the report's value (:data:`SETTINGS`).
 
 A value from YAML, ``--set KEY=VALUE`` or papermill's ``-p`` is typed and checked alike (:func:`coerce`). Profiles
-(``profiles/*.yml``) set the chapters' settings; ``configs/*.yml`` name the report's four experiments.
-"""
+(``profiles/*.yml``) set the chapters' settings; ``configs/*.yml`` name the report's four experiments."""
 
 from __future__ import annotations
 
@@ -12,7 +11,6 @@ import math
 import numbers as numbers_
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +27,30 @@ from deap_lib.store import IDENTITIES
 _PACKAGE = Path(__file__).parents[1]  # holding configs/ and profiles/
 #: Profile of a chapter whose ``profile`` parameter is None (nbval cannot pass parameters).
 PROFILE_ENV = "DEAP_LIB_PROFILE"
-
 _ALL_TRIALS = N_PARTICIPANTS * N_TRIALS  # 1280 in DEAP
 #: The arithmetic a run may train in (:func:`deap_lib.experiment.engine.resolve_precision` decides ``auto``).
 PRECISIONS = ("float32", "bfloat16", "auto")
 #: The (model, target) experiments of the report, in the book's order.
 EXPERIMENTS = (("dnn", "valence"), ("cnn", "valence"), ("dnn", "arousal"), ("cnn", "arousal"))
+#: The report's hyperparameters per model (its training table); the upstream CNN code's lr: ``--set lr=1e-3``.
+MODEL_DEFAULTS = {
+    "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
+    "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},
+}
+_INT_MAX = 2**32 - 1
+_EPOCHS = 100_000
+_OPTIMIZERS = ("rmsprop", "sgd", "adam")
+_KIND_WORDS = {"participants": f"a non-empty list of distinct participant numbers in 1-{N_PARTICIPANTS}",
+               "experiments": f"a non-empty list from {[f'{m} {t}' for m, t in EXPERIMENTS]}",
+               dict: "a mapping of name: value", str: "a text (a path or a name)"}
+_BUILT: set = set()  # (model, model_kwargs) known to build: each built once per process
 
 
 class ParameterError(ValueError):
     """A setting that is not allowed: one line naming the key, the value and what was expected."""
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Setting:
     """One setting: its kind (a type, ``"participants"`` or ``"experiments"``), inclusive range
     (``open_low``/``open_high`` exclude that end) or choices."""
@@ -58,14 +67,8 @@ class Setting:
     def expected(self) -> str:
         if self.choices is not None:
             what = f"one of {list(self.choices)}"
-        elif self.kind == "participants":
-            what = f"a non-empty list of distinct participant numbers in 1-{N_PARTICIPANTS}"
-        elif self.kind == "experiments":
-            what = f"a non-empty list from {[f'{m} {t}' for m, t in EXPERIMENTS]}"
-        elif self.kind is dict:
-            what = "a mapping of name: value"
-        elif self.kind is str:
-            what = "a text (a path or a name)"
+        elif self.kind in _KIND_WORDS:
+            what = _KIND_WORDS[self.kind]
         else:
             what = "a whole number" if self.kind is int else "a finite number"
             if self.low is not None and self.high is not None:
@@ -76,27 +79,15 @@ class Setting:
         return f"{what} or null" if self.none else what
 
 
-_INT_MAX = 2**32 - 1
-_EPOCHS = 100_000
-_OPTIMIZERS = ("rmsprop", "sgd", "adam")
-
-
 def _field(default, kind, doc: str, **limits):
     """A field of :class:`ExperimentConfig` carrying its :class:`Setting` (None allowed where it is the default)."""
-    setting = Setting(kind, doc, none=default is None, **limits)
+    metadata = {"setting": Setting(kind, doc, none=default is None, **limits)}
     if kind is dict:
-        return field(default_factory=dict, metadata={"setting": setting})
-    return field(default=default, metadata={"setting": setting})
+        return dataclasses.field(default_factory=dict, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
 
 
-#: The report's hyperparameters per model (its training table); the upstream CNN code's lr: ``--set lr=1e-3``.
-MODEL_DEFAULTS = {
-    "dnn": {"batch_size": 310, "optimizer": "rmsprop", "lr": 1e-4, "momentum": 0.0},
-    "cnn": {"batch_size": 50, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9},
-}
-
-
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
     """Everything that defines an experiment: each field's default is the report's value, its :class:`Setting`
     types and checks it on construction; ``None`` hyperparameters take the model's :data:`MODEL_DEFAULTS`."""
@@ -136,8 +127,7 @@ class ExperimentConfig:
     @classmethod
     def from_dict(cls, values: dict) -> "ExperimentConfig":
         """Build from a dict (a YAML file, papermill parameters); unknown keys are an error."""
-        unknown = sorted(set(values) - _CONFIG_FIELDS)
-        if unknown:
+        if unknown := sorted(set(values) - _CONFIG_FIELDS):
             raise ParameterError(f"unknown experiment parameter(s) {unknown}; allowed: {sorted(_CONFIG_FIELDS)}")
         return cls(**values)
 
@@ -203,10 +193,9 @@ def _typed(value: Any, setting: Setting) -> Any:
             number = float(value)  # YAML reads "1e-3" as text; papermill may give 40.0 for 40
         except ValueError:
             return None
-        if not math.isfinite(number) or (setting.kind is int and not number.is_integer()):
-            return None
         low, high = setting.low, setting.high
-        if (low is not None and (number < low or (setting.open_low and number == low))
+        if (not math.isfinite(number) or (setting.kind is int and not number.is_integer())
+                or low is not None and (number < low or (setting.open_low and number == low))
                 or high is not None and (number > high or (setting.open_high and number == high))):
             return None
         return int(number) if setting.kind is int else number
@@ -222,42 +211,31 @@ def _typed(value: Any, setting: Setting) -> Any:
         numbers = [int(v) for v in value
                    if isinstance(v, numbers_.Integral) and not isinstance(v, bool) and 1 <= v <= N_PARTICIPANTS]
         return tuple(sorted(numbers)) if len(numbers) == len(value) == len(set(numbers)) else None
-    keys = [tuple(v.split()) if isinstance(v, str) else None for v in value]  # "experiments"
-    if any(k not in EXPERIMENTS for k in keys):
-        return None
-    return [f"{m} {t}" for m, t in EXPERIMENTS if (m, t) in keys]
+    keys = {tuple(v.split()) if isinstance(v, str) else None for v in value}  # "experiments"
+    return [f"{m} {t}" for m, t in EXPERIMENTS if (m, t) in keys] if keys <= set(EXPERIMENTS) else None
 
 
 def coerce(name: str, value: Any) -> Any:
     """``value`` of setting ``name`` in its type, checked; :class:`ParameterError` when not allowed."""
-    setting = SETTINGS.get(name)
-    if setting is None:
+    if (setting := SETTINGS.get(name)) is None:
         raise ParameterError(f"unknown setting {name!r}; allowed: {sorted(SETTINGS)}")
-    if value is None and setting.none:
-        return None
-    typed = None if value is None else _typed(value, setting)
-    if typed is None:
-        shown = repr(value)
-        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    typed = _typed(value, setting)
+    if typed is None and not (value is None and setting.none):
+        shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
         raise ParameterError(f"{name} must be {setting.expected()}, got {shown}")
     return typed
 
 
 def check(values: dict, *, allowed=None, where: str = "") -> dict:
-    """Every value of ``values`` coerced; keys outside ``allowed`` (default: :data:`SETTINGS`) refused.
-    ``where`` (a file name) starts each error message."""
+    """Every value coerced; keys outside ``allowed`` (default: :data:`SETTINGS`) refused; ``where`` starts errors."""
     allowed = set(SETTINGS if allowed is None else allowed)
     prefix = f"{where}: " if where else ""
-    unknown = sorted(set(values) - allowed)
-    if unknown:
+    if unknown := sorted(set(values) - allowed):
         raise ParameterError(f"{prefix}unknown setting(s) {unknown}; allowed: {sorted(allowed)}")
     try:
         return {name: coerce(name, value) for name, value in values.items()}
     except ParameterError as err:
         raise ParameterError(f"{prefix}{err}") from None
-
-
-_BUILT: set = set()  # (model, model_kwargs) known to build: each built once per process
 
 
 def _check_model_kwargs(model: str, model_kwargs: dict) -> None:
@@ -266,19 +244,17 @@ def _check_model_kwargs(model: str, model_kwargs: dict) -> None:
     import torch
 
     known = set(inspect.signature(MODELS[model]).parameters) - {"generator", "dropout_generator"}
-    unknown = sorted(set(model_kwargs) - known)
-    if unknown:
+    if unknown := sorted(set(model_kwargs) - known):
         raise ParameterError(f"model_kwargs has {unknown}, which the {model.upper()} does not take; "
                              f"allowed: {sorted(known)}")
     key = (model, repr(sorted(model_kwargs.items())))
-    if key in _BUILT:
-        return
-    try:
-        MODELS[model](**model_kwargs, generator=torch.Generator())
-    except Exception as err:  # noqa: BLE001 - whatever the constructor refuses, said in one line
-        text = " ".join(str(err).split()) or type(err).__name__
-        raise ParameterError(f"model_kwargs {model_kwargs} do not make a {model.upper()}: {text}") from None
-    _BUILT.add(key)
+    if key not in _BUILT:
+        try:
+            MODELS[model](**model_kwargs, generator=torch.Generator())
+        except Exception as err:  # noqa: BLE001 - whatever the constructor refuses, said in one line
+            text = " ".join(str(err).split()) or type(err).__name__
+            raise ParameterError(f"model_kwargs {model_kwargs} do not make a {model.upper()}: {text}") from None
+        _BUILT.add(key)
 
 
 def _read_yaml(name: str | os.PathLike, folder: str, what: str) -> tuple[Path, dict]:
@@ -305,10 +281,11 @@ def load_profile(name: str) -> dict:
 
 
 def chapter_settings(namespace: dict) -> dict:
-    """A chapter's settings: its parameters cell (``namespace``, the notebook's ``globals()``: only names of
-    :data:`SETTINGS` are read), ``None`` filled from its profile, then the report's defaults. Every value is
-    checked once, before any work: :class:`ParameterError` (in a notebook, one line)."""
-    _one_line_errors()
+    """A chapter's settings: its parameters cell (the notebook's ``globals()``: only names of :data:`SETTINGS`),
+    ``None`` filled from its profile, then the report's defaults; checked before any work (:class:`ParameterError`)."""
+    ipython = sys.modules.get("IPython")  # in a notebook (papermill): a ParameterError is one line, not a traceback
+    if ipython and (shell := ipython.get_ipython()) is not None:
+        shell.set_custom_exc((ParameterError,), _one_line)
     try:
         values = load_profile(namespace.get("profile") or os.environ.get(PROFILE_ENV) or "quick")
         values.update(check({k: v for k, v in namespace.items() if k in SETTINGS and v is not None}))
@@ -326,18 +303,9 @@ def experiment(values: dict, **changes) -> ExperimentConfig:
 
 
 def cv_experiments(values: dict, key: str = "cv_experiments") -> list[tuple[str, str]]:
-    """The (model, target) experiments that ``values[key]`` names (e.g. ``["dnn valence"]``), in the book's
-    order; all four when it is None."""
+    """The (model, target) experiments ``values[key]`` names (``["dnn valence"]``), in the book's order; None: all."""
     chosen = values.get(key)
     return list(EXPERIMENTS) if chosen is None else [k for k in EXPERIMENTS if " ".join(k) in chosen]
-
-
-def _one_line_errors() -> None:
-    """In IPython (a notebook, papermill), show a :class:`ParameterError` as one line, not a traceback."""
-    ipython = sys.modules.get("IPython")  # imported wherever a shell runs
-    shell = ipython.get_ipython() if ipython else None
-    if shell is not None:
-        shell.set_custom_exc((ParameterError,), _one_line)
 
 
 def _one_line(shell, etype, value, tb, tb_offset=None):
