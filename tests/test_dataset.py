@@ -95,7 +95,7 @@ def test_rewritten_file_with_restored_mtime_is_not_served_stale(cache, tmp_path)
 
 
 def test_broken_entries_and_env_folder_are_named(tmp_path, monkeypatch):
-    # the reader's errors (tests/test_io.py) reach resolve_source's caller
+    # the reader's errors (tests/test_deap_format.py) reach resolve_source's caller
     folder = tmp_path / "deap"
     synthetic.write_twin(folder, 2, progress=False)
     (folder / "s04.dat").symlink_to(tmp_path / "gone.dat")
