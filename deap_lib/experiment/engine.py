@@ -227,7 +227,8 @@ def _train(runs: list[_Run], *, progress: bool) -> list[tuple[Record, dict]]:
     :class:`StackedModel` (the runs' tensors then lead with K); each run's ``(record, state_dict)``."""
     first, k = runs[0], len(runs)
     config, device = first.config, first.device
-    x_all = torch.as_tensor(np.ascontiguousarray(first.data.features), dtype=torch.float32, device=device)
+    # a copy: the prepared features are read-only, and a tensor sharing their memory would warn
+    x_all = torch.tensor(first.data.features, dtype=torch.float32, device=device)
     finite = torch.isfinite(x_all).flatten(1).all(1).cpu().numpy()
     for run in runs:
         for name, rows in run.rows.items():
