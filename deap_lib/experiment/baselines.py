@@ -105,12 +105,6 @@ def run_baseline(name: str, data: Prepared, target: str, splits: list[Split], *,
     return store.write_json("baselines", key, stored)["records"]  # exactly what a later read gives
 
 
-def summary(records: list[dict]) -> dict:
-    """:func:`deap_lib.evaluation.stats.fold_summary` of :func:`run_baseline`'s records."""
-    return stats.fold_summary([r["accuracy"] for r in records], [r["majority_baseline"] for r in records],
-                              [r["n_test"] for r in records])
-
-
 def permutation_null(name: str, data: Prepared, target: str, *, cv, groups=None, n_permutations: int = 100,
                      seed: int = 12, n_jobs: int = 1, scheduler: str | None = None) -> dict:
     """Label-permutation test of classifier ``name``'s cross-validated accuracy on ``data``
