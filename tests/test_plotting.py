@@ -329,3 +329,15 @@ def test_no_global_style_change():
 
     after = dict(matplotlib.rcParams)
     assert {k: v for k, v in after.items() if before.get(k) != v} == {}
+
+
+def test_seed_spread_is_the_same_picture_each_time_and_leaves_the_callers_generator():
+    np.random.seed(123)
+    before = np.random.get_state()[1].copy()
+    dots = []
+    for _ in range(2):
+        fig = plotting.plot_seed_spread(fake_seeds())
+        dots.append(np.concatenate([c.get_offsets() for c in fig.axes[0].collections if len(c.get_offsets())]))
+        plt.close(fig)
+    assert np.array_equal(dots[0], dots[1])
+    assert np.array_equal(np.random.get_state()[1], before)

@@ -393,9 +393,12 @@ def plot_seed_spread(seeds: dict, *, ax=None, title: str = ""):
     x, y, hue = zip(*[(label, v, SEED_FIGURE_LABELS[w]) for label, key in zip(labels, keys) for w in figures
                       for v in seeds[key][w].values])
     hue_order = [SEED_FIGURE_LABELS[w] for w in figures]
+    caller = np.random.get_state()  # seaborn jitters with numpy's global generator: seeded here, then restored
+    np.random.seed(0)
     sns.stripplot(x=list(x), y=list(y), hue=list(hue), order=labels, hue_order=hue_order,
                   palette=dict(zip(hue_order, ("0.6", "tab:blue", "tab:green"))), dodge=True, jitter=0.12,
                   size=5, alpha=0.85, edgecolor="white", linewidth=0.4, ax=ax, zorder=2)
+    np.random.set_state(caller)
     width = 0.8 / len(figures)
     for i, key in enumerate(keys):
         for j, w in enumerate(figures):
