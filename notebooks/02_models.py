@@ -86,10 +86,10 @@ pages.md_table(pages.config_rows(chapter["configs"]))
 # and evaluates the test set after every epoch. {glue:text}`honest_run`
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The DNN: mean training loss per epoch (top) and accuracies per epoch (bottom): the report's run on the training and test trials, with its best test epoch (triangle); the honest run's validation accuracy, with the test accuracy at the epoch it chose (circle), when the profile makes an honest run. The dotted line is the majority-class baseline of the test set.", "name": "fig-dnn-history"}}
-fig = plotting.plot_history(chapter["fixed"]["dnn", values["target"]])
+fig = plotting.plot_history(chapter["fixed"]["dnn", values["target"]][0])
 
 # %% tags=["remove-input"] mystnb={"figure": {"caption": "The CNN, drawn as the DNN above.", "name": "fig-cnn-history"}}
-fig = plotting.plot_history(chapter["fixed"]["cnn", values["target"]])
+fig = plotting.plot_history(chapter["fixed"]["cnn", values["target"]][0])
 
 # %% [markdown]
 # These curves are one run of each model, training seed 0, as the report ran one. The same split

@@ -45,8 +45,8 @@ def load_weights(record: Record, *, cache: str | os.PathLike | None = None) -> t
     that running the same experiment again trains it again.
     """
     store = Store(cache)
-    state = store.read_as("weights", record.id, lambda b: torch.load(io.BytesIO(b), map_location="cpu",
-                                                                     weights_only=True))
+    state = store.read_as("weights", record.id,
+                          lambda b: torch.load(io.BytesIO(b), weights_only=True, map_location="cpu"))
     if state is None:
         store.delete("records", record.id)
         raise LookupError(f"the weights of run {record.id} are missing or damaged (deleted with the record: "

@@ -155,9 +155,8 @@ def plot_feature_map(f: np.ndarray, *, title: str = "", ax=None):
 
 def plot_history(fixed, *, axes=None):
     """Loss (top) and accuracies (bottom) per epoch of a fixed split's two runs (a
-    :class:`~deap_lib.experiment.records.FixedRun`, or the list of them over training seeds: the first is
-    drawn): the report's run with its best-on-test epoch, the honest run with its validation-chosen epoch."""
-    fixed = fixed[0] if isinstance(fixed, (list, tuple)) else fixed
+    :class:`~deap_lib.experiment.records.FixedRun`): the report's run with its best-on-test epoch, the
+    honest run with its validation-chosen epoch."""
     stacked = axes is None
     if stacked:
         fig, axes = plt.subplots(2, 1, figsize=(BOOK_WIDTH, 5.6), layout="constrained", sharex=True,
